@@ -1,0 +1,30 @@
+// `pros <command>`: one short table from sub-command group to the module that registers it. Each part of the
+// project owns its commands file, so the CLI stays the table of contents of the program.
+import { Command } from 'commander';
+import { VERSION } from './config.ts';
+
+type Registrar = (program: Command) => void;
+
+const parts: Array<() => Promise<{ register: Registrar }>> = [
+  () => import('../retrieval/commands.ts'),
+  () => import('../training/commands.ts'),
+  () => import('../training/downstream/commands.ts'),
+  () => import('../web/commands.ts'),
+  () => import('./demo.ts'),
+];
+
+const program = new Command('pros')
+  .description('Curate face corpora from crawled images, train ProS face representations, evaluate and browse them.')
+  .version(VERSION)
+  .showHelpAfterError('(run with --help for usage)')
+  .configureOutput({ outputError: (str, write) => write(str) })
+  .exitOverride((err) => {
+    // commander's own usage errors (unknown flag, missing argument) exit 2 like ours; help and version exit 0.
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  });
+
+for (const load of parts) {
+  (await load()).register(program);
+}
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,21 @@
+// Logging to stderr, so that stdout stays free for results and `--json` summaries.
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+const order: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+let threshold: Level = (process.env.PROS_LOG as Level) in order ? (process.env.PROS_LOG as Level) : 'info';
+
+export function setLogLevel(level: Level): void {
+  threshold = level;
+}
+
+function write(level: Level, msg: string): void {
+  if (order[level] < order[threshold]) return;
+  const prefix = level === 'info' ? '' : `${level}: `;
+  process.stderr.write(`${prefix}${msg}\n`);
+}
+
+export const log = {
+  debug: (m: string) => write('debug', m),
+  info: (m: string) => write('info', m),
+  warn: (m: string) => write('warn', m),
+  error: (m: string) => write('error', m),
+};

@@ -1,0 +1,139 @@
+// The workspace database schema, as an ordered list of migrations. PRAGMA user_version records how many have run;
+// a migration is never edited once released, only followed by another.
+
+export const migrations: string[] = [
+  // 1: crawl and curate
+  `
+  CREATE TABLE sources (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,              -- folder | txt | csv | tsv | jsonl | parquet | page
+    uri TEXT NOT NULL UNIQUE,
+    added_at TEXT NOT NULL DEFAULT (datetime('now')),
+    done INTEGER NOT NULL DEFAULT 0  -- 1 once every item of the source has been enumerated
+  );
+
+  -- One row per URL or file met: its fate is recorded here whatever happens to it.
+  CREATE TABLE items (
+    id INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL REFERENCES sources(id),
+    uri TEXT NOT NULL UNIQUE,
+    meta TEXT,                       -- JSON: caption, licence and other columns of the source row
+    status TEXT NOT NULL DEFAULT 'pending',
+    -- pending | ok | failed | skipped
+    reason TEXT,                     -- for failed/skipped: http_404, timeout, robots, noai, too_large, not_image, ...
+    http_status INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER,
+    content_type TEXT,
+    image_sha256 TEXT,
+    depth INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT
+  );
+  CREATE INDEX items_status ON items(status, reason);
+  CREATE INDEX items_source ON items(source_id);
+
+  CREATE TABLE images (
+    sha256 TEXT PRIMARY KEY,
+    width INTEGER, height INTEGER,
+    format TEXT,
+    bytes INTEGER,
+    origin TEXT NOT NULL,            -- first URL or path it was met at
+    licence TEXT,
+    caption TEXT,
+    status TEXT NOT NULL,            -- accepted | rejected | no_face | failed
+    reason TEXT,
+    n_faces INTEGER NOT NULL DEFAULT 0,
+    face_ratio REAL,
+    blob_path TEXT,                  -- copy of the source bytes under workspace/images/, for export and the UI
+    analysed_at TEXT NOT NULL DEFAULT (datetime('now'))
+  );
+  CREATE INDEX images_status ON images(status, reason);
+
+  CREATE TABLE faces (
+    id INTEGER PRIMARY KEY,
+    image_sha256 TEXT NOT NULL REFERENCES images(sha256),
+    idx INTEGER NOT NULL,            -- rank of the face in its image, largest first
+    x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,
+    score REAL NOT NULL,
+    face_ratio REAL NOT NULL,
+    landmarks TEXT,                  -- JSON [[x,y],...] in source pixels
+    yaw REAL, pitch REAL, roll REAL,
+    sharpness REAL,
+    dhash TEXT,                      -- 64-bit perceptual hash of the grey crop, hex
+    descriptor_row INTEGER,          -- row in index/descriptors.f32, NULL when not described
+    status TEXT NOT NULL,            -- accepted | rejected | duplicate
+    reason TEXT,
+    dup_of INTEGER REFERENCES faces(id),
+    UNIQUE(image_sha256, idx)
+  );
+  CREATE INDEX faces_status ON faces(status, reason);
+  CREATE INDEX faces_image ON faces(image_sha256);
+
+  -- Curation decisions by people (web UI or CLI), newest wins; the faces row carries the effective status.
+  CREATE TABLE decisions (
+    id INTEGER PRIMARY KEY,
+    face_id INTEGER NOT NULL REFERENCES faces(id),
+    action TEXT NOT NULL,            -- accept | reject | tag | untag | add_to_set
+    value TEXT,
+    who TEXT NOT NULL,
+    at TEXT NOT NULL DEFAULT (datetime('now'))
+  );
+  CREATE INDEX decisions_face ON decisions(face_id);
+
+  CREATE TABLE tags (face_id INTEGER NOT NULL REFERENCES faces(id), tag TEXT NOT NULL, PRIMARY KEY(face_id, tag));
+
+  CREATE TABLE sets (
+    name TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL DEFAULT (datetime('now')),
+    kind TEXT NOT NULL DEFAULT 'curated', -- curated | expanded | manual
+    meta TEXT
+  );
+  CREATE TABLE set_members (
+    set_name TEXT NOT NULL REFERENCES sets(name),
+    face_id INTEGER NOT NULL REFERENCES faces(id),
+    added_at TEXT NOT NULL DEFAULT (datetime('now')),
+    added_by TEXT,
+    PRIMARY KEY(set_name, face_id)
+  );
+  `,
+  // 2: training and evaluation
+  `
+  CREATE TABLE runs (
+    name TEXT PRIMARY KEY,
+    data TEXT,                       -- curated set directory trained on
+    config TEXT NOT NULL,            -- JSON, the merged training config
+    backend TEXT,
+    status TEXT NOT NULL DEFAULT 'running', -- running | stopped | done | failed
+    step INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL DEFAULT (datetime('now')),
+    updated_at TEXT
+  );
+  CREATE TABLE metrics (
+    run TEXT NOT NULL REFERENCES runs(name),
+    step INTEGER NOT NULL,
+    values_json TEXT NOT NULL,       -- {"loss":..,"distill":..,"proto":..,"lr":..,...}
+    at TEXT NOT NULL DEFAULT (datetime('now')),
+    PRIMARY KEY(run, step)
+  );
+  CREATE TABLE evals (
+    id INTEGER PRIMARY KEY,
+    run TEXT NOT NULL,               -- run name, or a baseline: random | human
+    task TEXT NOT NULL,              -- attributes | expression | landmarks
+    dataset TEXT NOT NULL,
+    protocol TEXT NOT NULL,          -- linear | finetune
+    shots INTEGER,                   -- NULL: full
+    seed INTEGER NOT NULL DEFAULT 0,
+    metric TEXT NOT NULL,
+    value REAL NOT NULL,
+    extra TEXT,
+    at TEXT NOT NULL DEFAULT (datetime('now'))
+  );
+  -- Learned embeddings of faces per run, rows in index/runs/<run>.f32.
+  CREATE TABLE embeddings (
+    run TEXT NOT NULL,
+    face_id INTEGER NOT NULL REFERENCES faces(id),
+    row INTEGER NOT NULL,
+    PRIMARY KEY(run, face_id)
+  );
+  `,
+];
