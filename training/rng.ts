@@ -1,0 +1,56 @@
+// A small seeded generator (mulberry32) with a serialisable state. Every random choice in training (weight init,
+// batch order, views, drop-path) draws from a generator derived from (seed, purpose, step), so a run is reproducible
+// and a resumed run continues exactly: no generator state has to survive the process except the step.
+export class Rng {
+  constructor(public state: number) {
+    this.state = state >>> 0;
+  }
+
+  /** Uniform in [0, 1). */
+  next(): number {
+    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  uniform(lo: number, hi: number): number {
+    return lo + (hi - lo) * this.next();
+  }
+
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  normal(): number {
+    const u = Math.max(this.next(), 1e-12);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
+  }
+
+  /** Normal(0, std) truncated to ±2 std, as timm's trunc_normal_ used by DINO. */
+  truncNormal(std: number): number {
+    for (;;) {
+      const z = this.normal();
+      if (Math.abs(z) <= 2) return z * std;
+    }
+  }
+
+  shuffle<T>(a: T[]): T[] {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [a[i], a[j]] = [a[j], a[i]];
+    }
+    return a;
+  }
+}
+
+/** A generator for one purpose at one step of one run: independent streams without shared state. */
+export function derive(seed: number, ...keys: Array<number | string>): Rng {
+  let h = 2166136261 ^ (seed >>> 0);
+  for (const k of keys) {
+    const s = String(k);
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+    h = Math.imul(h ^ 0x9e3779b9, 16777619);
+  }
+  return new Rng(h >>> 0);
+}
