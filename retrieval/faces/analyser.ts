@@ -1,0 +1,166 @@
+// One Human instance running the face cascade on one analysis raster at a time.
+// Stage 1 runs the detector alone (blazeface, ~50 ms at 640 px) on every image; the geometry policy then picks the
+// faces worth describing. Stage 2 runs detector + mesh + descriptor (~300 ms per face) on a square crop around each
+// picked face only: a crowd, a small face or a non-face image never pays for the mesh and descriptor models.
+import type { FaceConfig, PolicyConfig } from '../../src/config.ts';
+import { judgeImage, judgeImageGeometry, judgePose } from '../policy.ts';
+import { createHuman, humanConfig, type Human, type HumanConfig } from './human.ts';
+import { dhash, iou, rollFromEyes, sharpness } from './measure.ts';
+import type { AnalysisInput, FaceRecord, ImageAnalysis } from './types.ts';
+
+type Box = [number, number, number, number];
+const DEG = 180 / Math.PI;
+/** Stage-2 crop side as a multiple of the face box's longer side: room for blazeface to see a whole head. */
+const CROP_SCALE = 2.2;
+
+interface RawFace {
+  box: Box;
+  score: number;
+  points: [number, number][];
+  yaw: number;
+  pitch: number;
+  roll: number;
+  embedding?: number[];
+}
+
+export class FaceAnalyser {
+  private constructor(
+    private readonly human: Human,
+    private readonly faces: FaceConfig,
+    private readonly policy: PolicyConfig,
+    private readonly detectOnly: HumanConfig,
+    private readonly describe: HumanConfig,
+  ) {}
+
+  static async load(cfg: { faces: FaceConfig; policy: PolicyConfig }): Promise<FaceAnalyser> {
+    const human = await createHuman(cfg.faces.maxDetected, cfg.faces.detectorMinScore);
+    const mk = (full: boolean, maxDetected: number) =>
+      humanConfig({ maxDetected, minConfidence: cfg.faces.detectorMinScore, full });
+    return new FaceAnalyser(human, cfg.faces, cfg.policy, mk(false, cfg.faces.maxDetected), mk(true, 1));
+  }
+
+  private async detect(rgb: Uint8Array, w: number, h: number, config: HumanConfig): Promise<RawFace[]> {
+    const tf = this.human.tf;
+    const tensor = tf.tensor3d(rgb, [h, w, 3], 'int32');
+    try {
+      const result = await this.human.detect(tensor as never, config);
+      if (result.error) throw new Error(`human: ${result.error}`);
+      return result.face.map((f) => ({
+        box: f.box as Box,
+        score: f.boxScore ?? f.score,
+        points: f.mesh.map((p) => [p[0], p[1]] as [number, number]),
+        yaw: (f.rotation?.angle.yaw ?? NaN) * DEG,
+        pitch: (f.rotation?.angle.pitch ?? NaN) * DEG,
+        roll: (f.rotation?.angle.roll ?? NaN) * DEG,
+        embedding: f.embedding && f.embedding.length ? f.embedding : undefined,
+      }));
+    } finally {
+      tf.dispose(tensor);
+    }
+  }
+
+  /** Stage 2 on a square crop around `box` (analysis pixels); the result mapped back to analysis pixels. */
+  private async describeFace(rgb: Uint8Array, w: number, h: number, box: Box): Promise<RawFace | null> {
+    const side = Math.round(Math.max(box[2], box[3]) * CROP_SCALE);
+    const cx = box[0] + box[2] / 2, cy = box[1] + box[3] / 2;
+    const x0 = Math.max(0, Math.round(cx - side / 2)), y0 = Math.max(0, Math.round(cy - side / 2));
+    const x1 = Math.min(w, Math.round(cx + side / 2)), y1 = Math.min(h, Math.round(cy + side / 2));
+    const cw = x1 - x0, ch = y1 - y0;
+    const crop = new Uint8Array(cw * ch * 3);
+    for (let y = 0; y < ch; y++) crop.set(rgb.subarray(((y0 + y) * w + x0) * 3, ((y0 + y) * w + x1) * 3), y * cw * 3);
+    let found = (await this.detect(crop, cw, ch, this.describe)).map((f) => shift(f, x0, y0));
+    // The crop can lose the face (an edge case of blazeface's anchors): fall back to the whole image.
+    if (!found.some((f) => iou(f.box, box) > 0.3 && f.embedding)) {
+      const cfg = { ...this.describe, face: { ...this.describe.face, detector: { ...this.describe.face!.detector, maxDetected: this.faces.maxDetected } } };
+      found = await this.detect(rgb, w, h, cfg as HumanConfig);
+    }
+    const best = found.filter((f) => f.embedding).sort((a, b) => iou(b.box, box) - iou(a.box, box))[0];
+    return best && iou(best.box, box) > 0.3 ? best : null;
+  }
+
+  async analyse(input: AnalysisInput): Promise<ImageAnalysis> {
+    const { aw, ah, scale, width, height } = input;
+    const rgb = new Uint8Array(input.rgb.buffer, input.rgb.byteOffset, input.rgb.byteLength);
+    const t0 = performance.now();
+    const detected = await this.detect(rgb, aw, ah, this.detectOnly);
+    const imageArea = width * height;
+    const toSource = (b: Box): Box => [b[0] * scale, b[1] * scale, b[2] * scale, b[3] * scale];
+    const ratio = (b: Box) => {
+      const x0 = Math.max(0, b[0]), y0 = Math.max(0, b[1]);
+      const x1 = Math.min(width, b[0] + b[2]), y1 = Math.min(height, b[1] + b[3]);
+      return Math.max(0, x1 - x0) * Math.max(0, y1 - y0) / imageArea;
+    };
+    const records: (FaceRecord & { analysisBox: Box })[] = detected
+      .map((f) => {
+        const box = toSource(f.box);
+        return {
+          analysisBox: f.box,
+          box,
+          score: f.score,
+          faceRatio: ratio(box),
+          landmarks: f.points.map(([x, y]) => [x * scale, y * scale] as [number, number]),
+          yaw: NaN,
+          pitch: NaN,
+          roll: f.points.length >= 2 ? rollFromEyes(f.points[0]!, f.points[1]!) : NaN,
+          sharpness: sharpness(rgb, aw, ah, f.box),
+          dhash: dhash(rgb, aw, ah, f.box),
+          status: 'rejected' as const,
+        };
+      })
+      .sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
+    const geometry = judgeImageGeometry(records, this.policy);
+    const t1 = performance.now();
+
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      if (geometry[i]) {
+        r.reason = geometry[i]!;
+        continue;
+      }
+      const d = await this.describeFace(rgb, aw, ah, r.analysisBox);
+      if (!d) {
+        // Detected alone but not found again with the mesh: too weak a face to describe.
+        r.reason = 'low_score';
+        continue;
+      }
+      r.landmarks = d.points.map(([x, y]) => [round1(x * scale), round1(y * scale)]);
+      r.yaw = d.yaw;
+      r.pitch = d.pitch;
+      r.roll = d.roll;
+      r.descriptor = normalise(d.embedding!);
+      const pose = judgePose(r, this.policy);
+      if (pose) r.reason = pose;
+      else r.status = 'accepted';
+    }
+    const t2 = performance.now();
+    const faces: FaceRecord[] = records.map(({ analysisBox: _, ...r }) => r);
+    const verdict = judgeImage(faces);
+    return {
+      faces,
+      ...verdict,
+      faceRatio: faces.length ? Math.max(...faces.map((f) => f.faceRatio)) : 0,
+      timings: { detect: t1 - t0, describe: t2 - t1 },
+    };
+  }
+}
+
+function shift(f: RawFace, dx: number, dy: number): RawFace {
+  return {
+    ...f,
+    box: [f.box[0] + dx, f.box[1] + dy, f.box[2], f.box[3]],
+    points: f.points.map(([x, y]) => [x + dx, y + dy]),
+  };
+}
+
+function round1(v: number): number {
+  return Math.round(v * 10) / 10;
+}
+
+function normalise(v: number[]): Float32Array {
+  const out = Float32Array.from(v);
+  let n = 0;
+  for (const x of out) n += x * x;
+  n = Math.sqrt(n) || 1;
+  for (let i = 0; i < out.length; i++) out[i]! /= n;
+  return out;
+}

@@ -1,0 +1,122 @@
+// FacePool: cfg.faces.workers worker threads, each with its own wasm Human (one wasm instance is single-threaded,
+// so parallelism comes from instances). Jobs queue in the main thread and go to whichever worker is free; the
+// raster is transferred, not copied.
+import { Worker } from 'node:worker_threads';
+import type { ProsConfig } from '../../src/config.ts';
+import type { AnalysisInput, ImageAnalysis } from './types.ts';
+import type { WorkerReply, WorkerRequest } from './worker.ts';
+
+
+interface Job {
+  id: number;
+  input: AnalysisInput;
+  resolve: (a: ImageAnalysis) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  job: Job | null;
+}
+
+export class FacePool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private nextId = 0;
+  private closed = false;
+
+  private constructor(private readonly cfg: Pick<ProsConfig, 'faces' | 'policy'>) {}
+
+  /** Starts the workers and waits until every one has loaded its models. */
+  static async start(cfg: Pick<ProsConfig, 'faces' | 'policy'>): Promise<FacePool> {
+    const pool = new FacePool({ faces: cfg.faces, policy: cfg.policy });
+    const n = Math.max(1, cfg.faces.workers);
+    try {
+      await Promise.all(Array.from({ length: n }, () => pool.spawn()));
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  private spawn(): Promise<void> {
+    // worker-entry.js registers tsx inside the worker (execArgv `--import tsx` does not reach a worker's entry on Node 20).
+    const worker = new Worker(new URL('./worker-entry.js', import.meta.url), { workerData: this.cfg });
+    const slot: Slot = { worker, job: null };
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      worker.on('message', (msg: WorkerReply) => {
+        if (msg.type === 'ready') {
+          ready = true;
+          this.slots.push(slot);
+          resolve();
+          this.pump();
+        } else if (msg.type === 'fatal') {
+          reject(new Error(`face worker failed to start: ${msg.error}`));
+        } else {
+          const job = slot.job;
+          slot.job = null;
+          if (job && msg.id === job.id) {
+            if (msg.type === 'result') job.resolve(msg.analysis);
+            else job.reject(new Error(`face analysis failed: ${msg.error}`));
+          }
+          this.pump();
+        }
+      });
+      worker.on('error', (err) => {
+        if (!ready) reject(err);
+      });
+      worker.on('exit', (code) => {
+        const i = this.slots.indexOf(slot);
+        if (i >= 0) this.slots.splice(i, 1);
+        if (slot.job) slot.job.reject(new Error(`face worker exited (code ${code}) during analysis`));
+        slot.job = null;
+        if (!ready) reject(new Error(`face worker exited (code ${code}) before it was ready`));
+        // A worker that died (out of memory, a wasm abort) is replaced, so one bad image cannot stop a run.
+        else if (!this.closed) this.spawn().catch(() => this.failQueue());
+      });
+    });
+  }
+
+  private failQueue(): void {
+    if (this.slots.length) return;
+    for (const job of this.queue.splice(0)) job.reject(new Error('no face worker is running'));
+  }
+
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (slot.job || !this.queue.length) continue;
+      const job = this.queue.shift()!;
+      slot.job = job;
+      const { rgb, ...rest } = job.input;
+      // Transfer when the Buffer owns its whole ArrayBuffer (sharp's output does); copy a view of a shared pool.
+      const own = rgb.byteOffset === 0 && rgb.byteLength === rgb.buffer.byteLength && rgb.buffer instanceof ArrayBuffer;
+      const buf = own ? (rgb.buffer as ArrayBuffer) : new Uint8Array(rgb).buffer;
+      const req: WorkerRequest = { id: job.id, input: { ...rest, rgb: buf } };
+      slot.worker.postMessage(req, [buf]);
+    }
+  }
+
+  /**
+   * Analyses one raster. Its ArrayBuffer is transferred to a worker: `input.rgb` is detached (length 0) once this
+   * is called; copy it first if you still need the pixels.
+   */
+  analyse(input: AnalysisInput): Promise<ImageAnalysis> {
+    if (this.closed) return Promise.reject(new Error('FacePool is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, input, resolve, reject });
+      this.pump();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.queue.splice(0)) job.reject(new Error('FacePool closed'));
+    await Promise.all(this.slots.splice(0).map((s) => s.worker.terminate()));
+  }
+}

@@ -1,0 +1,31 @@
+// A face-analysis worker thread: one FaceAnalyser (its own single-threaded wasm runtime) serving FacePool.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ProsConfig } from '../../src/config.ts';
+import { FaceAnalyser } from './analyser.ts';
+import type { AnalysisInput } from './types.ts';
+
+export type WorkerRequest = { id: number; input: Omit<AnalysisInput, 'rgb'> & { rgb: ArrayBuffer } };
+export type WorkerReply =
+  | { type: 'ready' }
+  | { type: 'fatal'; error: string }
+  | { type: 'result'; id: number; analysis: import('./types.ts').ImageAnalysis }
+  | { type: 'error'; id: number; error: string };
+
+const port = parentPort!;
+const cfg = workerData as Pick<ProsConfig, 'faces' | 'policy'>;
+
+try {
+  const analyser = await FaceAnalyser.load(cfg);
+  port.on('message', async ({ id, input }: WorkerRequest) => {
+    try {
+      const analysis = await analyser.analyse({ ...input, rgb: Buffer.from(input.rgb) });
+      const transfer = analysis.faces.flatMap((f) => (f.descriptor ? [f.descriptor.buffer as ArrayBuffer] : []));
+      port.postMessage({ type: 'result', id, analysis } satisfies WorkerReply, transfer);
+    } catch (err) {
+      port.postMessage({ type: 'error', id, error: (err as Error).stack ?? String(err) } satisfies WorkerReply);
+    }
+  });
+  port.postMessage({ type: 'ready' } satisfies WorkerReply);
+} catch (err) {
+  port.postMessage({ type: 'fatal', error: (err as Error).stack ?? String(err) } satisfies WorkerReply);
+}
