@@ -1,0 +1,26 @@
+// Finding a dataset's files among the places its published archives put them.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export class DatasetError extends Error {}
+
+export function firstExisting(root: string, candidates: string[], what: string): string {
+  for (const c of candidates) {
+    const p = join(root, c);
+    if (existsSync(p)) return p;
+  }
+  throw new DatasetError(`${what} not found under ${root} (looked for ${candidates.join(', ')})`);
+}
+
+export function readText(file: string): string {
+  return readFileSync(file, 'utf8');
+}
+
+/** An image with the given stem in `dir`, trying the usual extensions. */
+export function imageWithStem(dir: string, stem: string, exts = ['.jpg', '.png', '.jpeg', '.JPG', '.PNG']): string | null {
+  for (const e of exts) {
+    const p = join(dir, stem + e);
+    if (existsSync(p)) return p;
+  }
+  return null;
+}

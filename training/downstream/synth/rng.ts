@@ -1,0 +1,43 @@
+// A small seeded PRNG (mulberry32): synthetic sets, few-shot draws and head initialisation are reproducible from a seed.
+
+export type Rng = () => number;
+
+export function mulberry32(seed: number): Rng {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function choice<T>(rng: Rng, items: readonly T[]): T {
+  return items[Math.floor(rng() * items.length)]!;
+}
+
+export function uniform(rng: Rng, lo: number, hi: number): number {
+  return lo + (hi - lo) * rng();
+}
+
+/** Fisher–Yates shuffle of a copy. */
+export function shuffled<T>(rng: Rng, items: readonly T[]): T[] {
+  const out = items.slice();
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** Runs `fn` with Math.random replaced by `rng`: facesjs draws its own features from Math.random. */
+export function withSeededRandom<T>(rng: Rng, fn: () => T): T {
+  const saved = Math.random;
+  Math.random = rng;
+  try {
+    return fn();
+  } finally {
+    Math.random = saved;
+  }
+}

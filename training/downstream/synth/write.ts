@@ -1,0 +1,101 @@
+// `pros synth`: writes N labelled synthetic faces in the public benchmarks' layouts, so the same readers load them:
+//   Image/aligned/{train|test}_NNNNN_aligned.png     the images (RAF-DB basic naming)
+//   Image/aligned/*.pts                              68 landmarks beside each image (300W layout)
+//   EmoLabel/list_patition_label.txt                 RAF-DB basic expression list (sic: RAF's spelling)
+//   list_attr_celeba.txt, list_eval_partition.txt    CelebA attributes and split, over img_align_celeba/ (a link)
+//   manifest.jsonl, set.json                         the curated-set contract, so `pros train --data DIR` works
+import { mkdirSync, writeFileSync, symlinkSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { VERSION } from '../../../src/config.ts';
+import { drawFace, RAF_CLASSES, SYNTH_ATTRIBUTES } from './faces.ts';
+import { renderPng, landmarks68, type Point } from './render.ts';
+import { mulberry32 } from './rng.ts';
+import { writePts } from '../readers/pts300w.ts';
+
+export interface SynthOptions {
+  out: string;
+  count: number;
+  /** Image side in pixels. */
+  size?: number;
+  seed?: number;
+  /** Fraction of images in the test split. */
+  testFraction?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface SynthSummary {
+  out: string;
+  count: number;
+  train: number;
+  test: number;
+  size: number;
+  seed: number;
+  expressions: Record<string, number>;
+  attributes: Record<string, number>;
+  seconds: number;
+}
+
+export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
+  const size = opts.size ?? 64;
+  const seed = opts.seed ?? 0;
+  const testFraction = opts.testFraction ?? 0.2;
+  const t0 = Date.now();
+  const imgDir = join(opts.out, 'Image', 'aligned');
+  mkdirSync(imgDir, { recursive: true });
+  mkdirSync(join(opts.out, 'EmoLabel'), { recursive: true });
+  const rng = mulberry32(seed);
+  const nTest = Math.round(opts.count * testFraction);
+  const nTrain = opts.count - nTest;
+
+  const attrLines: string[] = [];
+  const partLines: string[] = [];
+  const emoLines: string[] = [];
+  const manifest: string[] = [];
+  const expressions: Record<string, number> = {};
+  const attrCounts: Record<string, number> = Object.fromEntries(SYNTH_ATTRIBUTES.map((a) => [a, 0]));
+  for (let i = 0; i < opts.count; i++) {
+    const split = i < nTrain ? 'train' : 'test';
+    const n = split === 'train' ? i + 1 : i - nTrain + 1;
+    const stem = `${split}_${String(n).padStart(5, '0')}`;
+    const file = `${stem}_aligned.png`;
+    const f = drawFace(rng);
+    const [png, pts] = await Promise.all([renderPng(f.face, size), landmarks68(f.face, size)]);
+    writeFileSync(join(imgDir, file), png);
+    writePts(join(imgDir, `${stem}_aligned.pts`), pts);
+    attrLines.push(`${file} ${SYNTH_ATTRIBUTES.map((a) => (f.attributes[a] ? ' 1' : '-1')).join(' ')}`);
+    partLines.push(`${file} ${split === 'train' ? 0 : 2}`);
+    emoLines.push(`${stem}.png ${RAF_CLASSES.indexOf(f.expression) + 1}`);
+    manifest.push(JSON.stringify(manifestLine(file, stem, pts, size)));
+    expressions[f.expression] = (expressions[f.expression] ?? 0) + 1;
+    for (const a of SYNTH_ATTRIBUTES) if (f.attributes[a]) attrCounts[a]!++;
+    opts.onProgress?.(i + 1, opts.count);
+  }
+
+  writeFileSync(join(opts.out, 'list_attr_celeba.txt'), `${opts.count}\n${SYNTH_ATTRIBUTES.join(' ')}\n${attrLines.join('\n')}\n`);
+  writeFileSync(join(opts.out, 'list_eval_partition.txt'), partLines.join('\n') + '\n');
+  writeFileSync(join(opts.out, 'EmoLabel', 'list_patition_label.txt'), emoLines.join('\n') + '\n');
+  const link = join(opts.out, 'img_align_celeba');
+  if (!existsSync(link)) symlinkSync(join('Image', 'aligned'), link);
+  writeFileSync(join(opts.out, 'manifest.jsonl'), manifest.join('\n') + '\n');
+  const summary: SynthSummary = {
+    out: opts.out, count: opts.count, train: nTrain, test: nTest, size, seed, expressions, attributes: attrCounts,
+    seconds: (Date.now() - t0) / 1000,
+  };
+  writeFileSync(join(opts.out, 'set.json'), JSON.stringify({
+    name: 'synthetic', kind: 'synthetic', size, margin: null, policy: null,
+    counts: { faces: opts.count, train: nTrain, test: nTest }, generator: 'facesjs', seed,
+    labels: { expressions, attributes: attrCounts },
+    createdAt: new Date().toISOString(), version: VERSION,
+  }, null, 2) + '\n');
+  return summary;
+}
+
+function manifestLine(file: string, stem: string, pts: Point[], size: number) {
+  return {
+    id: stem, path: `Image/aligned/${file}`, image: stem, source: 'synthetic:facesjs', box: [0, 0, size, size],
+    score: 1, landmarks: pts.map(([x, y]) => [round(x), round(y)]), yaw: 0, pitch: 0, roll: 0, faceRatio: 1,
+    sharpness: null, licence: 'synthetic (facesjs, Apache-2.0)',
+  };
+}
+
+const round = (v: number) => Math.round(v * 100) / 100;
