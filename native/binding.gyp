@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "pros_native",
+      "sources": ["src/gemm.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions"],
+      "libraries": ["-ldl"]
+    }
+  ]
+}

@@ -1,0 +1,138 @@
+// Installs the fastest matmul kernel this machine allows on the wasm backend, and says which:
+//   native-openblas    BatchMatMul/_FusedMatMul through OpenBLAS sgemm on the wasm heap (native/ addon), after a
+//                      start-up self-test against the stock kernel;
+//   explicit-transpose transposed operands made explicit, then the stock kernel (always available on wasm);
+//   stock              tfjs-backend-wasm's own kernels, untouched.
+// Choice: opts.prefer, else $PROS_MATMUL (auto|native|explicit|stock), else auto. $PROS_NATIVE_ADDON and
+// $PROS_OPENBLAS override where the addon and the library are looked for (tests point them at nothing).
+import type { Tf } from '../../src/backend.ts';
+import { explicitBatchMatMul, explicitFusedMatMul } from './explicit-transpose.ts';
+import { loadNativeAddon, nativeBatchMatMul, nativeFusedMatMul, type NativeAddon } from './native-matmul.ts';
+import { registerWasmKernel, restoreStock, stockKernels, type WasmBackendLike, type WasmKernel } from './wasm-internals.ts';
+
+export type MatmulPath = 'native-openblas' | 'explicit-transpose' | 'stock' | 'not-wasm';
+export type MatmulPreference = 'auto' | 'native' | 'explicit' | 'stock';
+
+export interface InstallMatmulOptions {
+  prefer?: MatmulPreference;
+  /** OpenBLAS threads (default 1: one per process, parallelism from data-parallel workers). */
+  blasThreads?: number;
+  quiet?: boolean;
+  /** Where the addon is (default native/build/Release/pros_native.node). */
+  addonPath?: string;
+  /** Which OpenBLAS shared library to dlopen (default libopenblas.so.0, then libopenblas.so). */
+  blasLibrary?: string;
+}
+
+export interface MatmulInstall {
+  path: MatmulPath;
+  reason: string;
+}
+
+const preferences: MatmulPreference[] = ['auto', 'native', 'explicit', 'stock'];
+
+function preference(opts: InstallMatmulOptions): MatmulPreference {
+  if (opts.prefer) return opts.prefer;
+  const env = process.env.PROS_MATMUL;
+  if (!env) return 'auto';
+  if (!(preferences as string[]).includes(env)) throw new Error(`PROS_MATMUL must be one of ${preferences.join(', ')}, got ${env}`);
+  return env as MatmulPreference;
+}
+
+export function installMatmul(tf: Tf, opts: InstallMatmulOptions = {}): MatmulInstall {
+  const done = (r: MatmulInstall): MatmulInstall => {
+    if (!opts.quiet) process.stderr.write(`matmul: ${r.path} (${r.reason})\n`);
+    return r;
+  };
+  if (tf.getBackend() !== 'wasm') return done({ path: 'not-wasm', reason: `backend is ${tf.getBackend()}; kernels left as they are` });
+  const stock = stockKernels(tf);
+  restoreStock(tf);
+  const prefer = preference(opts);
+  if (prefer === 'stock') return done({ path: 'stock', reason: 'asked for' });
+
+  const useExplicit = (why: string): MatmulInstall => {
+    registerWasmKernel(tf, 'BatchMatMul', explicitBatchMatMul(stock));
+    registerWasmKernel(tf, '_FusedMatMul', explicitFusedMatMul(stock, tf));
+    return done({ path: 'explicit-transpose', reason: why });
+  };
+  if (prefer === 'explicit') return useExplicit('asked for');
+
+  const loaded = loadNativeAddon(opts.addonPath ?? process.env.PROS_NATIVE_ADDON, opts.blasLibrary ?? process.env.PROS_OPENBLAS);
+  if (!loaded.addon) return useExplicit(loaded.reason);
+  const threads = loaded.addon.setThreads(Math.max(1, opts.blasThreads ?? 1));
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  const batch = nativeBatchMatMul(loaded.addon);
+  const fused = nativeFusedMatMul(loaded.addon, explicitFusedMatMul(stock, tf));
+  const failure = selfTest(tf, backend, stock.batchMatMul, explicitFusedMatMul(stock, tf), batch, fused);
+  if (failure) return useExplicit(`native self-test failed: ${failure}`);
+  registerWasmKernel(tf, 'BatchMatMul', batch);
+  registerWasmKernel(tf, '_FusedMatMul', fused);
+  return done({ path: 'native-openblas', reason: `${loaded.library}, ${threads} BLAS thread${threads === 1 ? '' : 's'}, self-test passed` });
+}
+
+/** Puts tfjs-backend-wasm's own kernels back. */
+export function uninstallMatmul(tf: Tf): void {
+  if (tf.getBackend() === 'wasm') restoreStock(tf);
+}
+
+export type { NativeAddon };
+
+// ---- start-up self-test: the native kernels against the stock ones on small shapes of every kind used ----
+
+interface Case {
+  a: number[];
+  b: number[];
+  transposeA: boolean;
+  transposeB: boolean;
+  fused?: { bias: number[]; activation: string; leakyreluAlpha?: number };
+}
+
+const cases: Case[] = [
+  ...[false, true].flatMap((ta) => [false, true].map((tb) => ({ a: ta ? [3, 7, 5] : [3, 5, 7], b: tb ? [3, 4, 7] : [3, 7, 4], transposeA: ta, transposeB: tb }))),
+  { a: [9, 6], b: [6, 11], transposeA: false, transposeB: false },
+  { a: [1, 6, 8], b: [1, 5, 8], transposeA: false, transposeB: true, fused: { bias: [5], activation: 'relu' } },
+  { a: [1, 8, 6], b: [1, 8, 5], transposeA: true, transposeB: false, fused: { bias: [5], activation: 'leakyrelu', leakyreluAlpha: 0.1 } },
+  { a: [2, 4, 3], b: [2, 3, 6], transposeA: false, transposeB: false, fused: { bias: [6], activation: 'linear' } },
+];
+
+export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) return Infinity;
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    if (!Number.isFinite(got[i])) return Infinity;
+    diff = Math.max(diff, Math.abs(got[i] - want[i]));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
+// The fused reference is the explicit-transpose kernel: stock _FusedMatMul with transposeB or several batches
+// returns wrong values in 4.22.0 (see docs/training-kernels.md).
+function selfTest(
+  tf: Tf, backend: WasmBackendLike, refBatch: WasmKernel, refFused: WasmKernel, batch: WasmKernel, fused: WasmKernel,
+): string | null {
+  const read = (t: { dataId: object }) => (backend as unknown as { readSync(id: object): Float32Array }).readSync(t.dataId);
+  for (const c of cases) {
+    const made = [tf.randomUniform(c.a, -1, 1, 'float32', 7), tf.randomUniform(c.b, -1, 1, 'float32', 8)];
+    if (c.fused) made.push(tf.randomUniform(c.fused.bias, -1, 1, 'float32', 9));
+    const inputs = { a: made[0], b: made[1], ...(c.fused ? { bias: made[2] } : {}) };
+    const attrs = { transposeA: c.transposeA, transposeB: c.transposeB, ...(c.fused ? { activation: c.fused.activation, leakyreluAlpha: c.fused.leakyreluAlpha ?? 0 } : {}) };
+    const outs: { dataId: object; shape: number[] }[] = [];
+    try {
+      const want = (c.fused ? refFused : refBatch)({ inputs, backend, attrs });
+      outs.push(want);
+      const got = (c.fused ? fused : batch)({ inputs, backend, attrs });
+      outs.push(got);
+      const err = relativeError(read(got), read(want));
+      if (String(got.shape) !== String(want.shape)) return `shape ${got.shape} != ${want.shape} for ${JSON.stringify(c)}`;
+      if (!(err <= 1e-5)) return `relative error ${err.toExponential(2)} for ${JSON.stringify(c)}`;
+    } catch (e) {
+      return `${(e as Error).message} for ${JSON.stringify(c)}`;
+    } finally {
+      for (const o of outs) backend.disposeData(o.dataId);
+      for (const t of made) t.dispose();
+    }
+  }
+  return null;
+}
