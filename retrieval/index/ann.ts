@@ -1,0 +1,60 @@
+// AnnIndex: the one small interface over the approximate-nearest-neighbour engines (usearch, hnswlib-node).
+// Ids are the faces table's ids. Similarity is cosine. An index file sits beside an ids file written with it;
+// if the two disagree after a crash the index is dropped and rebuilt from the VectorStore (see reconcile.ts).
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { IndexConfig } from '../../src/config.ts';
+
+export interface SearchResult {
+  /** Per query, ids best first. */
+  ids: number[][];
+  /** Per query, cosine similarities matching `ids`. */
+  sims: number[][];
+}
+
+export interface AnnIndex {
+  readonly engine: 'usearch' | 'hnswlib';
+  readonly dim: number;
+  /** Adds vectors (ids.length × dim floats); ids already present are replaced. */
+  add(ids: number[], vectors: Float32Array): void;
+  search(queries: Float32Array, k: number): SearchResult;
+  remove(ids: number[]): void;
+  has(id: number): boolean;
+  count(): number;
+  /** Every id in the index, for consistency checks. */
+  ids(): number[];
+  /** Writes the index atomically (temporary file, then rename). */
+  save(): void;
+  /** Search-time breadth; larger is slower and more exact. */
+  setEf(ef: number): void;
+}
+
+export interface EngineFiles {
+  index: string;
+  ids: string;
+}
+
+export function engineFiles(dir: string, name: string, engine: string): EngineFiles {
+  return { index: join(dir, `${name}.${engine}`), ids: join(dir, `${name}.${engine}.ids`) };
+}
+
+/** Ids file: little-endian float64 ids (exact for any SQLite rowid we will see), written atomically. */
+export function writeIds(file: string, ids: Iterable<number>): void {
+  const arr = Float64Array.from(ids);
+  writeFileSync(`${file}.tmp`, new Uint8Array(arr.buffer));
+  renameSync(`${file}.tmp`, file);
+}
+
+export function readIds(file: string): number[] | null {
+  if (!existsSync(file)) return null;
+  const b = readFileSync(file);
+  if (b.length % 8) return null;
+  return Array.from(new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)));
+}
+
+/** Opens (or creates) the named index under `dir` with the engine `cfg.engine` chooses. */
+export async function openIndex(dir: string, name: string, dim: number, cfg: IndexConfig): Promise<AnnIndex> {
+  if (cfg.engine === 'usearch') return (await import('./usearch.ts')).UsearchIndex.open(dir, name, dim, cfg);
+  if (cfg.engine === 'hnswlib') return (await import('./hnswlib.ts')).HnswIndex.open(dir, name, dim, cfg);
+  throw new Error(`unknown index engine ${String(cfg.engine)}`);
+}
