@@ -1,0 +1,134 @@
+// Curation by people: accept, reject, tag and add faces to named sets. The web UI and the CLI both call these, so a
+// decision made in one is what the other sees at once. Each call is one transaction: a `decisions` row per face
+// (who, when, what) plus the effective change on faces / tags / set_members.
+import type { Workspace } from '../src/workspace.ts';
+
+export type CurationAction = 'accept' | 'reject' | 'tag' | 'untag' | 'add_to_set' | 'remove_from_set';
+
+export interface CurationResult {
+  action: CurationAction;
+  /** Faces the action was recorded for (all of them, or none when some id was unknown). */
+  applied: number;
+  /** Ids that name no face; when non-empty nothing was written. */
+  missing: number[];
+  value?: string;
+}
+
+/** The reason recorded on faces whose status a person set. */
+export const CURATOR_REASON = 'curator';
+
+/** Set names become folder names under curated/, so they are kept to a path-safe alphabet. */
+const SET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export class CurationInputError extends Error {}
+
+export function validSetName(name: unknown): name is string {
+  return typeof name === 'string' && SET_NAME.test(name) && !name.includes('..');
+}
+
+function checkLabel(kind: string, value: unknown): string {
+  if (typeof value !== 'string') throw new CurationInputError(`${kind} must be a string`);
+  const v = value.trim();
+  // Control characters would corrupt terminal output of `pros` commands that print these.
+  if (v.length === 0 || v.length > 64 || /[\u0000-\u001f\u007f]/.test(v)) {
+    throw new CurationInputError(`${kind} must be 1–64 printable characters`);
+  }
+  return v;
+}
+
+function checkIds(faceIds: readonly number[]): number[] {
+  if (!Array.isArray(faceIds) || faceIds.length === 0) throw new CurationInputError('faceIds must be a non-empty list');
+  if (faceIds.length > 10_000) throw new CurationInputError('at most 10000 faces per action');
+  for (const id of faceIds) {
+    if (!Number.isSafeInteger(id) || id < 1) throw new CurationInputError(`face id must be a positive integer: ${id}`);
+  }
+  return [...new Set(faceIds)];
+}
+
+/** Runs `apply` for every face in one transaction, after checking that every id exists. */
+function curate(
+  ws: Workspace,
+  action: CurationAction,
+  faceIds: readonly number[],
+  who: string,
+  value: string | undefined,
+  apply: (faceId: number, at: string) => void,
+): CurationResult {
+  const ids = checkIds(faceIds);
+  const by = checkLabel('who', who);
+  const exists = ws.db.prepare('SELECT 1 FROM faces WHERE id = ?').pluck();
+  const record = ws.db.prepare('INSERT INTO decisions (face_id, action, value, who, at) VALUES (?, ?, ?, ?, ?)');
+  return ws.db.transaction((): CurationResult => {
+    const missing = ids.filter((id) => exists.get(id) === undefined);
+    if (missing.length > 0) return { action, applied: 0, missing, value };
+    const at = new Date().toISOString();
+    for (const id of ids) {
+      apply(id, at);
+      record.run(id, action, value ?? null, by, at);
+    }
+    return { action, applied: ids.length, missing: [], value };
+  })();
+}
+
+export function accept(ws: Workspace, faceIds: readonly number[], who: string): CurationResult {
+  const set = ws.db.prepare(`UPDATE faces SET status = 'accepted', reason = ? WHERE id = ?`);
+  return curate(ws, 'accept', faceIds, who, undefined, (id) => set.run(CURATOR_REASON, id));
+}
+
+export function reject(ws: Workspace, faceIds: readonly number[], who: string): CurationResult {
+  const set = ws.db.prepare(`UPDATE faces SET status = 'rejected', reason = ? WHERE id = ?`);
+  return curate(ws, 'reject', faceIds, who, undefined, (id) => set.run(CURATOR_REASON, id));
+}
+
+export function tag(ws: Workspace, faceIds: readonly number[], tagName: string, who: string): CurationResult {
+  const t = checkLabel('tag', tagName);
+  const add = ws.db.prepare('INSERT OR IGNORE INTO tags (face_id, tag) VALUES (?, ?)');
+  return curate(ws, 'tag', faceIds, who, t, (id) => add.run(id, t));
+}
+
+export function untag(ws: Workspace, faceIds: readonly number[], tagName: string, who: string): CurationResult {
+  const t = checkLabel('tag', tagName);
+  const del = ws.db.prepare('DELETE FROM tags WHERE face_id = ? AND tag = ?');
+  return curate(ws, 'untag', faceIds, who, t, (id) => del.run(id, t));
+}
+
+export function addToSet(ws: Workspace, faceIds: readonly number[], set: string, who: string): CurationResult {
+  if (!validSetName(set)) throw new CurationInputError('set name must be 1–64 of A-Z a-z 0-9 _ . - (no "..")');
+  const by = checkLabel('who', who);
+  const create = ws.db.prepare(`INSERT OR IGNORE INTO sets (name, kind) VALUES (?, 'manual')`);
+  const add = ws.db.prepare(
+    'INSERT OR IGNORE INTO set_members (set_name, face_id, added_at, added_by) VALUES (?, ?, ?, ?)',
+  );
+  // The set is created inside the transaction, so a call naming an unknown face leaves no empty set behind.
+  return curate(ws, 'add_to_set', faceIds, by, set, (id, at) => {
+    create.run(set);
+    add.run(set, id, at, by);
+  });
+}
+
+export function removeFromSet(ws: Workspace, faceIds: readonly number[], set: string, who: string): CurationResult {
+  if (!validSetName(set)) throw new CurationInputError('set name must be 1–64 of A-Z a-z 0-9 _ . - (no "..")');
+  const del = ws.db.prepare('DELETE FROM set_members WHERE set_name = ? AND face_id = ?');
+  return curate(ws, 'remove_from_set', faceIds, who, set, (id) => del.run(set, id));
+}
+
+export interface Decision {
+  id: number;
+  faceId: number;
+  action: string;
+  value: string | null;
+  who: string;
+  at: string;
+}
+
+/** Decisions on the given faces, newest first. */
+export function decisionsFor(ws: Workspace, faceIds: readonly number[], limit = 200): Decision[] {
+  if (faceIds.length === 0) return [];
+  const marks = faceIds.map(() => '?').join(',');
+  return ws.db
+    .prepare(
+      `SELECT id, face_id AS faceId, action, value, who, at FROM decisions WHERE face_id IN (${marks})
+       ORDER BY at DESC, id DESC LIMIT ?`,
+    )
+    .all(...faceIds, limit) as Decision[];
+}

@@ -1,0 +1,103 @@
+// A workspace built by the real curate pipeline on a small local corpus (package photos, a resized copy, generated
+// non-face images, hostile file names), plus run, metrics and eval rows written to the training and evaluation
+// contracts, and the server over it on 127.0.0.1.
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { defaults, type ProsConfig } from '../../src/config.ts';
+import { openWorkspace, type Workspace } from '../../src/workspace.ts';
+import { nonFaceImage, packagePhotos } from '../../src/demo/corpus.ts';
+import { curate } from '../../retrieval/pipeline.ts';
+import { serve, type Serving } from '../../web/server.ts';
+
+export const photo = (name: string) => {
+  const p = packagePhotos().find((x) => x.endsWith(`/${name}`));
+  if (!p) throw new Error(`package photo ${name} not found`);
+  return p;
+};
+
+/** A file name a hostile site could serve an image under (no "/" — it must be a legal file name). */
+export const HOSTILE_NAME = '<img src=x onerror=window.__xss=1>.jpg';
+export const HOSTILE_CAPTION = '<script>window.__xss=2</script><img src=x onerror="window.__xss=3"> caption';
+
+export async function makeCorpus(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'pros-web-corpus-'));
+  for (const n of ['audrey.jpg', 'franck_01829.jpg', 'franck_03909.jpg', 'cage.jpg', 'SeanConnery.jpg']) {
+    copyFileSync(photo(n), join(dir, n));
+  }
+  copyFileSync(photo('faces.jpg'), join(dir, 'three-faces.jpg'));
+  copyFileSync(photo('kim1_crop.jpg'), join(dir, HOSTILE_NAME));
+  // A re-encoded smaller copy: a near-duplicate for the detail page.
+  const meta = await sharp(photo('audrey.jpg')).metadata();
+  await sharp(photo('audrey.jpg')).resize(Math.round(meta.width! * 0.8)).jpeg({ quality: 80 }).toFile(join(dir, 'audrey-copy.jpg'));
+  for (let i = 0; i < 2; i++) writeFileSync(join(dir, `nonface-${i}.jpg`), await nonFaceImage(i));
+  writeFileSync(join(dir, 'notes.jpg'), 'not an image at all');
+  return dir;
+}
+
+export interface Fixture {
+  ws: Workspace;
+  config: ProsConfig;
+  corpus: string;
+  server: Serving;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Curates the corpus into a fresh workspace, adds contract rows for runs and evals, and serves it. */
+export async function buildFixture(): Promise<Fixture> {
+  const corpus = await makeCorpus();
+  const root = mkdtempSync(join(tmpdir(), 'pros-web-ws-'));
+  const config: ProsConfig = { ...defaults, workspace: root, faces: { ...defaults.faces, workers: 1 } };
+  const ws = openWorkspace(root);
+  await curate({ ws, config, sources: [corpus], set: 'people', quiet: true });
+  // A crawled caption is whatever the source row said; a folder has none, so give one image a hostile caption.
+  ws.db.prepare(`UPDATE images SET caption = ?, licence = 'CC-BY-4.0' WHERE origin LIKE '%audrey.jpg'`).run(HOSTILE_CAPTION);
+  addRun(ws, 'demo-run', 40);
+  addEvals(ws);
+  const server = await serve({ ws, config, port: 0 });
+  return {
+    ws,
+    config,
+    corpus,
+    server,
+    url: server.url,
+    close: async () => {
+      await server.close();
+      ws.close();
+    },
+  };
+}
+
+/** Rows as the trainer writes them (runs + metrics.values_json per step). */
+export function addRun(ws: Workspace, name: string, steps: number): void {
+  ws.db.prepare(`INSERT INTO runs (name, data, config, backend, status, step) VALUES (?, 'curated/people', ?, 'wasm', 'done', ?)`)
+    .run(name, JSON.stringify({ model: 'vit-tiny', steps }), steps);
+  const add = ws.db.prepare('INSERT INTO metrics (run, step, values_json) VALUES (?, ?, ?)');
+  for (let s = 0; s < steps; s++) {
+    const distill = 6 * Math.exp(-s / 15) + 1;
+    const proto = 2 * Math.exp(-s / 20) + 0.5;
+    add.run(name, s, JSON.stringify({ loss: distill + proto, distill, proto, lr: 1e-3 * Math.min(1, (s + 1) / 10),
+      teacher_entropy: 4 - s / 20, prototypes_used: 100 + s, img_per_s: 50 + (s % 5) }));
+  }
+}
+
+export function addEvals(ws: Workspace): void {
+  const add = ws.db.prepare(
+    'INSERT INTO evals (run, task, dataset, protocol, shots, seed, metric, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  for (const [run, v] of [['random', 0.5], ['human', 0.7], ['demo-run', 0.75]] as const) {
+    for (const seed of [0, 1]) add.run(run, 'attributes', 'synthetic', 'linear', null, seed, 'accuracy', v + seed * 0.01);
+    add.run(run, 'landmarks', 'synthetic', 'linear', 10, 0, 'nme', 0.2 - v / 10);
+  }
+}
+
+/** A same-origin JSON POST, as our pages send it. */
+export function post(url: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: url, ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}

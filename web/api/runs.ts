@@ -1,0 +1,25 @@
+import { Router } from 'express';
+import { h, notFound, qInt, runParam } from '../security.ts';
+import { evalTable, listRuns, runCurves } from '../queries/stats.ts';
+import type { ApiDeps } from './deps.ts';
+
+export function runsRouter({ ws }: ApiDeps): Router {
+  return Router()
+    .get(
+      '/runs',
+      h((_req, res) => res.json({ runs: listRuns(ws) })),
+    )
+    .get(
+      '/runs/:name/metrics',
+      h((req, res) => {
+        const name = runParam(req.params.name as string);
+        const curves = runCurves(ws, name, qInt(req.query, 'points', 10, 20_000, 2000));
+        if (!curves) throw notFound(`no run named "${name}"`);
+        res.json(curves);
+      }),
+    )
+    .get(
+      '/evals',
+      h((_req, res) => res.json({ results: evalTable(ws) })),
+    );
+}

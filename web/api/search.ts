@@ -1,0 +1,98 @@
+// Similarity search: a face's k nearest neighbours, or the faces of an uploaded image and theirs, in the chosen
+// descriptor space (human's descriptors, or a trained run's ProS embeddings). The ANN index does the searching; this
+// router checks input and joins the hits to face rows for display.
+import { Router } from 'express';
+import multer from 'multer';
+import { badRequest, faceIdParam, h, HttpError, notFound, qInt, qText } from '../security.ts';
+import { facesByIds, type FaceRow } from '../queries/faces.ts';
+import { SearchUnavailable, type Neighbour } from '../search-provider.ts';
+import type { ApiDeps } from './deps.ts';
+
+/** What an upload must look like in its first bytes: JPEG, PNG, WebP, GIF, AVIF/HEIF, TIFF. */
+export function sniffImage(b: Buffer): string | null {
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
+  if (b.length >= 8 && b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) {
+    return 'image/png';
+  }
+  if (b.length >= 12 && b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP') {
+    return 'image/webp';
+  }
+  if (b.length >= 6 && /^GIF8[79]a$/.test(b.toString('latin1', 0, 6))) return 'image/gif';
+  if (b.length >= 12 && b.toString('latin1', 4, 8) === 'ftyp' && /^(avif|avis|heic|heix|mif1)$/.test(b.toString('latin1', 8, 12))) {
+    return 'image/avif';
+  }
+  if (b.length >= 4 && (b.toString('latin1', 0, 4) === 'II*\0' || b.toString('latin1', 0, 4) === 'MM\0*')) {
+    return 'image/tiff';
+  }
+  return null;
+}
+
+export function searchRouter({ ws, config, search, maxUploadBytes }: ApiDeps): Router {
+  const scale = config.export.scale;
+  const upload = multer({
+    storage: multer.memoryStorage(),
+    limits: { fileSize: maxUploadBytes, files: 1, fields: 8, fieldSize: 1024, parts: 10 },
+  });
+
+  const params = (q: Record<string, unknown>) => {
+    const k = qInt(q as never, 'k', 1, 100, 12);
+    const space = qText(q as never, 'space', 130) ?? 'human';
+    if (!search.spaces().includes(space)) throw badRequest(`unknown descriptor space "${space}"`);
+    return { k, space };
+  };
+  const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const why = await search.unavailable();
+    if (why) throw new HttpError(503, why);
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof SearchUnavailable) throw new HttpError(503, err.message);
+      throw err;
+    }
+  };
+  const withRows = (hits: Neighbour[]): Array<FaceRow & { similarity: number }> => {
+    const rows = facesByIds(ws, hits.map((n) => n.faceId), scale);
+    return hits.flatMap((n) => {
+      const r = rows.get(n.faceId);
+      return r ? [{ ...r, similarity: n.similarity }] : [];
+    });
+  };
+
+  return Router()
+    .get(
+      '/search/spaces',
+      h(async (_req, res) => res.json({ spaces: search.spaces(), unavailable: await search.unavailable() })),
+    )
+    .get(
+      '/search',
+      h(async (req, res) => {
+        const id = faceIdParam(qText(req.query, 'face', 20));
+        const { k, space } = params(req.query);
+        const query = facesByIds(ws, [id], scale).get(id);
+        if (!query) throw notFound(`no face ${id}`);
+        // One more than asked: the query face itself is usually its own nearest neighbour.
+        const hits = await guard(() => search.byFace(id, k + 1, space));
+        res.json({ space, k, query, neighbours: withRows(hits.filter((n) => n.faceId !== id)).slice(0, k) });
+      }),
+    )
+    .post(
+      '/search/upload',
+      upload.single('image'),
+      h(async (req, res) => {
+        const file = req.file;
+        if (!file) throw badRequest('expected a multipart form with one file field named "image"');
+        const type = sniffImage(file.buffer);
+        if (!type) throw new HttpError(415, 'the upload is not a JPEG, PNG, WebP, GIF, AVIF or TIFF image');
+        const { k, space } = params(req.body ?? {});
+        const result = await guard(() => search.byUpload(file.buffer, k, space));
+        res.json({
+          space,
+          k,
+          type,
+          width: result.width,
+          height: result.height,
+          faces: result.faces.map((f) => ({ ...f, neighbours: withRows(f.neighbours).slice(0, k) })),
+        });
+      }),
+    );
+}

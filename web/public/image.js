@@ -1,0 +1,108 @@
+// Detail of one image: every face with its box and landmarks drawn over the picture, scores and pose, the decision
+// and its reason, where it came from (link and licence), its near-duplicates and the history of decisions.
+import { api, clear, el, faceTile, fmt, header, params, postJson, showError, showStatus, svg, who } from './common.js';
+
+header('');
+const main = document.getElementById('main');
+const sha = params().get('sha') || '';
+const focus = Number(params().get('face')) || null;
+
+/** Only http(s) origins become links; anything else (a file path, a data: or javascript: URL) stays text. */
+function originLink(uri) {
+  try {
+    const u = new URL(uri);
+    if (u.protocol === 'http:' || u.protocol === 'https:') {
+      return el('a', { href: u.href, rel: 'noopener noreferrer nofollow', target: '_blank', class: 'origin' }, uri);
+    }
+  } catch { /* not a URL: a file path */ }
+  return el('code', { class: 'origin' }, uri);
+}
+
+function picture(d) {
+  const img = el('img', { src: `/api/images/${d.sha256}/thumb?size=1024`, alt: 'source image', id: 'picture' });
+  const wrap = el('div', { class: 'picture' }, img);
+  img.addEventListener('load', () => {
+    const W = img.naturalWidth;
+    const H = img.naturalHeight;
+    const s = W / (d.width || W);
+    const layer = svg('svg', { class: 'overlay', viewBox: `0 0 ${W} ${H}`, id: 'faces-overlay' });
+    for (const f of d.faces) {
+      const g = svg('g', { class: `face ${f.status}${f.id === focus ? ' focus' : ''}`, dataset: { id: f.id } },
+        svg('rect', { x: f.box.x * s, y: f.box.y * s, width: f.box.w * s, height: f.box.h * s, class: `box ${f.status}` }),
+        svg('text', { x: f.box.x * s + 3, y: f.box.y * s - 4, class: 'face-label' }, `#${f.id}`),
+        f.landmarks.map(([x, y]) => svg('circle', { cx: x * s, cy: y * s, r: Math.max(1, 1.2 * Math.sqrt(s)), class: 'landmark' })));
+      layer.append(g);
+    }
+    wrap.append(layer);
+  }, { once: true });
+  return wrap;
+}
+
+function actions(f) {
+  const act = (action, input) => async () => {
+    try {
+      const value = input ? input.value.trim() : undefined;
+      await postJson('/api/curation', { action, faceIds: [f.id], value, who: who() });
+      showStatus(`${action.replace(/_/g, ' ')} face ${f.id}`);
+      await load();
+    } catch (err) {
+      showError(err);
+    }
+  };
+  const tag = el('input', { placeholder: 'tag', size: 8, class: 'tag-input' });
+  const set = el('input', { placeholder: 'set', size: 8, class: 'set-input' });
+  return el('div', { class: 'actions' },
+    el('button', { class: 'accept', onclick: act('accept') }, 'Accept'),
+    el('button', { class: 'reject', onclick: act('reject') }, 'Reject'),
+    tag, el('button', { onclick: act('tag', tag) }, 'Tag'),
+    set, el('button', { onclick: act('add_to_set', set) }, 'Add to set'),
+    el('a', { href: `search.html?face=${f.id}`, class: 'button' }, 'Similar faces'));
+}
+
+function faceCard(f) {
+  const facts = [
+    ['status', f.status + (f.reason ? ` (${f.reason})` : '')], ['score', fmt(f.score, 3)], ['area ratio', fmt(f.faceRatio, 3)],
+    ['yaw / pitch / roll', `${fmt(f.yaw, 1)} / ${fmt(f.pitch, 1)} / ${fmt(f.roll, 1)}`], ['sharpness', fmt(f.sharpness, 1)],
+    ['box', `${Math.round(f.box.x)}, ${Math.round(f.box.y)}, ${Math.round(f.box.w)}×${Math.round(f.box.h)}`],
+    ['landmarks', String(f.landmarks.length)], ['tags', f.tags.join(', ') || '–'], ['sets', f.sets.join(', ') || '–'],
+  ];
+  if (f.dupOf) facts.push(['duplicate of', `#${f.dupOf}`]);
+  return el('div', { class: `card face-card ${f.id === focus ? 'focus' : ''}`, id: `face-${f.id}` },
+    faceTile(f, { size: 160 }),
+    el('dl', {}, facts.map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),
+    actions(f));
+}
+
+async function load() {
+  try {
+    const d = await api(`/api/images/${encodeURIComponent(sha)}`);
+    const meta = [['status', d.status + (d.reason ? ` (${d.reason})` : '')], ['size', `${d.width ?? '?'}×${d.height ?? '?'} ${d.format ?? ''}`],
+      ['bytes', String(d.bytes ?? '–')], ['faces', String(d.nFaces)], ['largest face ratio', fmt(d.faceRatio, 3)],
+      ['licence', d.licence ?? 'unknown'], ['caption', d.caption ?? '–'], ['sha256', d.sha256], ['analysed', d.analysedAt]];
+    clear(main,
+      el('h1', {}, 'Image'),
+      el('div', { class: 'detail' }, picture(d),
+        el('section', { class: 'card meta' }, el('h2', {}, 'Source'), el('p', {}, originLink(d.origin)),
+          el('dl', { id: 'image-meta' }, meta.map(([k, v]) => [el('dt', {}, k), el('dd', { class: `m-${k.replace(/\W+/g, '-')}` }, v)])),
+          d.sources.length > 1 ? el('details', {}, el('summary', {}, `met at ${d.sources.length} places`),
+            el('ul', {}, d.sources.map((s) => el('li', {}, originLink(s.uri), ` (${s.status})`)))) : null)),
+      el('h2', {}, `Faces (${d.faces.length})`),
+      d.faces.length ? el('div', { class: 'faces', id: 'faces' }, d.faces.map(faceCard)) : el('p', { class: 'notice empty' }, 'no faces found in this image'),
+      el('h2', {}, 'Near-duplicates'),
+      d.nearDuplicates.length
+        ? el('div', { class: 'grid', id: 'near-duplicates' }, d.nearDuplicates.map((n) => faceTile(n, { size: 96,
+          href: `image.html?sha=${n.image}&face=${n.id}`, caption: `#${n.id} ~ #${n.of}` })))
+        : el('p', { class: 'notice empty' }, 'none recorded'),
+      el('h2', {}, 'Decisions'),
+      d.decisions.length
+        ? el('table', { class: 'data', id: 'decisions' }, el('thead', {}, el('tr', {}, ['when', 'who', 'face', 'action', 'value'].map((h) => el('th', {}, h)))),
+          el('tbody', {}, d.decisions.map((x) => el('tr', {}, el('td', {}, x.at), el('td', {}, x.who), el('td', {}, `#${x.faceId}`),
+            el('td', {}, x.action), el('td', {}, x.value ?? '')))))
+        : el('p', { class: 'notice empty' }, 'no decisions by people yet'));
+  } catch (err) {
+    showError(err);
+    if (err.status === 404 || err.status === 400) clear(main, el('p', { class: 'notice empty' }, err.message));
+  }
+}
+
+await load();

@@ -1,0 +1,96 @@
+// Training runs with their curves over steps (each loss term, lr, teacher entropy, prototypes in use, img/s), and
+// evaluation results as one table comparing runs and baselines.
+import { api, clear, el, fmt, header, lineChart, params, showError } from './common.js';
+
+header('runs.html');
+const main = document.getElementById('main');
+const curves = el('div', { id: 'curves' });
+
+// Which chart a logged key goes on, by name: the trainer decides the names, this only groups them.
+const GROUPS = [
+  ['Loss terms', /loss|distill|proto(?!.*(used|use|active|count))|koleo|ibot|dino|entropy_reg|mim/i],
+  ['Learning rate and weight decay', /^(lr|wd|weight_?decay|momentum|teacher_?momentum|temp)/i],
+  ['Teacher entropy', /entropy/i],
+  ['Prototypes in use', /proto.*(used|use|active|count)|prototypes/i],
+  ['Throughput (img/s)', /img|throughput|per_?s(ec)?$|samples/i],
+];
+
+function grouped(series) {
+  const out = new Map();
+  for (const key of Object.keys(series)) {
+    if (key === 'step') continue;
+    const g = GROUPS.find(([, re]) => re.test(key));
+    const name = g ? g[0] : key;
+    if (!out.has(name)) out.set(name, {});
+    out.get(name)[key] = series[key];
+  }
+  return out;
+}
+
+async function showRun(name) {
+  try {
+    const r = await api(`/api/runs/${encodeURIComponent(name)}/metrics`);
+    const charts = [...grouped(r.series)].map(([title, s]) => lineChart(r.steps, s, { title }));
+    clear(curves, el('h2', {}, `Run ${r.run}`),
+      el('p', {}, `${r.rows} logged steps${r.rows > r.steps.length ? `, ${r.steps.length} plotted` : ''}`),
+      charts.length ? el('div', { class: 'plots' }, charts) : el('p', { class: 'notice empty' }, 'no metrics logged yet'),
+      el('details', {}, el('summary', {}, 'config'), el('pre', {}, JSON.stringify(r.config, null, 2))));
+    const p = new URLSearchParams(location.search);
+    p.set('run', name);
+    history.replaceState(null, '', `runs.html?${p}`);
+  } catch (err) {
+    showError(err);
+  }
+}
+
+function runsTable(runs) {
+  if (runs.length === 0) return el('p', { class: 'notice empty' }, 'no training runs yet — `pros train --run NAME` starts one');
+  const cols = ['run', 'status', 'step', 'loss', 'img/s', 'backend', 'data', 'embeddings', 'updated'];
+  const last = (r, re) => {
+    const k = r.last && Object.keys(r.last).find((x) => re.test(x));
+    return k ? fmt(r.last[k], 3) : '–';
+  };
+  return el('table', { class: 'data', id: 'runs' },
+    el('thead', {}, el('tr', {}, cols.map((c) => el('th', {}, c)))),
+    el('tbody', {}, runs.map((r) => el('tr', {},
+      el('td', {}, el('a', { href: `runs.html?run=${encodeURIComponent(r.name)}`, class: 'run-link', onclick: (e) => { e.preventDefault(); void showRun(r.name); } }, r.name)),
+      el('td', {}, r.status), el('td', { class: 'num' }, String(r.step)), el('td', { class: 'num' }, last(r, /^loss$/i)),
+      el('td', { class: 'num' }, last(r, /img|throughput/i)), el('td', {}, r.backend ?? ''), el('td', {}, r.data ?? ''),
+      el('td', { class: 'num' }, String(r.embeddings)), el('td', {}, r.updatedAt ?? r.createdAt)))));
+}
+
+/** Rows: one per setting (task, dataset, protocol, shots, metric); columns: baselines first, then runs. */
+function evalsTable(results) {
+  if (results.length === 0) return el('p', { class: 'notice empty' }, 'no evaluation results yet — `pros eval <task> --run NAME` adds them');
+  const baselines = ['random', 'human'];
+  const runs = [...new Set(results.map((r) => r.run))].sort((a, b) =>
+    (baselines.includes(b) - baselines.includes(a)) || a.localeCompare(b));
+  const settings = new Map();
+  for (const r of results) {
+    const key = [r.task, r.dataset, r.protocol, r.shots ?? 'full', r.metric].join('|');
+    if (!settings.has(key)) settings.set(key, { r, cells: new Map() });
+    settings.get(key).cells.set(r.run, r);
+  }
+  return el('table', { class: 'data', id: 'evals' },
+    el('thead', {}, el('tr', {}, ['task', 'dataset', 'protocol', 'shots', 'metric'].map((c) => el('th', {}, c)),
+      runs.map((r) => el('th', { class: baselines.includes(r) ? 'baseline' : '' }, r)))),
+    el('tbody', {}, [...settings.values()].map(({ r, cells }) => {
+      const best = Math.max(...[...cells.values()].map((c) => c.mean));
+      return el('tr', {}, el('td', {}, r.task), el('td', {}, r.dataset), el('td', {}, r.protocol), el('td', {}, String(r.shots ?? 'full')),
+        el('td', {}, r.metric), runs.map((name) => {
+          const c = cells.get(name);
+          if (!c) return el('td', {}, '');
+          return el('td', { class: `num${c.mean === best && cells.size > 1 ? ' best' : ''}`, title: `${c.seeds} seed(s)` },
+            `${fmt(c.mean, 3)}${c.seeds > 1 ? ` ± ${fmt(c.std, 3)}` : ''}`);
+        }));
+    })));
+}
+
+try {
+  const [{ runs }, { results }] = await Promise.all([api('/api/runs'), api('/api/evals')]);
+  clear(main, el('h1', {}, 'Training runs'), runsTable(runs), curves, el('h1', {}, 'Evaluation'), evalsTable(results));
+  const chosen = params().get('run');
+  if (chosen) await showRun(chosen);
+} catch (err) {
+  showError(err);
+}

@@ -1,0 +1,337 @@
+// Read-side queries over faces and images for the grid and the detail page. Paging, filtering and sorting happen in
+// SQL so a page of 100k faces costs what a page of 100 does on the client.
+import type { Workspace } from '../../src/workspace.ts';
+import { decisionsFor, type Decision } from '../../retrieval/curation.ts';
+
+export const FACE_STATUSES = ['accepted', 'rejected', 'duplicate'] as const;
+export const SORTS = ['id', 'score', 'ratio', 'sharpness', 'yaw'] as const;
+export type FaceStatus = (typeof FACE_STATUSES)[number];
+export type GridSort = (typeof SORTS)[number];
+
+export interface GridFilter {
+  set?: string;
+  status?: FaceStatus;
+  reason?: string;
+  tag?: string;
+  image?: string;
+  minScore?: number;
+  maxScore?: number;
+  minRatio?: number;
+  maxRatio?: number;
+  /** Largest |yaw| and |pitch| in degrees. */
+  maxYaw?: number;
+  maxPitch?: number;
+  minSharpness?: number;
+}
+
+export interface GridQuery extends GridFilter {
+  sort: GridSort;
+  order: 'asc' | 'desc';
+  offset: number;
+  limit: number;
+}
+
+export interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+export interface FaceRow {
+  id: number;
+  image: string;
+  idx: number;
+  box: Box;
+  score: number;
+  faceRatio: number;
+  yaw: number | null;
+  pitch: number | null;
+  roll: number | null;
+  sharpness: number | null;
+  status: string;
+  reason: string | null;
+  dupOf: number | null;
+  imageWidth: number | null;
+  imageHeight: number | null;
+  /** Square region of the source image the face thumbnail shows, so the page can draw the box over it. */
+  crop: Box;
+}
+
+export interface GridPage {
+  total: number;
+  offset: number;
+  limit: number;
+  faces: FaceRow[];
+}
+
+const SORT_SQL: Record<GridSort, string> = {
+  id: 'f.id',
+  score: 'f.score',
+  ratio: 'f.face_ratio',
+  sharpness: 'f.sharpness',
+  yaw: 'abs(f.yaw)',
+};
+
+const FACE_COLUMNS = `f.id, f.image_sha256, f.idx, f.x, f.y, f.w, f.h, f.score, f.face_ratio, f.yaw, f.pitch, f.roll,
+  f.sharpness, f.status, f.reason, f.dup_of, i.width, i.height`;
+
+interface RawFace {
+  id: number;
+  image_sha256: string;
+  idx: number;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  score: number;
+  face_ratio: number;
+  yaw: number | null;
+  pitch: number | null;
+  roll: number | null;
+  sharpness: number | null;
+  status: string;
+  reason: string | null;
+  dup_of: number | null;
+  width: number | null;
+  height: number | null;
+}
+
+/**
+ * The square crop around a face: side `scale` × the box's longer side, centred on the box, moved inside the image
+ * where it can be, and clipped where the image is smaller than the square.
+ */
+export function cropBox(box: Box, width: number | null, height: number | null, scale: number): Box {
+  const side = Math.max(1, Math.round(Math.max(box.w, box.h) * scale));
+  let x = Math.round(box.x + box.w / 2 - side / 2);
+  let y = Math.round(box.y + box.h / 2 - side / 2);
+  let w = side;
+  let h = side;
+  if (width && height) {
+    x = Math.max(0, Math.min(x, width - side));
+    y = Math.max(0, Math.min(y, height - side));
+    w = Math.min(side, width - x);
+    h = Math.min(side, height - y);
+  }
+  return { x, y, w: Math.max(1, w), h: Math.max(1, h) };
+}
+
+function toFace(r: RawFace, scale: number): FaceRow {
+  const box = { x: r.x, y: r.y, w: r.w, h: r.h };
+  return {
+    id: r.id,
+    image: r.image_sha256,
+    idx: r.idx,
+    box,
+    score: r.score,
+    faceRatio: r.face_ratio,
+    yaw: r.yaw,
+    pitch: r.pitch,
+    roll: r.roll,
+    sharpness: r.sharpness,
+    status: r.status,
+    reason: r.reason,
+    dupOf: r.dup_of,
+    imageWidth: r.width,
+    imageHeight: r.height,
+    crop: cropBox(box, r.width, r.height, scale),
+  };
+}
+
+function where(f: GridFilter): { sql: string; args: unknown[]; join: string } {
+  const parts: string[] = [];
+  const args: unknown[] = [];
+  let join = '';
+  if (f.set !== undefined) {
+    join = 'JOIN set_members m ON m.face_id = f.id AND m.set_name = ?';
+    args.push(f.set);
+  }
+  const add = (sql: string, v: unknown) => {
+    parts.push(sql);
+    args.push(v);
+  };
+  if (f.status !== undefined) add('f.status = ?', f.status);
+  if (f.reason !== undefined) add('f.reason = ?', f.reason);
+  if (f.image !== undefined) add('f.image_sha256 = ?', f.image);
+  if (f.tag !== undefined) add('EXISTS (SELECT 1 FROM tags t WHERE t.face_id = f.id AND t.tag = ?)', f.tag);
+  if (f.minScore !== undefined) add('f.score >= ?', f.minScore);
+  if (f.maxScore !== undefined) add('f.score <= ?', f.maxScore);
+  if (f.minRatio !== undefined) add('f.face_ratio >= ?', f.minRatio);
+  if (f.maxRatio !== undefined) add('f.face_ratio <= ?', f.maxRatio);
+  if (f.maxYaw !== undefined) add('abs(f.yaw) <= ?', f.maxYaw);
+  if (f.maxPitch !== undefined) add('abs(f.pitch) <= ?', f.maxPitch);
+  if (f.minSharpness !== undefined) add('f.sharpness >= ?', f.minSharpness);
+  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', args, join };
+}
+
+export function gridPage(ws: Workspace, q: GridQuery, cropScale: number): GridPage {
+  const w = where(q);
+  const total = ws.db.prepare(`SELECT COUNT(*) FROM faces f ${w.join} ${w.sql}`).pluck().get(...w.args) as number;
+  // NULLs last whatever the direction; id breaks ties so pages never overlap.
+  const key = SORT_SQL[q.sort];
+  const dir = q.order === 'asc' ? 'ASC' : 'DESC';
+  const rows = ws.db
+    .prepare(
+      `SELECT ${FACE_COLUMNS} FROM faces f ${w.join} JOIN images i ON i.sha256 = f.image_sha256 ${w.sql}
+       ORDER BY ${key} IS NULL, ${key} ${dir}, f.id ${dir} LIMIT ? OFFSET ?`,
+    )
+    .all(...w.args, q.limit, q.offset) as RawFace[];
+  return { total, offset: q.offset, limit: q.limit, faces: rows.map((r) => toFace(r, cropScale)) };
+}
+
+export function facesByIds(ws: Workspace, ids: readonly number[], cropScale: number): Map<number, FaceRow> {
+  const out = new Map<number, FaceRow>();
+  if (ids.length === 0) return out;
+  const marks = ids.map(() => '?').join(',');
+  const rows = ws.db
+    .prepare(`SELECT ${FACE_COLUMNS} FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE f.id IN (${marks})`)
+    .all(...ids) as RawFace[];
+  for (const r of rows) out.set(r.id, toFace(r, cropScale));
+  return out;
+}
+
+export interface FaceDetail extends FaceRow {
+  landmarks: Array<[number, number]>;
+  tags: string[];
+  sets: string[];
+}
+
+export interface ImageDetail {
+  sha256: string;
+  width: number | null;
+  height: number | null;
+  format: string | null;
+  bytes: number | null;
+  origin: string;
+  licence: string | null;
+  caption: string | null;
+  status: string;
+  reason: string | null;
+  nFaces: number;
+  faceRatio: number | null;
+  analysedAt: string;
+  /** Every URL or file this image was met at, with what its source row said about it. */
+  sources: Array<{ uri: string; meta: unknown; status: string }>;
+  faces: FaceDetail[];
+  nearDuplicates: Array<FaceRow & { of: number }>;
+  decisions: Decision[];
+}
+
+function parseJson(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+export function imageDetail(ws: Workspace, sha: string, cropScale: number): ImageDetail | undefined {
+  const img = ws.db.prepare('SELECT * FROM images WHERE sha256 = ?').get(sha) as
+    | {
+        sha256: string;
+        width: number | null;
+        height: number | null;
+        format: string | null;
+        bytes: number | null;
+        origin: string;
+        licence: string | null;
+        caption: string | null;
+        status: string;
+        reason: string | null;
+        n_faces: number;
+        face_ratio: number | null;
+        analysed_at: string;
+      }
+    | undefined;
+  if (!img) return undefined;
+  const raw = ws.db
+    .prepare(
+      `SELECT ${FACE_COLUMNS}, f.landmarks FROM faces f JOIN images i ON i.sha256 = f.image_sha256
+       WHERE f.image_sha256 = ? ORDER BY f.idx`,
+    )
+    .all(sha) as Array<RawFace & { landmarks: string | null }>;
+  const tagsOf = ws.db.prepare('SELECT tag FROM tags WHERE face_id = ? ORDER BY tag').pluck();
+  const setsOf = ws.db.prepare('SELECT set_name FROM set_members WHERE face_id = ? ORDER BY set_name').pluck();
+  const faces: FaceDetail[] = raw.map((r) => {
+    const lm = parseJson(r.landmarks);
+    return {
+      ...toFace(r, cropScale),
+      landmarks: Array.isArray(lm) ? (lm as Array<[number, number]>) : [],
+      tags: tagsOf.all(r.id) as string[],
+      sets: setsOf.all(r.id) as string[],
+    };
+  });
+  const ids = faces.map((f) => f.id);
+  const sources = (
+    ws.db
+      .prepare('SELECT uri, meta, status FROM items WHERE image_sha256 = ? ORDER BY id LIMIT 50')
+      .all(sha) as Array<{ uri: string; meta: string | null; status: string }>
+  ).map((s) => ({ uri: s.uri, meta: parseJson(s.meta), status: s.status }));
+  return {
+    sha256: img.sha256,
+    width: img.width,
+    height: img.height,
+    format: img.format,
+    bytes: img.bytes,
+    origin: img.origin,
+    licence: img.licence,
+    caption: img.caption,
+    status: img.status,
+    reason: img.reason,
+    nFaces: img.n_faces,
+    faceRatio: img.face_ratio,
+    analysedAt: img.analysed_at,
+    sources,
+    faces,
+    nearDuplicates: nearDuplicates(ws, faces, cropScale),
+    decisions: decisionsFor(ws, ids),
+  };
+}
+
+/** Faces in other images recorded as duplicates of these faces, or that these faces are duplicates of. */
+function nearDuplicates(ws: Workspace, faces: FaceDetail[], cropScale: number): Array<FaceRow & { of: number }> {
+  if (faces.length === 0) return [];
+  const ids = faces.map((f) => f.id);
+  const marks = ids.map(() => '?').join(',');
+  const pairs = ws.db
+    .prepare(
+      `SELECT id AS other, dup_of AS of FROM faces WHERE dup_of IN (${marks}) AND image_sha256 != ?
+       UNION SELECT dup_of AS other, id AS of FROM faces WHERE id IN (${marks}) AND dup_of IS NOT NULL
+       LIMIT 100`,
+    )
+    .all(...ids, faces[0].image, ...ids) as Array<{ other: number; of: number }>;
+  const rows = facesByIds(
+    ws,
+    pairs.map((p) => p.other),
+    cropScale,
+  );
+  return pairs.flatMap((p) => {
+    const r = rows.get(p.other);
+    return r && r.image !== faces[0].image ? [{ ...r, of: p.of }] : [];
+  });
+}
+
+/** Where an image's bytes are kept, as the database records it (the caller confines it to the workspace). */
+export function imageBlob(ws: Workspace, sha: string): { blobPath: string | null; format: string | null } | undefined {
+  const row = ws.db.prepare('SELECT blob_path, format FROM images WHERE sha256 = ?').get(sha) as
+    | { blob_path: string | null; format: string | null }
+    | undefined;
+  return row && { blobPath: row.blob_path, format: row.format };
+}
+
+export function faceImage(ws: Workspace, id: number): string | undefined {
+  return ws.db.prepare('SELECT image_sha256 FROM faces WHERE id = ?').pluck().get(id) as string | undefined;
+}
+
+/** Distinct values for the grid's filter menus. */
+export function filterChoices(ws: Workspace): { sets: string[]; reasons: string[]; tags: string[] } {
+  return {
+    sets: ws.db.prepare('SELECT name FROM sets ORDER BY name').pluck().all() as string[],
+    reasons: ws.db
+      .prepare('SELECT DISTINCT reason FROM faces WHERE reason IS NOT NULL ORDER BY reason')
+      .pluck()
+      .all() as string[],
+    tags: ws.db.prepare('SELECT DISTINCT tag FROM tags ORDER BY tag LIMIT 500').pluck().all() as string[],
+  };
+}

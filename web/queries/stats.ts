@@ -1,0 +1,177 @@
+// Read-side queries for the overview, training runs and evaluation results. Each reads tables that other parts
+// write (crawl and curate, training, evaluation); an empty table gives an empty result, never an error.
+import type { Workspace } from '../../src/workspace.ts';
+
+export interface Count {
+  status: string;
+  reason: string | null;
+  n: number;
+}
+
+export interface Histogram {
+  /** Lower edge of each bin; bins are equal width from `min` to `max`. */
+  min: number;
+  max: number;
+  bins: number;
+  accepted: number[];
+  other: number[];
+}
+
+export interface Overview {
+  totals: { sources: number; items: number; images: number; faces: number; runs: number; evals: number };
+  sets: Array<{ name: string; kind: string; createdAt: string; faces: number; accepted: number }>;
+  items: Count[];
+  images: Count[];
+  faces: Count[];
+  faceRatio: Histogram;
+  score: Histogram;
+}
+
+function counts(ws: Workspace, table: 'items' | 'images' | 'faces'): Count[] {
+  return ws.db
+    .prepare(`SELECT status, reason, COUNT(*) AS n FROM ${table} GROUP BY status, reason ORDER BY status, n DESC`)
+    .all() as Count[];
+}
+
+function histogram(ws: Workspace, column: 'face_ratio' | 'score', bins: number): Histogram {
+  const rows = ws.db
+    .prepare(
+      `SELECT min(?, max(0, CAST(${column} * ? AS INTEGER))) AS bin, status = 'accepted' AS acc, COUNT(*) AS n
+       FROM faces WHERE ${column} IS NOT NULL GROUP BY bin, acc`,
+    )
+    .all(bins - 1, bins) as Array<{ bin: number; acc: number; n: number }>;
+  const h: Histogram = { min: 0, max: 1, bins, accepted: Array(bins).fill(0), other: Array(bins).fill(0) };
+  for (const r of rows) (r.acc ? h.accepted : h.other)[r.bin] += r.n;
+  return h;
+}
+
+export function overview(ws: Workspace): Overview {
+  const one = (sql: string) => ws.db.prepare(sql).pluck().get() as number;
+  return {
+    totals: {
+      sources: one('SELECT COUNT(*) FROM sources'),
+      items: one('SELECT COUNT(*) FROM items'),
+      images: one('SELECT COUNT(*) FROM images'),
+      faces: one('SELECT COUNT(*) FROM faces'),
+      runs: one('SELECT COUNT(*) FROM runs'),
+      evals: one('SELECT COUNT(*) FROM evals'),
+    },
+    sets: ws.db
+      .prepare(
+        `SELECT s.name, s.kind, s.created_at AS createdAt, COUNT(f.id) AS faces,
+           COALESCE(SUM(f.status = 'accepted'), 0) AS accepted
+         FROM sets s LEFT JOIN set_members m ON m.set_name = s.name LEFT JOIN faces f ON f.id = m.face_id
+         GROUP BY s.name ORDER BY s.created_at DESC, s.name`,
+      )
+      .all() as Overview['sets'],
+    items: counts(ws, 'items'),
+    images: counts(ws, 'images'),
+    faces: counts(ws, 'faces'),
+    faceRatio: histogram(ws, 'face_ratio', 20),
+    score: histogram(ws, 'score', 20),
+  };
+}
+
+// ---- training runs ------------------------------------------------------------------------------------------
+
+export interface RunSummary {
+  name: string;
+  data: string | null;
+  backend: string | null;
+  status: string;
+  step: number;
+  createdAt: string;
+  updatedAt: string | null;
+  /** The newest metrics row, as the trainer wrote it. */
+  last: Record<string, unknown> | null;
+  embeddings: number;
+}
+
+export function listRuns(ws: Workspace): RunSummary[] {
+  const rows = ws.db
+    .prepare(
+      `SELECT r.name, r.data, r.backend, r.status, r.step, r.created_at AS createdAt, r.updated_at AS updatedAt,
+         (SELECT values_json FROM metrics m WHERE m.run = r.name ORDER BY step DESC LIMIT 1) AS last,
+         (SELECT COUNT(*) FROM embeddings e WHERE e.run = r.name) AS embeddings
+       FROM runs r ORDER BY r.created_at DESC, r.name`,
+    )
+    .all() as Array<Omit<RunSummary, 'last'> & { last: string | null }>;
+  return rows.map((r) => ({ ...r, last: safeObject(r.last) }));
+}
+
+function safeObject(text: string | null): Record<string, unknown> | null {
+  if (text === null) return null;
+  try {
+    const v = JSON.parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface RunCurves {
+  run: string;
+  config: unknown;
+  steps: number[];
+  /** One array per numeric key the trainer logged (loss terms, lr, entropy, prototypes in use, img/s, ...). */
+  series: Record<string, Array<number | null>>;
+  /** How many metric rows the run has; above `maxPoints` the series are an even subsample. */
+  rows: number;
+}
+
+export function runCurves(ws: Workspace, run: string, maxPoints = 2000): RunCurves | undefined {
+  const r = ws.db.prepare('SELECT name, config FROM runs WHERE name = ?').get(run) as
+    | { name: string; config: string }
+    | undefined;
+  if (!r) return undefined;
+  const rows = ws.db.prepare('SELECT COUNT(*) FROM metrics WHERE run = ?').pluck().get(run) as number;
+  const stride = Math.max(1, Math.ceil(rows / maxPoints));
+  // Every stride-th row plus the last one, so a long run's curve still ends where training is.
+  const data = ws.db
+    .prepare(
+      `SELECT step, values_json FROM (
+         SELECT step, values_json, ROW_NUMBER() OVER (ORDER BY step) - 1 AS k FROM metrics WHERE run = ?)
+       WHERE k % ? = 0 OR k = ? - 1 ORDER BY step`,
+    )
+    .all(run, stride, rows) as Array<{ step: number; values_json: string }>;
+  const steps: number[] = [];
+  const series: Record<string, Array<number | null>> = {};
+  data.forEach((row, i) => {
+    steps.push(row.step);
+    const values = safeObject(row.values_json) ?? {};
+    for (const [key, v] of Object.entries(values)) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+      series[key] ??= Array(data.length).fill(null);
+      series[key][i] = v;
+    }
+  });
+  return { run: r.name, config: safeObject(r.config), steps, series, rows };
+}
+
+// ---- evaluation ---------------------------------------------------------------------------------------------
+
+export interface EvalCell {
+  run: string;
+  task: string;
+  dataset: string;
+  protocol: string;
+  shots: number | null;
+  metric: string;
+  mean: number;
+  std: number;
+  seeds: number;
+  at: string;
+}
+
+/** Evaluation results averaged over seeds: one row per run (or baseline) and setting. */
+export function evalTable(ws: Workspace): EvalCell[] {
+  const rows = ws.db
+    .prepare(
+      `SELECT run, task, dataset, protocol, shots, metric, AVG(value) AS mean, AVG(value * value) AS sq,
+         COUNT(*) AS seeds, MAX(at) AS at
+       FROM evals GROUP BY run, task, dataset, protocol, shots, metric
+       ORDER BY task, dataset, protocol, shots, metric, run`,
+    )
+    .all() as Array<Omit<EvalCell, 'std'> & { sq: number }>;
+  return rows.map(({ sq, ...r }) => ({ ...r, std: Math.sqrt(Math.max(0, sq - r.mean * r.mean)) }));
+}

@@ -1,0 +1,181 @@
+// The similarity search the pages use, over the retrieval subsystem's search functions (retrieval/search.ts:
+// `searchByFace` through the ANN index, `searchByImage` for a new image). Loaded lazily, so the UI still serves the
+// rest of the workspace, with an empty state for search, where those functions or the index cannot load.
+import sharp from 'sharp';
+import type { ProsConfig } from '../src/config.ts';
+import type { Workspace } from '../src/workspace.ts';
+import type { Box } from './queries/faces.ts';
+
+export interface Neighbour {
+  faceId: number;
+  /** Cosine similarity, higher is closer. */
+  similarity: number;
+}
+
+export interface UploadFace {
+  box: Box;
+  score: number;
+  landmarks: Array<[number, number]>;
+  neighbours: Neighbour[];
+}
+
+export interface UploadResult {
+  width: number | null;
+  height: number | null;
+  faces: UploadFace[];
+}
+
+export interface SearchProvider {
+  /** Null when search works; otherwise why not, for the page's empty state. */
+  unavailable(): Promise<string | null>;
+  /** 'human' first, then every run with embeddings of this workspace's faces. */
+  spaces(): string[];
+  byFace(faceId: number, k: number, space: string): Promise<Neighbour[]>;
+  byUpload(bytes: Buffer, k: number, space: string): Promise<UploadResult>;
+  /** Tells the provider the curation changed (accept/reject), so its index follows. */
+  refresh?(): void;
+  close?(): Promise<void>;
+}
+
+type SearchModule = typeof import('../retrieval/search.ts');
+type FaceIndexModule = typeof import('../retrieval/face-index.ts');
+type PoolModule = typeof import('../retrieval/faces/pool.ts');
+type FaceIndex = import('../retrieval/face-index.ts').FaceIndex;
+type FacePool = import('../retrieval/faces/pool.ts').FacePool;
+
+export class SearchUnavailable extends Error {}
+
+interface Loaded {
+  search: SearchModule;
+  faceIndex: FaceIndexModule;
+  pool: PoolModule;
+}
+
+/**
+ * Search over the workspace's human descriptors with retrieval/search.ts, the functions `pros search` uses. The
+ * ANN index is held open; it is reopened when another process (a `pros curate` beside the server) has committed to
+ * the workspace, and reconciled after this server's own accept/reject, so search always sees the current curation.
+ * The face models for uploads start on the first upload and stay loaded.
+ */
+export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvider & { refresh(): void; close(): Promise<void> } {
+  let mods: Promise<Loaded | string> | undefined;
+  let index: Promise<FaceIndex> | undefined;
+  let indexVersion = -1;
+  let pool: Promise<FacePool> | undefined;
+  const dataVersion = () => ws.db.pragma('data_version', { simple: true }) as number;
+
+  const load = () =>
+    (mods ??= Promise.all([
+      import('../retrieval/search.ts'),
+      import('../retrieval/face-index.ts'),
+      import('../retrieval/faces/pool.ts'),
+    ]).then(
+      ([search, faceIndex, pool]) => ({ search, faceIndex, pool }),
+      (e: Error) => `similarity search could not load (${e.message})`,
+    ));
+  const need = async (): Promise<Loaded> => {
+    const m = await load();
+    if (typeof m === 'string') throw new SearchUnavailable(m);
+    return m;
+  };
+  const openIndex = async (): Promise<FaceIndex> => {
+    const m = await need();
+    const v = dataVersion();
+    if (index && v !== indexVersion) {
+      const old = await index.catch(() => undefined);
+      old?.vectors.close();
+      index = undefined;
+    }
+    if (!index) {
+      indexVersion = v;
+      index = m.faceIndex.FaceIndex.open(ws, config);
+      index.catch(() => (index = undefined));
+    }
+    return index;
+  };
+  const faces = (spaceName: string) => {
+    if (spaceName !== 'human') {
+      throw new SearchUnavailable(`search in a run's ProS embeddings ("${spaceName}") is not available yet`);
+    }
+  };
+
+  return {
+    async unavailable() {
+      const m = await load();
+      return typeof m === 'string' ? m : null;
+    },
+    spaces() {
+      const runs = ws.db.prepare('SELECT DISTINCT run FROM embeddings ORDER BY run').pluck().all() as string[];
+      return ['human', ...runs];
+    },
+    async byFace(faceId, k, space) {
+      faces(space);
+      const m = await need();
+      const fi = await openIndex();
+      const q = await m.search.searchByFace(ws, fi, faceId, k);
+      return normaliseHits(q.neighbours);
+    },
+    async byUpload(bytes, k, space) {
+      faces(space);
+      const m = await need();
+      const fi = await openIndex();
+      pool ??= m.pool.FacePool.start(m.search.queryConfig(config));
+      pool.catch(() => (pool = undefined));
+      const found = await m.search.searchByImage(ws, config, fi, bytes, k, await pool);
+      const meta = await sharp(bytes, { failOn: 'none' }).metadata().catch(() => undefined);
+      return normaliseUpload({
+        width: meta?.autoOrient?.width ?? meta?.width ?? null,
+        height: meta?.autoOrient?.height ?? meta?.height ?? null,
+        faces: found,
+      });
+    },
+    refresh() {
+      // Our own writes do not move data_version; reconcile the open index with the database instead.
+      void index?.then((fi) => fi.reconcile()).catch(() => undefined);
+    },
+    async close() {
+      const p = await pool?.catch(() => undefined);
+      await p?.close();
+      (await index?.catch(() => undefined))?.vectors.close();
+    },
+  };
+}
+
+// The shapes below are read defensively: the page must never break on a field named a little differently.
+type Loose = Record<string, unknown>;
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+export function normaliseHits(raw: unknown): Neighbour[] {
+  const list = Array.isArray(raw) ? raw : Array.isArray((raw as Loose)?.hits) ? ((raw as Loose).hits as unknown[]) : [];
+  const out: Neighbour[] = [];
+  for (const item of list as Loose[]) {
+    const id = num(item?.faceId) ?? num(item?.id) ?? num(item?.face_id);
+    if (id === null) continue;
+    const sim = num(item.similarity) ?? num(item.score) ?? (num(item.distance) !== null ? 1 - num(item.distance)! : 0);
+    out.push({ faceId: id, similarity: sim });
+  }
+  return out;
+}
+
+function toBox(v: unknown): Box | null {
+  if (Array.isArray(v) && v.length === 4 && v.every((x) => num(x) !== null)) {
+    return { x: v[0], y: v[1], w: v[2], h: v[3] };
+  }
+  const b = v as Loose | undefined;
+  if (b && num(b.x) !== null && num(b.y) !== null && num(b.w) !== null && num(b.h) !== null) {
+    return { x: b.x as number, y: b.y as number, w: b.w as number, h: b.h as number };
+  }
+  return null;
+}
+
+export function normaliseUpload(raw: unknown): UploadResult {
+  const r = (raw ?? {}) as Loose;
+  const faces: UploadFace[] = [];
+  for (const f of (Array.isArray(r.faces) ? r.faces : []) as Loose[]) {
+    const box = toBox(f?.box) ?? toBox(f);
+    if (!box) continue;
+    const lm = Array.isArray(f.landmarks) ? (f.landmarks as Array<[number, number]>) : [];
+    faces.push({ box, score: num(f.score) ?? 0, landmarks: lm, neighbours: normaliseHits(f.neighbours ?? f.hits) });
+  }
+  return { width: num(r.width), height: num(r.height), faces };
+}

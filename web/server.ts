@@ -1,0 +1,116 @@
+// `pros serve`: an express app over the workspace. Static pages (HTML, one JS module per page, CSS; no inline
+// script) plus a JSON API under /api, one router per area, each a thin layer over query and curation functions.
+import express, { type Express } from 'express';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { ProsConfig } from '../src/config.ts';
+import type { Workspace } from '../src/workspace.ts';
+import { log } from '../src/log.ts';
+import { errorHandler, hostCheck, HttpError, sameOrigin, securityHeaders } from './security.ts';
+import { Thumbs } from './thumbs.ts';
+import { retrievalSearch, type SearchProvider } from './search-provider.ts';
+import type { ApiDeps } from './api/deps.ts';
+import { overviewRouter } from './api/overview.ts';
+import { facesRouter } from './api/faces.ts';
+import { imagesRouter } from './api/images.ts';
+import { searchRouter } from './api/search.ts';
+import { curationRouter } from './api/curation.ts';
+import { runsRouter } from './api/runs.ts';
+
+export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+
+export interface ServerOptions {
+  /** Largest upload for search-by-image, bytes (default 10 MiB). */
+  maxUploadBytes?: number;
+  /** Search functions; defaults to retrieval/search.ts over this workspace. */
+  search?: SearchProvider;
+  /** Host header values served besides loopback names on the bound port (e.g. a LAN name when --host is set). */
+  extraHosts?: string[];
+}
+
+export interface ProsApp extends Express {
+  /** Called once the port is known, so the Host allow-list matches it. */
+  setPort(port: number): void;
+  /** Releases what the app holds open (face models, the ANN index); the workspace stays open. */
+  release(): Promise<void>;
+}
+
+export function createServer(ws: Workspace, config: ProsConfig, opts: ServerOptions = {}): ProsApp {
+  const deps: ApiDeps = {
+    ws,
+    config,
+    thumbs: new Thumbs(ws, config.export.scale),
+    search: opts.search ?? retrievalSearch(ws, config),
+    maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024,
+  };
+  let hosts = new Set<string>();
+  const app = express() as unknown as ProsApp;
+  app.setPort = (port: number) => {
+    const names = ['127.0.0.1', 'localhost', '[::1]', ...(opts.extraHosts ?? [])];
+    hosts = new Set(names.map((n) => `${n.toLowerCase()}:${port}`));
+  };
+  app.release = async () => {
+    await deps.search.close?.();
+  };
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.set('strict routing', false);
+  app.use(securityHeaders());
+  app.use(hostCheck(() => hosts));
+  app.use(sameOrigin());
+
+  const api = express.Router();
+  api.use(express.json({ limit: '256kb', strict: true }));
+  for (const router of [overviewRouter, facesRouter, imagesRouter, searchRouter, curationRouter, runsRouter]) {
+    api.use(router(deps));
+  }
+  api.use((req, _res, next) => next(new HttpError(404, `no API route ${req.method} ${req.path}`)));
+  app.use('/api', api);
+
+  app.use(express.static(PUBLIC_DIR, { index: 'index.html', dotfiles: 'deny', fallthrough: true, redirect: false }));
+  app.use((req, _res, next) => next(new HttpError(404, `not found: ${req.path}`)));
+  app.use(errorHandler((err) => log.error(`web: ${(err as Error)?.stack ?? String(err)}`)));
+  return app;
+}
+
+export interface ServeOptions extends ServerOptions {
+  ws: Workspace;
+  config: ProsConfig;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+}
+
+export interface Serving {
+  server: Server;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Starts the server; resolves once it listens. Binds 127.0.0.1 unless told otherwise. */
+export async function serve(opts: ServeOptions): Promise<Serving> {
+  const host = opts.host ?? '127.0.0.1';
+  const extra = [...(opts.extraHosts ?? [])];
+  if (!['127.0.0.1', 'localhost', '::1'].includes(host) && host !== '0.0.0.0' && host !== '::') extra.push(host);
+  const app = createServer(opts.ws, opts.config, { ...opts, extraHosts: extra });
+  const server = createHttpServer(app);
+  await new Promise<void>((resolveListen, rejectListen) => {
+    server.once('error', rejectListen);
+    server.listen(opts.port ?? 0, host, () => resolveListen());
+  });
+  const port = (server.address() as AddressInfo).port;
+  app.setPort(port);
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return {
+    server,
+    port,
+    url: `http://${shown === '0.0.0.0' ? '127.0.0.1' : shown}:${port}`,
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => void app.release().then(done, done));
+      }),
+  };
+}

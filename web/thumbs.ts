@@ -1,0 +1,112 @@
+// Thumbnails made by sharp and cached on disk under workspace/thumbs/. Images are found only by id (face id or image
+// sha256) through the database; the stored blob path is confined to workspace/images/ before it is read, and every
+// thumbnail is a fresh JPEG encode, so whatever bytes a crawl brought in are never sent to the browser as they came.
+import sharp from 'sharp';
+import { mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve, sep } from 'node:path';
+import type { Workspace } from '../src/workspace.ts';
+import { facesByIds, imageBlob } from './queries/faces.ts';
+
+/** Sizes a page may ask for; a fixed list keeps the cache bounded. */
+export const THUMB_SIZES = [96, 160, 256, 512, 1024] as const;
+export type ThumbSize = (typeof THUMB_SIZES)[number];
+
+export class Thumbs {
+  private readonly inFlight = new Map<string, Promise<string | undefined>>();
+
+  constructor(
+    private readonly ws: Workspace,
+    private readonly cropScale: number,
+  ) {}
+
+  /** A square face crop (the region `cropBox` describes) as a cached JPEG file; undefined when unknown. */
+  face(id: number, size: ThumbSize): Promise<string | undefined> {
+    return this.once(join('face', `${id}-${size}.jpg`), async () => {
+      const face = facesByIds(this.ws, [id], this.cropScale).get(id);
+      if (!face) return undefined;
+      const bytes = await this.blob(face.image);
+      if (!bytes) return undefined;
+      const meta = await sharp(bytes, { failOn: 'none' }).metadata();
+      const W = meta.autoOrient?.width ?? meta.width ?? 1;
+      const H = meta.autoOrient?.height ?? meta.height ?? 1;
+      const c = face.crop;
+      // Clip again against the decoded size: the database's width and height may be missing.
+      const left = Math.max(0, Math.min(c.x, W - 1));
+      const top = Math.max(0, Math.min(c.y, H - 1));
+      const width = Math.max(1, Math.min(c.w, W - left));
+      const height = Math.max(1, Math.min(c.h, H - top));
+      return sharp(bytes, { failOn: 'none' })
+        .rotate()
+        .extract({ left, top, width, height })
+        .resize(size, size, { fit: 'contain', background: '#000' })
+        .jpeg({ quality: 82 })
+        .toBuffer();
+    });
+  }
+
+  /** The whole image, its longer side at most `size`, as a cached JPEG file. */
+  image(sha: string, size: ThumbSize): Promise<string | undefined> {
+    return this.once(join('image', `${sha}-${size}.jpg`), async () => {
+      const bytes = await this.blob(sha);
+      if (!bytes) return undefined;
+      return sharp(bytes, { failOn: 'none' })
+        .rotate()
+        .resize(size, size, { fit: 'inside', withoutEnlargement: true })
+        .flatten({ background: '#fff' })
+        .jpeg({ quality: 85 })
+        .toBuffer();
+    });
+  }
+
+  private async once(rel: string, make: () => Promise<Buffer | undefined>): Promise<string | undefined> {
+    const file = join(this.ws.paths.thumbs, rel);
+    const pending = this.inFlight.get(file);
+    if (pending) return pending;
+    const job = (async () => {
+      if (await exists(file)) return file;
+      const data = await make();
+      if (!data) return undefined;
+      await mkdir(resolve(file, '..'), { recursive: true });
+      // Write then rename: a reader never sees half a thumbnail, even if two servers share the workspace.
+      const tmp = `${file}.${process.pid}.tmp`;
+      await writeFile(tmp, data);
+      await rename(tmp, file);
+      return file;
+    })();
+    this.inFlight.set(file, job);
+    try {
+      return await job;
+    } finally {
+      this.inFlight.delete(file);
+    }
+  }
+
+  /** The source bytes of an image, only from inside workspace/images/. */
+  private async blob(sha: string): Promise<Buffer | undefined> {
+    const row = imageBlob(this.ws, sha);
+    if (!row?.blobPath) return undefined;
+    const path = isAbsolute(row.blobPath) ? row.blobPath : resolve(this.ws.root, row.blobPath);
+    let real: string;
+    let root: string;
+    try {
+      real = await realpath(path);
+      root = await realpath(this.ws.paths.images);
+    } catch {
+      return undefined;
+    }
+    if (!real.startsWith(root + sep)) return undefined;
+    try {
+      return await readFile(real);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).size > 0;
+  } catch {
+    return false;
+  }
+}
