@@ -147,13 +147,13 @@ export class Fetcher {
     }
   }
 
-  private async loadRobots(robotsUrl: string): Promise<{ status?: number; body?: string; detail?: string }> {
+  private async loadRobots(robotsUrl: string): Promise<{ status?: number; body?: string; reason?: FetchReason }> {
     let url = new URL(robotsUrl);
     for (let hop = 0; hop <= this.cfg.maxRedirects; hop++) {
       const { res } = await this.withRetriesRobots(url);
       if (res.kind === 'error') {
         if (res.reason === 'too_large') return { status: 200, body: '' };
-        return res.status !== undefined ? { status: res.status } : { detail: res.reason };
+        return res.status !== undefined ? { status: res.status } : { reason: res.reason };
       }
       if (REDIRECTS.has(res.status) && res.headers.location) {
         url = new URL(String(res.headers.location), url);

@@ -1,7 +1,10 @@
 // robots.txt per origin: fetched once (concurrent callers share the one request), parsed with robots-parser, and
 // matched with our user agent. 2xx → its rules; 4xx → allow all (no robots.txt); 5xx or unreachable → disallow all,
-// as Google does (the host is not answering for its rules, so we do not assume consent).
+// as Google does (the host is not answering for its rules, so we do not assume consent). No answer at all (DNS,
+// refused, timeout after retries) → every URL of the origin fails with that network reason, without a request:
+// the host is down for this run, and recording it as an opt-out would be wrong.
 import robotsParserModule from 'robots-parser';
+import type { FetchReason } from './outcome.ts';
 
 interface Robot {
   isAllowed(url: string, ua?: string): boolean | undefined;
@@ -9,15 +12,15 @@ interface Robot {
 // robots-parser is CommonJS with a typing that NodeNext does not see as callable.
 const robotsParser = robotsParserModule as unknown as (url: string, body: string) => Robot;
 
-export type RobotsVerdict = { allowed: true } | { allowed: false; reason: 'robots' | 'robots_unavailable'; detail?: string };
+export type RobotsVerdict = { allowed: true } | { allowed: false; reason: FetchReason; detail?: string };
 
 interface Rules {
   isAllowed(url: string): boolean;
-  unavailable?: string;
+  unavailable?: { reason: FetchReason; detail: string };
 }
 
-/** Fetches `/robots.txt` of an origin; `undefined` status means no answer at all (network error, timeout). */
-export type RobotsLoader = (url: string) => Promise<{ status?: number; body?: string; detail?: string }>;
+/** Fetches `/robots.txt` of an origin; without a status, `reason` says why there was no answer at all. */
+export type RobotsLoader = (url: string) => Promise<{ status?: number; body?: string; reason?: FetchReason }>;
 
 export class RobotsCache {
   private readonly byOrigin = new Map<string, Promise<Rules>>();
@@ -32,7 +35,7 @@ export class RobotsCache {
     let rules = this.byOrigin.get(url.origin);
     if (!rules) this.byOrigin.set(url.origin, (rules = this.fetchRules(url.origin)));
     const r = await rules;
-    if (r.unavailable) return { allowed: false, reason: 'robots_unavailable', detail: r.unavailable };
+    if (r.unavailable) return { allowed: false, ...r.unavailable };
     return r.isAllowed(url.href) ? { allowed: true } : { allowed: false, reason: 'robots' };
   }
 
@@ -44,7 +47,10 @@ export class RobotsCache {
       return { isAllowed: (u) => robot.isAllowed(u, this.token) !== false };
     }
     if (res.status !== undefined && res.status >= 400 && res.status < 500) return { isAllowed: () => true };
-    const why = res.status !== undefined ? `robots.txt http_${res.status}` : `robots.txt ${res.detail ?? 'unreachable'}`;
-    return { isAllowed: () => false, unavailable: why };
+    const unavailable =
+      res.status !== undefined
+        ? { reason: 'robots_unavailable' as const, detail: `robots.txt http_${res.status}` }
+        : { reason: res.reason ?? 'network', detail: `robots.txt ${res.reason ?? 'unreachable'}` };
+    return { isAllowed: () => false, unavailable };
   }
 }

@@ -22,7 +22,7 @@ export interface FaultServer {
   routes: Array<{ path: string; expect: FaultExpect }>;
   /** Requests seen per path (without the query). */
   hits(path: string): number;
-  /** Largest number of requests in flight at once for one Host header. */
+  /** Largest number of requests in flight at once for one Host header (e.g. `127.0.0.1:PORT`), or on the server. */
   maxConcurrent(host?: string): number;
   /** The bytes served at /good.jpg (a real JPEG made with sharp). */
   goodJpeg: Buffer;
@@ -67,6 +67,7 @@ const ROUTES: Array<{ path: string; expect: FaultExpect }> = [
   { path: '/oversize.jpg', expect: { status: 'failed', reason: 'too_large' } },
   { path: '/oversize-chunked.jpg', expect: { status: 'failed', reason: 'too_large' } },
   { path: '/gzip.jpg', expect: { status: 'ok' } },
+  { path: '/gzip-bomb.jpg', expect: { status: 'failed', reason: 'too_large' } },
   { path: '/redirect.jpg', expect: { status: 'ok' } },
   { path: '/loop/a', expect: { status: 'failed', reason: 'redirect_loop' } },
   { path: '/chain/0', expect: { status: 'failed', reason: 'too_many_redirects' } },
@@ -118,6 +119,7 @@ export async function startFaultServer(opts: FaultServerOptions = {}): Promise<F
   const holdMs = opts.holdMs ?? 100;
   const goodJpeg = await makeJpeg();
   const bomb = await makeBomb();
+  const gzipBomb = zlib.gzipSync(Buffer.alloc(oversizeBytes, 0));
   const hits = new Map<string, number>();
   const seen = new Set<string>();
   const inFlight = new Map<string, number>();
@@ -125,6 +127,8 @@ export async function startFaultServer(opts: FaultServerOptions = {}): Promise<F
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let port = 0;
+  let total = 0;
+  let maxTotal = 0;
 
   const later = (ms: number, fn: () => void) => {
     const t = setTimeout(() => { timers.delete(t); fn(); }, ms);
@@ -147,9 +151,14 @@ export async function startFaultServer(opts: FaultServerOptions = {}): Promise<F
     const n = (inFlight.get(host) ?? 0) + 1;
     inFlight.set(host, n);
     maxInFlight.set(host, Math.max(maxInFlight.get(host) ?? 0, n));
+    total++;
+    maxTotal = Math.max(maxTotal, total);
     let counted = true;
     const done = () => {
-      if (counted) inFlight.set(host, (inFlight.get(host) ?? 1) - 1);
+      if (counted) {
+        inFlight.set(host, (inFlight.get(host) ?? 1) - 1);
+        total--;
+      }
       counted = false;
     };
     res.on('close', done);
@@ -227,6 +236,10 @@ export async function startFaultServer(opts: FaultServerOptions = {}): Promise<F
       const z = zlib.gzipSync(goodJpeg);
       return jpeg(res, z, { 'content-encoding': 'gzip' });
     }
+    if (path === '/gzip-bomb.jpg') {
+      // A few KiB on the wire that inflate past the cap: the cap must apply to decoded bytes.
+      return jpeg(res, gzipBomb, { 'content-encoding': 'gzip' });
+    }
     if (path === '/redirect.jpg') { res.writeHead(302, { location: '/good.jpg' }); return res.end(); }
     if (path === '/loop/a') { res.writeHead(301, { location: '/loop/b' }); return res.end(); }
     if (path === '/loop/b') { res.writeHead(302, { location: `http://127.0.0.1:${port}/loop/a` }); return res.end(); }
@@ -254,6 +267,10 @@ export async function startFaultServer(opts: FaultServerOptions = {}): Promise<F
     }
     if (path === '/site/b.html') return html(res, `<img src="/html-as.jpg">`);
     if (path === '/site/c.html') return html(res, `<img src="/redirect.jpg">`);
+    if (path === '/site/optout.html') {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      return res.end(`<html><head><meta name="robots" content="noimageai"></head><body><img src="/good.jpg"><img src="/photo.jpg"></body></html>`);
+    }
     res.writeHead(404);
     res.end('not found');
   });
@@ -269,7 +286,7 @@ export async function startFaultServer(opts: FaultServerOptions = {}): Promise<F
     otherHostUrl: (p) => `http://localhost:${port}${p}`,
     routes: ROUTES.map((r) => ({ ...r, expect: { ...r.expect } })),
     hits: (p) => hits.get(p) ?? 0,
-    maxConcurrent: (host) => (host ? (maxInFlight.get(host) ?? 0) : Math.max(0, ...maxInFlight.values())),
+    maxConcurrent: (host) => (host ? (maxInFlight.get(host) ?? 0) : maxTotal),
     goodJpeg,
     close: () =>
       new Promise<void>((resolve) => {
