@@ -136,4 +136,9 @@ export const migrations: string[] = [
     PRIMARY KEY(run, face_id)
   );
   `,
+  // 3: pages met while crawling are recorded beside the images they led to
+  `
+  ALTER TABLE items ADD COLUMN kind TEXT NOT NULL DEFAULT 'image'; -- image | page
+  CREATE INDEX items_kind ON items(kind, status);
+  `,
 ];

@@ -1,0 +1,164 @@
+// Export of a named set as the curated-set contract training reads (DESIGN.md): curated/<set>/crops/*.jpg,
+// manifest.jsonl (one line per face) and set.json (size, margin, policy, counts, creation time, version).
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { VERSION, type ProsConfig } from '../src/config.ts';
+import type { Workspace } from '../src/workspace.ts';
+import { progress } from '../src/progress.ts';
+import { log } from '../src/log.ts';
+import { cropFace, cropSpec, toCropPixels, type Box } from './crop.ts';
+
+/** One line of manifest.jsonl: the contract between retrieval and training. */
+export interface ManifestLine {
+  id: number;
+  path: string;
+  image: string;
+  source: string;
+  box: Box;
+  score: number;
+  landmarks: Array<[number, number]>;
+  yaw: number | null;
+  pitch: number | null;
+  roll: number | null;
+  faceRatio: number;
+  sharpness: number | null;
+  licence?: string;
+}
+
+export interface SetInfo {
+  name: string;
+  size: number;
+  scale: number;
+  jitter: number;
+  policy: ProsConfig['policy'];
+  dedup: ProsConfig['dedup'];
+  counts: { faces: number; images: number };
+  createdAt: string;
+  updatedAt: string;
+  version: string;
+}
+
+interface FaceRow {
+  id: number;
+  image_sha256: string;
+  x: number; y: number; w: number; h: number;
+  score: number;
+  face_ratio: number;
+  landmarks: string | null;
+  yaw: number | null; pitch: number | null; roll: number | null;
+  sharpness: number | null;
+  origin: string;
+  licence: string | null;
+  blob_path: string | null;
+}
+
+/** A small seeded generator (mulberry32): the same face gets the same jitter on every export. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function exportSet(
+  ws: Workspace,
+  config: ProsConfig,
+  set: string,
+  opts: { quiet?: boolean } = {},
+): Promise<{ dir: string; crops: number; failed: number }> {
+  const dir = join(ws.paths.curated, set);
+  const cropsDir = join(dir, 'crops');
+  mkdirSync(cropsDir, { recursive: true });
+  const { size, scale, jitter, quality } = config.export;
+
+  // Crops already on disk are reused only if they were cut with the same geometry.
+  const infoFile = join(dir, 'set.json');
+  let previous: SetInfo | undefined;
+  if (existsSync(infoFile)) {
+    try {
+      previous = JSON.parse(readFileSync(infoFile, 'utf8')) as SetInfo;
+    } catch {
+      previous = undefined;
+    }
+  }
+  const sameGeometry = previous?.size === size && previous?.scale === scale && previous?.jitter === jitter;
+
+  const rows = ws.db
+    .prepare(
+      `SELECT f.id, f.image_sha256, f.x, f.y, f.w, f.h, f.score, f.face_ratio, f.landmarks, f.yaw, f.pitch, f.roll,
+              f.sharpness, i.origin, i.licence, i.blob_path
+       FROM set_members m JOIN faces f ON f.id = m.face_id JOIN images i ON i.sha256 = f.image_sha256
+       WHERE m.set_name = ? AND f.status = 'accepted' ORDER BY f.id`,
+    )
+    .all(set) as FaceRow[];
+
+  const bar = progress({ label: `export ${set}`, total: rows.length, unit: 'crops', silent: opts.quiet });
+  const tmpManifest = join(dir, `manifest.jsonl.${process.pid}.tmp`);
+  const out = createWriteStream(tmpManifest);
+  const images = new Set<string>();
+  let written = 0;
+  let failed = 0;
+  for (const r of rows) {
+    const box: Box = [r.x, r.y, r.w, r.h];
+    const spec = cropSpec(box, scale, size, jitter, seeded(r.id));
+    const rel = `crops/${r.id}.jpg`;
+    const file = join(dir, rel);
+    try {
+      if (!(sameGeometry && existsSync(file))) {
+        if (!r.blob_path) throw new Error('source image bytes were not kept');
+        const tmp = `${file}.tmp`;
+        writeFileSync(tmp, await cropFace(join(ws.root, r.blob_path), spec, 'jpeg', quality));
+        renameSync(tmp, file);
+      }
+    } catch (err) {
+      failed++;
+      log.warn(`face ${r.id}: crop failed: ${(err as Error).message}`);
+      bar.tick();
+      continue;
+    }
+    const landmarks = r.landmarks ? (JSON.parse(r.landmarks) as Array<[number, number]>) : [];
+    const line: ManifestLine = {
+      id: r.id,
+      path: rel,
+      image: r.image_sha256,
+      source: r.origin,
+      box,
+      score: r.score,
+      landmarks: toCropPixels(landmarks, spec),
+      yaw: r.yaw,
+      pitch: r.pitch,
+      roll: r.roll,
+      faceRatio: r.face_ratio,
+      sharpness: r.sharpness,
+      ...(r.licence ? { licence: r.licence } : {}),
+    };
+    if (!out.write(JSON.stringify(line) + '\n')) await once(out, 'drain');
+    images.add(r.image_sha256);
+    written++;
+    bar.tick();
+  }
+  out.end();
+  await once(out, 'finish');
+  bar.stop();
+  renameSync(tmpManifest, join(dir, 'manifest.jsonl'));
+  const now = new Date().toISOString();
+  const info: SetInfo = {
+    name: set,
+    size,
+    scale,
+    jitter,
+    policy: config.policy,
+    dedup: config.dedup,
+    counts: { faces: written, images: images.size },
+    createdAt: previous?.createdAt ?? now,
+    updatedAt: now,
+    version: VERSION,
+  };
+  writeFileSync(infoFile, JSON.stringify(info, null, 2) + '\n');
+  return { dir, crops: written, failed };
+}

@@ -1,0 +1,218 @@
+// `pros curate`: sources → fetch → decode → exact dedup → face analysis → near-duplicate check → workspace.
+// Reader → worker → writer: items stream from the sources into a bounded pool of workers; every finished item is
+// written in one transaction by the single writer (the finalize step), so a kill -9 loses only items in flight and
+// a rerun picks up exactly the items still pending.
+import { mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ProsConfig } from '../src/config.ts';
+import type { Workspace } from '../src/workspace.ts';
+import { log } from '../src/log.ts';
+import { progress as makeProgress } from '../src/progress.ts';
+import { detectSource, readSource, type SourceItem } from './sources/index.ts';
+import { Fetcher, readLocalFile, type FetchOutcome } from './fetch/index.ts';
+import { decodeImage } from './decode.ts';
+import { FacePool } from './faces/pool.ts';
+import type { ImageAnalysis } from './faces/types.ts';
+import { CurateStore, type ItemRow, type NewFace } from './store.ts';
+import { FaceIndex } from './face-index.ts';
+import { summarize, type CurateSummary } from './summary.ts';
+
+export interface CurateOptions {
+  ws: Workspace;
+  config: ProsConfig;
+  /** Source arguments as given on the command line. */
+  sources: string[];
+  /** Named set the accepted faces join. */
+  set: string;
+  signal?: AbortSignal;
+  quiet?: boolean;
+  /** Stop scheduling after this many items (0: no limit); for trials and benchmarks. */
+  limit?: number;
+}
+
+/** Extension for the stored copy of a source image, by sniffed format. */
+const extensionOf: Record<string, string> = {
+  jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif', avif: 'avif', heif: 'heic', tiff: 'tiff',
+};
+
+export async function curate(opts: CurateOptions): Promise<CurateSummary> {
+  const { ws, config, signal } = opts;
+  const started = Date.now();
+  const store = new CurateStore(ws.db);
+  // Validate every source argument before any work: a typo should fail fast, not after an hour of crawling.
+  const sources = opts.sources.map((arg) => detectSource(arg));
+  store.ensureSet(opts.set, 'curated', { policy: config.policy });
+
+  const fetcher = new Fetcher(config.fetch);
+  const faceIndex = await FaceIndex.open(ws, config);
+  const pool = await FacePool.start(config);
+  const bar = makeProgress({ label: 'curate', total: 0, unit: 'items', silent: opts.quiet });
+  let total = 0;
+  let scheduled = 0;
+
+  // Sha256 → the analysis in flight, so two copies of one image arriving together are analysed once.
+  const inFlightImages = new Map<string, Promise<void>>();
+  // The writer: finalize steps run one after another, so the near-duplicate search always sees every earlier face.
+  let writer: Promise<void> = Promise.resolve();
+  const serial = <T>(fn: () => T | Promise<T>): Promise<T> => {
+    const next = writer.then(fn);
+    writer = next.then(() => undefined, () => undefined);
+    return next;
+  };
+
+  const meta = (row: ItemRow): Record<string, unknown> => (row.meta ? JSON.parse(row.meta) : {});
+
+  async function processItem(row: ItemRow, local: boolean): Promise<void> {
+    const fetched: FetchOutcome = local
+      ? await readLocalFile(row.uri, config.fetch.maxBytes)
+      : await fetcher.fetch(row.uri, { signal });
+    // An item interrupted by Ctrl-C stays pending: the rerun does it again.
+    if (signal?.aborted) return;
+    if (!fetched.ok) {
+      store.finishItem(row.id, { status: fetched.status, reason: fetched.reason, httpStatus: fetched.httpStatus, attempts: fetched.attempts });
+      return;
+    }
+    const base = { httpStatus: fetched.httpStatus, attempts: fetched.attempts, bytes: fetched.bytes.length, contentType: fetched.contentType };
+    const decoded = await decodeImage(fetched.bytes, config.decode);
+    if (!decoded.ok) {
+      store.finishItem(row.id, { status: 'failed', reason: decoded.reason, ...base, sha256: decoded.sha256 });
+      return;
+    }
+    const sha = decoded.sha256;
+    const pending = inFlightImages.get(sha);
+    if (pending) await pending.catch(() => undefined);
+    if (store.imageStatus(sha)) {
+      // Exact duplicate of an image already analysed: the item is done, the image is not analysed again.
+      await serial(() => {
+        store.finishItem(row.id, { status: 'ok', ...base, sha256: sha });
+        faceIndex.joinSet(opts.set, sha);
+      });
+      return;
+    }
+    const work = (async () => {
+      const analysis: ImageAnalysis = await pool.analyse({
+        rgb: decoded.rgb, aw: decoded.aw, ah: decoded.ah, scale: decoded.scale, width: decoded.width, height: decoded.height,
+      });
+      if (signal?.aborted) return;
+      const blobPath = join('images', sha.slice(0, 2), `${sha}.${extensionOf[decoded.format] ?? 'bin'}`);
+      writeAtomic(join(ws.root, blobPath), fetched.bytes);
+      const m = meta(row);
+      await serial(() => {
+        const faces: NewFace[] = analysis.faces.map((f) => ({ ...f, descriptor: undefined, descriptorRow: null }));
+        const descriptors = analysis.faces.map((f) => f.descriptor);
+        faceIndex.storeImage(store, row.id, { status: 'ok', ...base, sha256: sha }, {
+          sha256: sha,
+          width: decoded.width,
+          height: decoded.height,
+          format: decoded.format,
+          bytes: fetched.bytes.length,
+          origin: row.uri,
+          licence: stringOrUndefined(m.licence ?? m.license),
+          caption: stringOrUndefined(m.caption ?? m.text),
+          status: analysis.status,
+          reason: analysis.reason,
+          faceRatio: analysis.faceRatio,
+          blobPath,
+        }, faces, descriptors, opts.set);
+      });
+    })();
+    inFlightImages.set(sha, work);
+    try {
+      await work;
+    } finally {
+      inFlightImages.delete(sha);
+    }
+  }
+
+  // A bounded pool of items in flight; `schedule` waits while it is full, so reading a huge list stays streaming.
+  const inFlight = new Set<Promise<void>>();
+  const maxInFlight = Math.max(1, config.fetch.concurrency);
+  let failure: unknown;
+  async function schedule(row: ItemRow, local: boolean): Promise<void> {
+    while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+    const p = processItem(row, local)
+      .catch((err) => {
+        // A bug in one item must not lose the others' finished work: record it and carry on.
+        log.warn(`item ${row.uri}: ${(err as Error).message}`);
+        if (!signal?.aborted) {
+          try {
+            store.finishItem(row.id, { status: 'failed', reason: 'internal_error', attempts: 1 });
+          } catch (e) {
+            failure ??= e;
+          }
+        }
+      })
+      .finally(() => {
+        inFlight.delete(p);
+        bar.tick(1, { accepted: faceIndex.acceptedThisRun });
+      });
+    inFlight.add(p);
+    scheduled++;
+  }
+  const limitReached = () => Boolean(opts.limit && scheduled >= opts.limit);
+  const stop = () => signal?.aborted || limitReached() || failure !== undefined;
+
+  try {
+    for (const src of sources) {
+      if (stop()) break;
+      const row = store.source(src.kind, src.uri);
+      if (!row.done) {
+        const items = readSource(src, {
+          crawl: config.crawl,
+          fetcher,
+          signal,
+          respectNoAI: config.fetch.respectNoAI,
+          onPage: (url, o) =>
+            store.recordPage(row.id, url, 0, o.ok
+              ? { status: 'ok', httpStatus: o.httpStatus, attempts: o.attempts, bytes: o.bytes.length, contentType: o.contentType }
+              : { status: o.status, reason: o.reason, httpStatus: o.httpStatus, attempts: o.attempts }),
+          onReject: (e) => store.recordRejected(row.id, e.value, e.status, e.reason, e.where),
+        });
+        for await (const item of items as AsyncIterable<SourceItem>) {
+          if (stop()) break;
+          const itemRow = store.addItem(row.id, item.uri, item.meta, item.depth);
+          if (itemRow.status !== 'pending') continue;
+          bar.setTotal(++total);
+          await schedule(itemRow, item.local);
+        }
+        if (!stop()) store.markSourceDone(row.id);
+      } else {
+        // Enumeration finished in an earlier run: only the items left pending remain.
+        let after = 0;
+        for (;;) {
+          const page = store.pendingItems(row.id, after, 500);
+          if (page.length === 0 || stop()) break;
+          for (const itemRow of page) {
+            if (stop()) break;
+            bar.setTotal(++total);
+            await schedule(itemRow, !/^https?:/i.test(itemRow.uri));
+            after = itemRow.id;
+          }
+        }
+      }
+    }
+    await Promise.all(inFlight);
+    await writer;
+    if (failure) throw failure;
+  } finally {
+    bar.stop();
+    faceIndex.save();
+    await pool.close();
+    fetcher.close();
+  }
+  const summary = summarize(ws.db, opts.set, sources.map((s) => s.uri), Date.now() - started);
+  summary.interrupted = Boolean(signal?.aborted);
+  return summary;
+}
+
+function stringOrUndefined(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+function writeAtomic(file: string, bytes: Buffer): void {
+  if (existsSync(file)) return;
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, file);
+}

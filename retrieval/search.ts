@@ -1,0 +1,153 @@
+// Retrieval over the curated faces: nearest neighbours of a face or an image, and set expansion. The CLI
+// (`pros search`, `pros expand`) and the web UI call these same functions.
+import { readdirSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import type { ProsConfig } from '../src/config.ts';
+import type { Workspace } from '../src/workspace.ts';
+import { UsageError } from '../src/command.ts';
+import { decodeImage } from './decode.ts';
+import { FacePool } from './faces/pool.ts';
+import type { FaceRecord } from './faces/types.ts';
+import { FaceIndex, type Neighbour } from './face-index.ts';
+import { CurateStore } from './store.ts';
+
+export interface FaceHit extends Neighbour {
+  imageSha256: string;
+  source: string;
+  box: [number, number, number, number];
+  status: string;
+  score: number;
+}
+
+export interface QueryFace {
+  /** Where the query face came from: a stored face id, or its index in an uploaded image. */
+  faceId?: number;
+  box?: [number, number, number, number];
+  score?: number;
+  neighbours: FaceHit[];
+}
+
+/**
+ * Policy for describing query images: a person searching with a photo wants every face in it described, not only
+ * those the curation policy would keep.
+ */
+export function queryConfig(config: ProsConfig): ProsConfig {
+  return {
+    ...config,
+    faces: { ...config.faces, workers: 1 },
+    policy: { ...config.policy, minFaceRatio: 0, minFaceSize: 16, maxFaces: config.faces.maxDetected, maxYaw: 90, maxPitch: 90, maxRoll: 180, minSharpness: 0, minScore: Math.min(config.policy.minScore, 0.5) },
+  };
+}
+
+export function hitsFor(ws: Workspace, neighbours: Neighbour[]): FaceHit[] {
+  const get = ws.db.prepare(
+    `SELECT f.image_sha256, f.x, f.y, f.w, f.h, f.status, f.score, i.origin FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE f.id = ?`,
+  );
+  return neighbours.map((n) => {
+    const r = get.get(n.faceId) as { image_sha256: string; x: number; y: number; w: number; h: number; status: string; score: number; origin: string };
+    return { ...n, imageSha256: r.image_sha256, source: r.origin, box: [r.x, r.y, r.w, r.h], status: r.status, score: r.score };
+  });
+}
+
+/** Faces of an image given as bytes, described with human's models (for search by upload). */
+export async function describeImage(config: ProsConfig, bytes: Buffer, pool?: FacePool): Promise<FaceRecord[]> {
+  const decoded = await decodeImage(bytes, config.decode);
+  if (!decoded.ok) throw new UsageError(`not a usable image (${decoded.reason}${decoded.detail ? `: ${decoded.detail}` : ''})`);
+  const own = pool ?? (await FacePool.start(queryConfig(config)));
+  try {
+    const analysis = await own.analyse({ rgb: decoded.rgb, aw: decoded.aw, ah: decoded.ah, scale: decoded.scale, width: decoded.width, height: decoded.height });
+    return analysis.faces.filter((f) => f.descriptor);
+  } finally {
+    if (!pool) await own.close();
+  }
+}
+
+export async function searchByFace(ws: Workspace, index: FaceIndex, faceId: number, k: number): Promise<QueryFace> {
+  const d = index.descriptor(faceId);
+  if (!d) throw new UsageError(`face ${faceId} is not in the workspace or has no descriptor`);
+  return { faceId, neighbours: hitsFor(ws, index.search(d, k, new Set([faceId]))) };
+}
+
+export async function searchByImage(ws: Workspace, config: ProsConfig, index: FaceIndex, bytes: Buffer, k: number, pool?: FacePool): Promise<QueryFace[]> {
+  const faces = await describeImage(config, bytes, pool);
+  return faces.map((f) => ({ box: f.box, score: f.score, neighbours: hitsFor(ws, index.search(f.descriptor!, k)) }));
+}
+
+const imageExt = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff']);
+
+function listImages(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...listImages(p));
+    else if (imageExt.has(extname(name).toLowerCase())) out.push(p);
+  }
+  return out;
+}
+
+export interface ExpandResult {
+  into: string;
+  seeds: number;
+  added: number;
+  size: number;
+}
+
+/**
+ * Grows a set: the k nearest accepted faces of every seed face join the set `into` together with the seeds (when
+ * they are stored faces). Seeds come from a named set or from the images of a folder.
+ */
+export async function expand(ws: Workspace, config: ProsConfig, seed: string, k: number, into: string, minSimilarity = 0): Promise<ExpandResult> {
+  const index = await FaceIndex.open(ws, config);
+  const store = new CurateStore(ws.db);
+  const queries: Float32Array[] = [];
+  const seedIds: number[] = [];
+  const isSet = ws.db.prepare('SELECT 1 FROM sets WHERE name = ?').get(seed);
+  if (isSet) {
+    const ids = ws.db
+      .prepare("SELECT m.face_id FROM set_members m JOIN faces f ON f.id = m.face_id WHERE m.set_name = ? AND f.status = 'accepted'")
+      .pluck()
+      .all(seed) as number[];
+    for (const id of ids) {
+      const d = index.descriptor(id);
+      if (d) {
+        queries.push(d);
+        seedIds.push(id);
+      }
+    }
+  } else {
+    let isDir = false;
+    try {
+      isDir = statSync(seed).isDirectory();
+    } catch {
+      /* neither */
+    }
+    if (!isDir) throw new UsageError(`--seed ${seed}: neither a set in this workspace nor a folder`);
+    const pool = await FacePool.start(queryConfig(config));
+    try {
+      const { readFile } = await import('node:fs/promises');
+      for (const file of listImages(seed)) {
+        try {
+          for (const f of await describeImage(config, await readFile(file), pool)) queries.push(f.descriptor!);
+        } catch (err) {
+          if (!(err instanceof UsageError)) throw err;
+        }
+      }
+    } finally {
+      await pool.close();
+    }
+  }
+  if (queries.length === 0) throw new UsageError(`--seed ${seed}: no faces to expand from`);
+  const exclude = new Set(seedIds);
+  const found = new Map<number, number>();
+  for (const q of queries) {
+    for (const n of index.search(q, k, exclude)) {
+      if (n.similarity >= minSimilarity) found.set(n.faceId, Math.max(found.get(n.faceId) ?? -1, n.similarity));
+    }
+  }
+  store.ensureSet(into, 'expanded', { seed, k, minSimilarity });
+  const before = ws.db.prepare('SELECT count(*) FROM set_members WHERE set_name = ?').pluck();
+  const n0 = before.get(into) as number;
+  store.addMembers(into, [...seedIds, ...found.keys()], 'expand');
+  const size = before.get(into) as number;
+  return { into, seeds: queries.length, added: size - n0, size };
+}
