@@ -62,6 +62,7 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
   let index: Promise<FaceIndex> | undefined;
   let indexVersion = -1;
   let pool: Promise<FacePool> | undefined;
+  let stale = false;
   const dataVersion = () => ws.db.pragma('data_version', { simple: true }) as number;
 
   const load = () =>
@@ -90,6 +91,11 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
       indexVersion = v;
       index = m.faceIndex.FaceIndex.open(ws, config);
       index.catch(() => (index = undefined));
+      stale = false;
+    }
+    if (stale) {
+      stale = false;
+      (await index).reconcile();
     }
     return index;
   };
@@ -130,8 +136,8 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
       });
     },
     refresh() {
-      // Our own writes do not move data_version; reconcile the open index with the database instead.
-      void index?.then((fi) => fi.reconcile()).catch(() => undefined);
+      // Our own writes do not move data_version: the open index is reconciled with the database before next use.
+      stale = true;
     },
     async close() {
       const p = await pool?.catch(() => undefined);
