@@ -1,0 +1,200 @@
+// Multi-crop views (DINO's DataAugmentationDINO): 2 global + N local random resized crops with flip, colour jitter,
+// grayscale, Gaussian blur and solarization, then normalised. Pure functions of the image and a seeded generator,
+// so a step's views are the same on every run; they are prepared in a worker (views-worker.ts), off the thread
+// that trains.
+import type { ViewsConfig } from './config.ts';
+import type { Rng } from './rng.ts';
+import type { Views } from './trainer.ts';
+
+export interface Decoded {
+  width: number;
+  height: number;
+  /** RGB, row-major, 3 bytes per pixel. */
+  data: Uint8Array;
+}
+
+/** torchvision's RandomResizedCrop (ratio 3/4–4/3, 10 tries, else a centre crop), bilinear, to [0, 1] floats. */
+export function randomResizedCrop(img: Decoded, size: number, scale: [number, number], rng: Rng): Float32Array {
+  const { width: w, height: h } = img;
+  const area = w * h;
+  let box: [number, number, number, number] | null = null;
+  for (let i = 0; i < 10 && !box; i++) {
+    const target = area * rng.uniform(scale[0], scale[1]);
+    const ratio = Math.exp(rng.uniform(Math.log(3 / 4), Math.log(4 / 3)));
+    const cw = Math.round(Math.sqrt(target * ratio));
+    const ch = Math.round(Math.sqrt(target / ratio));
+    if (cw > 0 && ch > 0 && cw <= w && ch <= h) box = [rng.int(w - cw + 1), rng.int(h - ch + 1), cw, ch];
+  }
+  if (!box) {
+    const s = Math.min(w, h);
+    box = [Math.floor((w - s) / 2), Math.floor((h - s) / 2), s, s];
+  }
+  return resize(img, box, size);
+}
+
+function resize(img: Decoded, [x0, y0, cw, ch]: [number, number, number, number], size: number): Float32Array {
+  const out = new Float32Array(size * size * 3);
+  const { width: w, height: h, data } = img;
+  for (let oy = 0; oy < size; oy++) {
+    const sy = Math.min(Math.max(y0 + ((oy + 0.5) * ch) / size - 0.5, 0), h - 1);
+    const iy = Math.floor(sy);
+    const fy = sy - iy;
+    const iy1 = Math.min(iy + 1, h - 1);
+    for (let ox = 0; ox < size; ox++) {
+      const sx = Math.min(Math.max(x0 + ((ox + 0.5) * cw) / size - 0.5, 0), w - 1);
+      const ix = Math.floor(sx);
+      const fx = sx - ix;
+      const ix1 = Math.min(ix + 1, w - 1);
+      for (let c = 0; c < 3; c++) {
+        const a = data[(iy * w + ix) * 3 + c] * (1 - fx) + data[(iy * w + ix1) * 3 + c] * fx;
+        const b = data[(iy1 * w + ix) * 3 + c] * (1 - fx) + data[(iy1 * w + ix1) * 3 + c] * fx;
+        out[(oy * size + ox) * 3 + c] = (a * (1 - fy) + b * fy) / 255;
+      }
+    }
+  }
+  return out;
+}
+
+export function flip(x: Float32Array, size: number): void {
+  for (let y = 0; y < size; y++) {
+    for (let l = 0, r = size - 1; l < r; l++, r--) {
+      for (let c = 0; c < 3; c++) {
+        const a = (y * size + l) * 3 + c;
+        const b = (y * size + r) * 3 + c;
+        const t = x[a];
+        x[a] = x[b];
+        x[b] = t;
+      }
+    }
+  }
+}
+
+const gray = (x: Float32Array, i: number) => 0.299 * x[i] + 0.587 * x[i + 1] + 0.114 * x[i + 2];
+const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
+
+function blend(x: Float32Array, other: (i: number) => number, f: number): void {
+  for (let i = 0; i < x.length; i += 3) {
+    for (let c = 0; c < 3; c++) x[i + c] = clamp01(f * x[i + c] + (1 - f) * other(i));
+  }
+}
+
+function shiftHue(x: Float32Array, shift: number): void {
+  for (let i = 0; i < x.length; i += 3) {
+    const r = x[i], g = x[i + 1], b = x[i + 2];
+    const max = Math.max(r, g, b);
+    const min = Math.min(r, g, b);
+    const d = max - min;
+    if (d === 0) continue;
+    let hue = max === r ? ((g - b) / d) % 6 : max === g ? (b - r) / d + 2 : (r - g) / d + 4;
+    hue = ((hue / 6 + shift) % 1 + 1) % 1;
+    const s = d / max;
+    const h6 = hue * 6;
+    const k = Math.floor(h6);
+    const f = h6 - k;
+    const p = max * (1 - s), q = max * (1 - s * f), t = max * (1 - s * (1 - f));
+    const rgb = [[max, t, p], [q, max, p], [p, max, t], [p, q, max], [t, p, max], [max, p, q]][k % 6];
+    x[i] = rgb[0];
+    x[i + 1] = rgb[1];
+    x[i + 2] = rgb[2];
+  }
+}
+
+/** torchvision's ColorJitter: brightness, contrast, saturation, hue in a random order. */
+export function colorJitter(x: Float32Array, j: ViewsConfig['jitter'], rng: Rng): void {
+  const ops = rng.shuffle([0, 1, 2, 3]);
+  for (const op of ops) {
+    if (op === 0 && j.brightness > 0) blend(x, () => 0, rng.uniform(1 - j.brightness, 1 + j.brightness));
+    if (op === 1 && j.contrast > 0) {
+      let m = 0;
+      for (let i = 0; i < x.length; i += 3) m += gray(x, i);
+      m /= x.length / 3;
+      blend(x, () => m, rng.uniform(1 - j.contrast, 1 + j.contrast));
+    }
+    if (op === 2 && j.saturation > 0) blend(x, (i) => gray(x, i), rng.uniform(1 - j.saturation, 1 + j.saturation));
+    if (op === 3 && j.hue > 0) shiftHue(x, rng.uniform(-j.hue, j.hue));
+  }
+}
+
+export function grayscale(x: Float32Array): void {
+  for (let i = 0; i < x.length; i += 3) x[i] = x[i + 1] = x[i + 2] = gray(x, i);
+}
+
+/** Separable Gaussian blur with reflected borders. */
+export function gaussianBlur(x: Float32Array, size: number, sigma: number): void {
+  const r = Math.max(1, Math.ceil(3 * sigma));
+  const k = new Float32Array(2 * r + 1);
+  let s = 0;
+  for (let i = -r; i <= r; i++) s += k[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
+  for (let i = 0; i < k.length; i++) k[i] /= s;
+  const refl = (i: number) => (i < 0 ? Math.min(-i, size - 1) : i >= size ? Math.max(2 * size - 2 - i, 0) : i);
+  const tmp = new Float32Array(x.length);
+  for (let y = 0; y < size; y++)
+    for (let xx = 0; xx < size; xx++)
+      for (let c = 0; c < 3; c++) {
+        let a = 0;
+        for (let i = -r; i <= r; i++) a += k[i + r] * x[(y * size + refl(xx + i)) * 3 + c];
+        tmp[(y * size + xx) * 3 + c] = a;
+      }
+  for (let y = 0; y < size; y++)
+    for (let xx = 0; xx < size; xx++)
+      for (let c = 0; c < 3; c++) {
+        let a = 0;
+        for (let i = -r; i <= r; i++) a += k[i + r] * tmp[(refl(y + i) * size + xx) * 3 + c];
+        x[(y * size + xx) * 3 + c] = a;
+      }
+}
+
+export function solarize(x: Float32Array): void {
+  for (let i = 0; i < x.length; i++) if (x[i] >= 0.5) x[i] = 1 - x[i];
+}
+
+export function normalise(x: Float32Array, mean: number[], std: number[]): void {
+  for (let i = 0; i < x.length; i++) x[i] = (x[i] - mean[i % 3]) / std[i % 3];
+}
+
+type Kind = 'global1' | 'global2' | 'local';
+
+/** One augmented view in [0, 1] before normalisation (exported for tests). */
+export function view(img: Decoded, kind: Kind, cfg: ViewsConfig, rng: Rng): Float32Array {
+  const size = kind === 'local' ? cfg.localSize : cfg.globalSize;
+  const x = randomResizedCrop(img, size, kind === 'local' ? cfg.localScale : cfg.globalScale, rng);
+  if (rng.next() < cfg.flipP) flip(x, size);
+  if (rng.next() < cfg.jitter.p) colorJitter(x, cfg.jitter, rng);
+  if (rng.next() < cfg.grayscaleP) grayscale(x);
+  const pBlur = kind === 'global1' ? cfg.blur.pGlobal1 : kind === 'global2' ? cfg.blur.pGlobal2 : cfg.blur.pLocal;
+  // Sigma is given for a 224-px view and scaled with the view, so small CPU presets blur proportionally.
+  if (rng.next() < pBlur) gaussianBlur(x, size, rng.uniform(cfg.blur.sigma[0], cfg.blur.sigma[1]) * (size / 224));
+  if (kind === 'global2' && rng.next() < cfg.solarizeP) solarize(x);
+  return x;
+}
+
+/** The views of a batch, crop-major; `rng` is the step's generator. */
+export function makeViews(images: Decoded[], cfg: ViewsConfig, rng: Rng): Views {
+  const b = images.length;
+  const g = cfg.globalSize * cfg.globalSize * 3;
+  const l = cfg.localSize * cfg.localSize * 3;
+  const globals = new Float32Array(2 * b * g);
+  const locals = new Float32Array(cfg.locals * b * l);
+  for (let i = 0; i < b; i++) {
+    const put = (dst: Float32Array, x: Float32Array, slot: number) => {
+      normalise(x, cfg.mean, cfg.std);
+      dst.set(x, slot * x.length);
+    };
+    put(globals, view(images[i], 'global1', cfg, rng), i);
+    put(globals, view(images[i], 'global2', cfg, rng), b + i);
+    for (let c = 0; c < cfg.locals; c++) put(locals, view(images[i], 'local', cfg, rng), c * b + i);
+  }
+  return { batch: b, globals, locals };
+}
+
+/** Worker `rank` of `size`'s share of a batch: the same contiguous slice of images in every crop. */
+export function shardViews(v: Views, rank: number, size: number, globalSize: number, localSize: number, locals: number): Views {
+  const b = v.batch / size;
+  const g = globalSize * globalSize * 3;
+  const l = localSize * localSize * 3;
+  const globals = new Float32Array(2 * b * g);
+  const loc = new Float32Array(locals * b * l);
+  for (let c = 0; c < 2; c++) globals.set(v.globals.subarray((c * v.batch + rank * b) * g, (c * v.batch + rank * b + b) * g), c * b * g);
+  for (let c = 0; c < locals; c++) loc.set(v.locals.subarray((c * v.batch + rank * b) * l, (c * v.batch + rank * b + b) * l), c * b * l);
+  return { batch: b, globals, locals: loc };
+}

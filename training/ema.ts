@@ -1,0 +1,11 @@
+// The teacher is an exponential moving average of the student: θ_t ← m·θ_t + (1 − m)·θ_s after every step.
+import type { Tf } from '../src/backend.ts';
+import type { Params } from './params.ts';
+
+export function emaUpdate(tf: Tf, teacher: Params, student: Params, momentum: number): void {
+  tf.tidy(() => {
+    for (const [name, t] of teacher.vars) {
+      t.assign(tf.add(tf.mul(t, momentum), tf.mul(student.get(name), 1 - momentum)));
+    }
+  });
+}

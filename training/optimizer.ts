@@ -1,0 +1,79 @@
+// AdamW with decoupled weight decay (torch.optim.AdamW's update), per-step lr and weight decay from the schedules,
+// no decay on biases and norm parameters (rank ≤ 1, as DINO's get_params_groups), and gradient clipping.
+import type { Tensor, Variable } from '@tensorflow/tfjs';
+import type { Tf } from '../src/backend.ts';
+import type { OptimConfig } from './config.ts';
+
+export class AdamW {
+  readonly m = new Map<string, Variable>();
+  readonly v = new Map<string, Variable>();
+  /** Updates applied so far (bias correction). */
+  t = 0;
+
+  constructor(
+    readonly tf: Tf,
+    readonly params: Map<string, Variable>,
+    readonly cfg: Pick<OptimConfig, 'beta1' | 'beta2' | 'eps'>,
+  ) {
+    for (const [name, p] of params) {
+      this.m.set(name, tf.variable(tf.zerosLike(p), false));
+      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+    }
+  }
+
+  static decays(p: Variable): boolean {
+    return p.rank > 1;
+  }
+
+  /** Applies one update; `grads` may miss names (frozen this step). */
+  step(grads: Map<string, Tensor>, lr: number, weightDecay: number): void {
+    const { tf } = this;
+    const { beta1, beta2, eps } = this.cfg;
+    this.t++;
+    const bc1 = 1 - beta1 ** this.t;
+    const bc2 = 1 - beta2 ** this.t;
+    tf.tidy(() => {
+      for (const [name, g] of grads) {
+        const p = this.params.get(name)!;
+        const m = this.m.get(name)!;
+        const v = this.v.get(name)!;
+        const m1 = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
+        const v1 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
+        m.assign(m1);
+        v.assign(v1);
+        let next: Tensor = p;
+        if (AdamW.decays(p) && weightDecay > 0) next = tf.mul(next, 1 - lr * weightDecay);
+        const denom = tf.add(tf.div(tf.sqrt(v1), Math.sqrt(bc2)), eps);
+        next = tf.sub(next, tf.mul(tf.div(m1, denom), lr / bc1));
+        p.assign(next);
+      }
+    });
+  }
+
+  dispose(): void {
+    for (const x of [...this.m.values(), ...this.v.values()]) x.dispose();
+  }
+}
+
+/** Gradient norms: each parameter's own (DINO's clip_gradients) or the global one; returns the pre-clip global norm. */
+export function clipGradients(tf: Tf, grads: Map<string, Tensor>, clip: number, mode: 'per-parameter' | 'global'): number {
+  const norms = new Map<string, number>();
+  let sq = 0;
+  for (const [name, g] of grads) {
+    const n = Math.sqrt(tf.tidy(() => tf.sum(tf.square(g))).dataSync()[0]);
+    norms.set(name, n);
+    sq += n * n;
+  }
+  const global = Math.sqrt(sq);
+  if (clip > 0) {
+    for (const [name, g] of grads) {
+      const n = mode === 'global' ? global : norms.get(name)!;
+      const coef = clip / (n + 1e-6);
+      if (coef < 1) {
+        grads.set(name, tf.mul(g, coef));
+        g.dispose();
+      }
+    }
+  }
+  return global;
+}

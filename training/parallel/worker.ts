@@ -1,0 +1,43 @@
+// A data-parallel training worker: its own tfjs backend instance and its own copy of the model; steps on its share
+// of each batch, with gradients and batch statistics averaged through shared memory, then applies the same AdamW
+// update as its peers, so the parameters stay bitwise identical in every worker.
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadBackend } from '../../src/backend.ts';
+import type { TrainConfig } from '../config.ts';
+import type { NamedTensor } from '../checkpoint.ts';
+import { buildSchedules } from '../schedule.ts';
+import { buildModel, loadModelTensors, modelTensors, trainStep, type Views } from '../trainer.ts';
+import { installKernels } from '../kernels-hook.ts';
+import { SharedCollective } from './collective.ts';
+import { serve } from './spawn.ts';
+
+const { cfg, rank, size, images } = workerData as { cfg: TrainConfig; rank: number; size: number; images: number };
+const { tf, name } = await loadBackend(cfg.backend, { quiet: true });
+const kernels = await installKernels(tf);
+const model = buildModel(tf, cfg);
+const sched = buildSchedules(cfg, images);
+let coll: SharedCollective | null = null;
+
+const capacity =
+  [...model.student.list(), ...model.protos.list()].reduce((a, v) => a + v.size, 0) + cfg.head.outputs + cfg.proto.count + 16;
+
+serve(parentPort!, {
+  async info() {
+    return { backend: name, kernels, capacity };
+  },
+  async shared(p: { ctrl: SharedArrayBuffer; data: SharedArrayBuffer; slot: number }) {
+    coll = new SharedCollective(p, rank, size, p.slot);
+    return true;
+  },
+  async load(p: { tensors: Map<string, NamedTensor> }) {
+    loadModelTensors(tf, model, p.tensors);
+    return true;
+  },
+  async step(p: { step: number; views: Views }) {
+    if (!coll) throw new Error('data-parallel worker: no shared memory yet');
+    return trainStep(tf, model, cfg, sched, p.step, p.views, coll);
+  },
+  async tensors() {
+    return await modelTensors(model);
+  },
+});

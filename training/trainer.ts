@@ -1,0 +1,275 @@
+// One ProS training step, written to read like the method. The loop around it (data, checkpoints, metrics, workers)
+// lives in launcher.ts and parallel/; this file is what runs on whichever thread holds the model.
+import type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
+import type { Tf } from '../src/backend.ts';
+import type { TrainConfig } from './config.ts';
+import type { NamedTensor } from './checkpoint.ts';
+import { emaUpdate } from './ema.ts';
+import { LAST_LAYER, headForward, initHead, l2normalise } from './head.ts';
+import { distillLoss, meanEntropy, teacherProbs, updateCentre } from './loss/distill.ts';
+import { protoLoss, protoProbs, sharpen, sinkhorn, single, type Collective } from './loss/prototypes.ts';
+import { AdamW, clipGradients } from './optimizer.ts';
+import { Params } from './params.ts';
+import { derive } from './rng.ts';
+import type { Schedules } from './schedule.ts';
+import { initViT, vitForward } from './vit.ts';
+
+/** One batch of views, crop-major: globals [2, B, G, G, 3], locals [L, B, l, l, 3], normalised. */
+export interface Views {
+  batch: number;
+  globals: Float32Array;
+  locals: Float32Array;
+}
+
+export interface Model {
+  student: Params;
+  teacher: Params;
+  /** The prototype bank C [K_p, d], learned with the student and shared by both. */
+  protos: Params;
+  centre: Float32Array;
+  opt: AdamW;
+}
+
+export interface StepMetrics {
+  step: number;
+  loss: number;
+  distill: number;
+  proto: number;
+  protoCe: number;
+  protoMeanEntropy: number;
+  lr: number;
+  weightDecay: number;
+  momentum: number;
+  teacherTemp: number;
+  teacherEntropy: number;
+  teacherStudentKl: number;
+  protosUsed: number;
+  featureStd: number;
+  gradNorm: number;
+}
+
+export class NonFiniteLossError extends Error {}
+
+// ───────────────────────────── models ─────────────────────────────
+export function buildModel(tf: Tf, cfg: TrainConfig): Model {
+  const student = new Params(tf);
+  const rng = derive(cfg.seed, 'init', 'student');
+  initViT(student, cfg.vit, rng);
+  initHead(student, cfg.head, cfg.vit.width, rng);
+  // The teacher starts as a copy of the student (DINO), and gets no gradient.
+  const teacher = new Params(tf);
+  for (const [name, v] of student.vars) teacher.add(name, v.shape, v.dataSync() as Float32Array);
+  const protos = new Params(tf);
+  const prng = derive(cfg.seed, 'init', 'protos');
+  const c = new Float32Array(cfg.proto.count * cfg.head.bottleneck);
+  for (let i = 0; i < c.length; i++) c[i] = prng.normal();
+  protos.add('proto.C', [cfg.proto.count, cfg.head.bottleneck], normaliseRows(c, cfg.head.bottleneck));
+  const trainable = new Map([...student.vars, ...protos.vars]);
+  const opt = new AdamW(tf, trainable, cfg.optim);
+  return { student, teacher, protos, centre: new Float32Array(cfg.head.outputs), opt };
+}
+
+function normaliseRows(c: Float32Array, d: number): Float32Array {
+  for (let r = 0; r < c.length / d; r++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += c[r * d + j] ** 2;
+    const k = 1 / Math.max(Math.sqrt(s), 1e-12);
+    for (let j = 0; j < d; j++) c[r * d + j] *= k;
+  }
+  return c;
+}
+
+/** Every tensor of the training state, by name, for checkpoints and worker hand-over. */
+export async function modelTensors(model: Model): Promise<Map<string, NamedTensor>> {
+  const out = new Map<string, NamedTensor>();
+  const put = (name: string, v: { shape: number[]; dataSync(): unknown }) =>
+    out.set(name, { shape: v.shape, data: (v.dataSync() as Float32Array).slice() });
+  for (const [n, v] of model.student.vars) put(`student.${n}`, v);
+  for (const [n, v] of model.teacher.vars) put(`teacher.${n}`, v);
+  for (const [n, v] of model.protos.vars) put(n, v);
+  for (const [n, v] of model.opt.m) put(`adam.m.${n}`, v);
+  for (const [n, v] of model.opt.v) put(`adam.v.${n}`, v);
+  out.set('centre', { shape: [model.centre.length], data: model.centre.slice() });
+  out.set('adam.t', { shape: [1], data: new Float32Array([model.opt.t]) });
+  return out;
+}
+
+export function loadModelTensors(tf: Tf, model: Model, t: Map<string, NamedTensor>): void {
+  const values = new Map([...t].map(([k, v]) => [k, v.data]));
+  model.student.load(values, 'student.');
+  model.teacher.load(values, 'teacher.');
+  model.protos.load(values);
+  for (const [n, m] of model.opt.m) m.assign(tf.tensor(need(values, `adam.m.${n}`), m.shape));
+  for (const [n, v] of model.opt.v) v.assign(tf.tensor(need(values, `adam.v.${n}`), v.shape));
+  model.centre.set(need(values, 'centre'));
+  model.opt.t = need(values, 'adam.t')[0];
+}
+
+function need(values: Map<string, Float32Array>, name: string): Float32Array {
+  const v = values.get(name);
+  if (!v) throw new Error(`checkpoint has no tensor ${name}`);
+  return v;
+}
+
+/** Backbone then head, once per crop resolution (DINO's MultiCropWrapper), outputs concatenated crop-major. */
+function forwardCrops(tf: Tf, p: Params, cfg: TrainConfig, groups: Tensor4D[], dropPath?: ReturnType<typeof derive>) {
+  const cls = tf.concat(groups.map((x) => vitForward(tf, p, cfg.vit, x, { dropPath }).cls), 0) as Tensor2D;
+  return { cls, ...headForward(tf, p, cfg.head, cls) };
+}
+
+export function viewTensors(tf: Tf, cfg: TrainConfig, v: Views): { globals: Tensor4D; locals: Tensor4D | null } {
+  const g = cfg.views.globalSize;
+  const l = cfg.views.localSize;
+  return {
+    globals: tf.tensor4d(v.globals, [2 * v.batch, g, g, 3]),
+    locals: cfg.views.locals > 0 ? tf.tensor4d(v.locals, [cfg.views.locals * v.batch, l, l, 3]) : null,
+  };
+}
+
+// ───────────────────────────── one step ─────────────────────────────
+export function trainStep(tf: Tf, model: Model, cfg: TrainConfig, sched: Schedules, step: number, views: Views, coll: Collective = single): StepMetrics {
+  const lr = sched.lr[step];
+  const wd = sched.weightDecay[step];
+  const momentum = sched.momentum[step];
+  const tempT = sched.teacherTemp[step];
+  const crops = 2 + cfg.views.locals;
+  const k = cfg.head.outputs;
+
+  const { globals, locals } = viewTensors(tf, cfg, views);
+
+  // ── teacher: global crops only, no gradient ──
+  const t = tf.tidy(() => {
+    const out = forwardCrops(tf, model.teacher, cfg, [globals]);
+    const centre = tf.tensor1d(model.centre) as Tensor1D;
+    const pt = teacherProbs(tf, out.logits, centre, tempT);
+    const pp = protoProbs(tf, out.z, model.protos.get('proto.C') as Tensor2D, cfg.proto.temp);
+    const target =
+      cfg.proto.target === 'sharpen'
+        ? sharpen(tf, pp, cfg.proto.sharpenTemp)
+        : (() => {
+            const c = l2normalise(tf, model.protos.get('proto.C')) as Tensor2D;
+            const scores = tf.matMul(out.z, c, false, true);
+            const [b, kp] = scores.shape;
+            return tf.tensor2d(sinkhorn(scores.dataSync() as Float32Array, b, kp, cfg.proto.sinkhornEps, cfg.proto.sinkhornIters, coll), [b, kp]);
+          })();
+    const feats = l2normalise(tf, out.cls);
+    const { variance } = tf.moments(feats, 0);
+    return {
+      probs: pt,
+      target,
+      batchMean: tf.mean(out.logits, 0),
+      entropy: meanEntropy(tf, pt),
+      usage: tf.argMax(target, 1),
+      featureStd: tf.mean(tf.sqrt(variance)),
+    };
+  });
+
+  // ── student: all crops; the loss L = L_distill + λ·L_proto ──
+  let distill = 0;
+  let protoParts = { ce: 0, meanEntropy: 0 };
+  let protoValue = 0;
+  const trainable = [...model.student.list(), ...model.protos.list()];
+  const dropPath = derive(cfg.seed, 'droppath', step, coll.size > 1 ? `w${(coll as { rank?: number }).rank ?? 0}` : '');
+  const { value, grads } = tf.variableGrads(() => {
+    const groups = locals ? [globals, locals] : [globals];
+    const s = forwardCrops(tf, model.student, cfg, groups, dropPath);
+    let loss: Scalar = tf.scalar(0);
+    if (cfg.distill.enabled) {
+      const d = distillLoss(tf, s.logits, t.probs, cfg.distill.studentTemp, crops);
+      distill = d.dataSync()[0];
+      loss = tf.add(loss, d);
+    }
+    if (cfg.proto.enabled) {
+      const p = protoLoss(tf, s.z, model.protos.get('proto.C') as Tensor2D, t.target, {
+        temp: cfg.proto.temp,
+        meanEntropyWeight: cfg.proto.meanEntropyWeight,
+        crops,
+      }, coll);
+      protoParts = p;
+      protoValue = p.loss.dataSync()[0];
+      loss = tf.add(loss, tf.mul(p.loss, cfg.proto.weight));
+    }
+    return loss;
+  }, trainable);
+  globals.dispose();
+  locals?.dispose();
+
+  // ── average over workers: gradients, the teacher's batch mean (centre), prototype usage, metrics ──
+  const names = [...model.student.names(), ...model.protos.names()];
+  const gradMap = new Map<string, Tensor>();
+  for (const [i, v] of trainable.entries()) if (!grads[v.name]) throw new Error(`no gradient for ${names[i]}`);
+  const usageLocal = new Float32Array(cfg.proto.count);
+  for (const i of t.usage.dataSync()) usageLocal[i] += 1;
+  const stats = new Float32Array([value.dataSync()[0], distill, protoValue, protoParts.ce, t.entropy.dataSync()[0], t.featureStd.dataSync()[0]]);
+  const batchMean = t.batchMean.dataSync() as Float32Array;
+  const vars = trainable;
+  if (coll.size > 1) {
+    const sizes = vars.map((v) => v.size);
+    const flat = new Float32Array(sizes.reduce((a, b) => a + b, 0) + k + cfg.proto.count + stats.length);
+    let o = 0;
+    for (const [i, v] of vars.entries()) {
+      flat.set(grads[v.name].dataSync() as Float32Array, o);
+      o += sizes[i];
+    }
+    flat.set(batchMean, o);
+    flat.set(usageLocal, o + k);
+    flat.set(stats, o + k + cfg.proto.count);
+    const avg = coll.mean(flat);
+    o = 0;
+    for (const [i, v] of vars.entries()) {
+      gradMap.set(names[i], tf.tensor(avg.subarray(o, o + sizes[i]), v.shape));
+      o += sizes[i];
+    }
+    batchMean.set(avg.subarray(o, o + k));
+    usageLocal.set(avg.subarray(o + k, o + k + cfg.proto.count));
+    stats.set(avg.subarray(o + k + cfg.proto.count));
+    for (const g of Object.values(grads)) g.dispose();
+  } else {
+    for (const [i, v] of vars.entries()) gradMap.set(names[i], grads[v.name]);
+  }
+  const [loss, distillAvg, protoAvg, protoCe, entropy, featureStd] = stats;
+  const disposeAll = () => {
+    value.dispose();
+    for (const g of gradMap.values()) g.dispose();
+    tf.dispose(Object.values(t));
+  };
+  // Every worker sees the same averaged loss, so all stop together.
+  if (!Number.isFinite(loss)) {
+    disposeAll();
+    throw new NonFiniteLossError(`loss is ${loss} at step ${step} (distill ${distillAvg}, proto ${protoAvg}): stopped, the last good checkpoint is kept`);
+  }
+
+  // ── optimiser: clip, freeze the last layer early on, AdamW ──
+  const gradNorm = clipGradients(tf, gradMap, cfg.optim.clipGrad, cfg.optim.clipMode);
+  if (step < sched.freezeLastLayerSteps) {
+    gradMap.get(LAST_LAYER)?.dispose();
+    gradMap.delete(LAST_LAYER);
+  }
+  model.opt.step(gradMap, lr, wd);
+  // Prototypes stay unit rows.
+  const c = model.protos.get('proto.C');
+  c.assign(tf.tidy(() => l2normalise(tf, c)));
+
+  // ── teacher: EMA of the student; centre: EMA of the teacher's outputs ──
+  emaUpdate(tf, model.teacher, model.student, momentum);
+  updateCentre(model.centre, batchMean, cfg.distill.centerMomentum);
+
+  disposeAll();
+  return {
+    step,
+    loss,
+    distill: distillAvg,
+    proto: protoAvg,
+    protoCe,
+    protoMeanEntropy: protoParts.meanEntropy,
+    lr,
+    weightDecay: wd,
+    momentum,
+    teacherTemp: tempT,
+    teacherEntropy: entropy,
+    teacherStudentKl: cfg.distill.enabled ? distillAvg - entropy : NaN,
+    protosUsed: usageLocal.reduce((a, x) => a + (x > 0 ? 1 : 0), 0),
+    featureStd,
+    gradNorm,
+  };
+}
