@@ -30,18 +30,14 @@ enum Act { Linear = 0, Relu = 1, Relu6 = 2, LeakyRelu = 4, Sigmoid = 5, Elu = 6 
 Napi::Value Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
-  if (sgemm) {
-    out.Set("ok", true);
-    out.Set("library", loadedFrom);
-    out.Set("config", getConfig ? std::string(getConfig()) : std::string());
-    return out;
-  }
   std::string names[3] = {"libopenblas.so.0", "libopenblas.so", ""};
   if (info.Length() > 0 && info[0].IsString()) {
     names[0] = info[0].As<Napi::String>().Utf8Value();
     names[1] = "";
   }
+  // Always dlopen again (cheap when already loaded): a caller naming a library that is absent must hear so.
   std::string errors;
+  bool found = false;
   for (const std::string& name : names) {
     if (name.empty()) break;
     void* h = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -61,10 +57,11 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
     getThreads = reinterpret_cast<GetThreadsFn>(dlsym(h, "openblas_get_num_threads"));
     getConfig = reinterpret_cast<GetConfigFn>(dlsym(h, "openblas_get_config"));
     loadedFrom = name;
+    found = true;
     break;
   }
-  out.Set("ok", sgemm != nullptr);
-  if (sgemm) {
+  out.Set("ok", found);
+  if (found) {
     out.Set("library", loadedFrom);
     out.Set("config", getConfig ? std::string(getConfig()) : std::string());
   } else {
