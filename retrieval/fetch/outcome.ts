@@ -45,5 +45,8 @@ export type FetchOutcome =
     };
 
 export function failed(reason: FetchReason, attempts: number, extra: { httpStatus?: number; detail?: string } = {}): FetchOutcome {
-  return { ok: false, status: SKIP_REASONS.has(reason) ? 'skipped' : 'failed', reason, attempts, ...extra };
+  const out: FetchOutcome = { ok: false, status: SKIP_REASONS.has(reason) ? 'skipped' : 'failed', reason, attempts };
+  if (extra.httpStatus !== undefined) out.httpStatus = extra.httpStatus;
+  if (extra.detail !== undefined) out.detail = extra.detail;
+  return out;
 }

@@ -1,6 +1,8 @@
 import test from 'ava';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,4 +169,30 @@ test('a gzip body is capped on its inflated size', async (t) => {
   t.true(!o.ok && o.reason === 'too_large', JSON.stringify(o));
   const wire = gzipSync(Buffer.alloc(2 * 1024 * 1024, 0)).length;
   t.true(wire < FAULT_FETCH_CONFIG.maxBytes, `the compressed body (${wire} B) is itself under the cap`);
+});
+
+// A listening socket whose accept queue is full drops further SYNs, so connect() hangs: the one way to make a
+// loopback connect time out. Node always accepts, so a tiny python3 listener (backlog 0, never accepts) holds it.
+const hasPython = (() => {
+  try {
+    execFileSync('python3', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+(hasPython ? test : test.skip)('a connect that never completes ends with connect_timeout', async (t) => {
+  const py = spawn('python3', ['-c', 'import socket,time\ns=socket.socket();s.bind(("127.0.0.1",0));s.listen(0);print(s.getsockname()[1],flush=True);time.sleep(60)']);
+  const fillers: net.Socket[] = [];
+  t.teardown(() => { for (const s of fillers) s.destroy(); py.kill(); });
+  const port = await new Promise<number>((r) => py.stdout.once('data', (d) => r(Number(String(d).trim()))));
+  for (let i = 0; i < 4; i++) fillers.push(net.connect(port, '127.0.0.1').on('error', () => {}));
+  await new Promise((r) => setTimeout(r, 100));
+  const fetcher = new Fetcher({ ...FAULT_FETCH_CONFIG, respectRobots: false, retries: 1 });
+  t.teardown(() => fetcher.close());
+  const t0 = Date.now();
+  const o = await fetcher.fetch(`http://127.0.0.1:${port}/a.jpg`);
+  const ms = Date.now() - t0;
+  t.true(!o.ok && o.reason === 'connect_timeout' && o.attempts === 2, JSON.stringify(o));
+  t.true(ms >= 2 * FAULT_FETCH_CONFIG.connectTimeoutMs && ms < FAULT_FETCH_CONFIG.totalTimeoutMs * 2, `${ms} ms`);
 });
