@@ -20,7 +20,7 @@ export async function* crawl(startUrl: string, opts: ReadOptions): AsyncGenerato
     const { url, depth } = queue.shift()!;
     fetched++;
     const outcome = await opts.fetcher.fetch(url, { signal: opts.signal });
-    opts.onPage?.(url, outcome);
+    opts.onPage?.(url, outcome, depth);
     if (!outcome.ok) continue;
     const type = (outcome.contentType ?? '').toLowerCase();
     // A start "page" that is an image is an image to take, not a page to parse.

@@ -44,8 +44,8 @@ export type RejectReason = keyof typeof REJECT_REASONS;
 export interface ReadOptions {
   crawl: CrawlConfig;
   fetcher: Fetcher;
-  /** Called once per crawled page with its fetch outcome (so pages get recorded like any fetch). */
-  onPage?: (url: string, outcome: FetchOutcome) => void;
+  /** Called once per crawled page with its fetch outcome and link depth (so pages get recorded like any fetch). */
+  onPage?: (url: string, outcome: FetchOutcome, depth: number) => void;
   /** Called for each entry that yields no item (invalid URL, empty url cell, page-level noai). */
   onReject?: (entry: RejectedEntry) => void;
   /** Stops reading at the next item; the iteration then ends without error. */

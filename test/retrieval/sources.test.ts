@@ -200,8 +200,12 @@ test('crawl: depth 0, 1 and 2, same-host filtering, dedup, fragments, robots and
   const path = (u: string) => u.replace(/^http:\/\/[^/]+/, '');
   const run = async (depth: number, sameHost = true, maxPages = 50) => {
     const pages: Array<[string, string]> = [];
-    const r = await collect(start, { crawl: { depth, sameHost, maxPages }, onPage: (u, o) => pages.push([path(u), o.ok ? 'ok' : o.reason]) });
-    return { ...r, pages, got: r.items.map((i) => `${path(i.uri)}@${i.depth}`) };
+    const depths: number[] = [];
+    const r = await collect(start, {
+      crawl: { depth, sameHost, maxPages },
+      onPage: (u, o, d) => { pages.push([path(u), o.ok ? 'ok' : o.reason]); depths.push(d); },
+    });
+    return { ...r, pages, depths, got: r.items.map((i) => `${path(i.uri)}@${i.depth}`) };
   };
   const level0 = ['/good.jpg@0', '/slow.jpg@0', '/flaky.jpg?w=1@0', '/truncated.jpg@0', '/bomb.png@0', '/gzip.jpg@0', '/noai.jpg@0', '/photo.jpg@0'];
   const d0 = await run(0);
@@ -217,6 +221,7 @@ test('crawl: depth 0, 1 and 2, same-host filtering, dedup, fragments, robots and
   const d2 = await run(2);
   t.deepEqual(d2.got, [...level0, '/noimageai.jpg@1', '/redirect.jpg@2']);
   t.is(d2.pages.filter(([p]) => p === '/site/a.html').length, 1, 'a.html linked three ways is crawled once');
+  t.deepEqual(d2.depths, [0, 1, 1, 2, 2], 'pages are reported breadth first with their depth');
 
   const other = await run(1, false);
   t.true(other.got.includes('/html-as.jpg@1'), 'sameHost false follows the other host name');
