@@ -11,8 +11,10 @@ import { RobotsCache } from './robots.ts';
 export interface FetcherOptions {
   /** Longest Retry-After we honour; a longer one is waited only this long. */
   retryAfterCapMs?: number;
-  /** robots.txt bodies past this are cut (Google reads 500 KiB). */
+  /** A robots.txt larger than this is ignored (allow all). */
   robotsMaxBytes?: number;
+  /** Origins whose robots.txt rules are kept (least recently used dropped first). */
+  robotsCacheSize?: number;
 }
 
 const TRANSIENT: ReadonlySet<string> = new Set(['timeout', 'connect_timeout', 'reset', 'http_429', 'http_500', 'http_502', 'http_503', 'http_504']);
@@ -56,11 +58,13 @@ export class Fetcher {
 
   constructor(private readonly cfg: FetchConfig, opts: FetcherOptions = {}) {
     this.limiter = new HostLimiter(cfg.concurrency, cfg.perHost);
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: cfg.perHost });
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: cfg.perHost });
+    // Idle keep-alive sockets close after a few seconds: a list spanning many hosts must not pile up open sockets.
+    const agentOpts = { keepAlive: true, maxSockets: cfg.perHost, maxFreeSockets: cfg.perHost, timeout: 4_000, scheduling: 'lifo' as const };
+    this.httpAgent = new http.Agent(agentOpts);
+    this.httpsAgent = new https.Agent(agentOpts);
     this.retryAfterCapMs = opts.retryAfterCapMs ?? 30_000;
     this.robotsMaxBytes = opts.robotsMaxBytes ?? 512 * 1024;
-    this.robots = new RobotsCache(cfg.userAgent, (u) => this.loadRobots(u));
+    this.robots = new RobotsCache(cfg.userAgent, (u) => this.loadRobots(u), opts.robotsCacheSize);
   }
 
   async fetch(url: string, opts: { signal?: AbortSignal } = {}): Promise<FetchOutcome> {

@@ -24,7 +24,8 @@ export type RobotsLoader = (url: string) => Promise<{ status?: number; body?: st
 
 export class RobotsCache {
   private readonly byOrigin = new Map<string, Promise<Rules>>();
-  constructor(private readonly userAgent: string, private readonly load: RobotsLoader) {}
+  /** `maxOrigins` bounds memory on lists spanning millions of hosts: the least recently used origin is dropped. */
+  constructor(private readonly userAgent: string, private readonly load: RobotsLoader, private readonly maxOrigins = 10_000) {}
 
   /** Product token of the user agent ("pros" of "pros/0.1.0 (...)"), which robots.txt groups name. */
   private get token(): string {
@@ -33,7 +34,10 @@ export class RobotsCache {
 
   async check(url: URL): Promise<RobotsVerdict> {
     let rules = this.byOrigin.get(url.origin);
-    if (!rules) this.byOrigin.set(url.origin, (rules = this.fetchRules(url.origin)));
+    if (rules) this.byOrigin.delete(url.origin); // re-inserted below: Map order is recency order
+    else rules = this.fetchRules(url.origin);
+    this.byOrigin.set(url.origin, rules);
+    if (this.byOrigin.size > this.maxOrigins) this.byOrigin.delete(this.byOrigin.keys().next().value!);
     const r = await rules;
     if (r.unavailable) return { allowed: false, ...r.unavailable };
     return r.isAllowed(url.href) ? { allowed: true } : { allowed: false, reason: 'robots' };

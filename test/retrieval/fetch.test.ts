@@ -64,6 +64,15 @@ test('per-host and global concurrency limits are never exceeded, and are reached
   t.is(server.maxConcurrent(), 4, 'the global limit holds across hosts and is reached');
 });
 
+test('the robots.txt cache is bounded: an origin dropped from it is fetched again', async (t) => {
+  const server = await startFaultServer();
+  const fetcher = new Fetcher(FAULT_FETCH_CONFIG, { robotsCacheSize: 1 });
+  t.teardown(async () => { fetcher.close(); await server.close(); });
+  for (const u of [server.url('/good.jpg'), server.url('/photo.jpg'), server.otherHostUrl('/good.jpg'), server.url('/good.jpg')])
+    t.true((await fetcher.fetch(u)).ok);
+  t.is(server.hits('/robots.txt'), 3, '127.0.0.1, localhost, then 127.0.0.1 again after eviction');
+});
+
 test('Retry-After is honoured up to the cap', async (t) => {
   const server = await startFaultServer();
   const fetcher = new Fetcher(FAULT_FETCH_CONFIG, { retryAfterCapMs: 200 });
