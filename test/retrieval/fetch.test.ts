@@ -132,11 +132,14 @@ test('bad URLs, schemes, refused connections, DNS failures and aborts get their 
   t.true(Date.now() - t0 < FAULT_FETCH_CONFIG.totalTimeoutMs, 'an abort ends the fetch before its timeout');
 });
 
-test('robots.txt answering 5xx skips the host; 4xx allows all', async (t) => {
+test('robots.txt answering 5xx skips the host; 4xx allows all; a group naming our product token applies', async (t) => {
   let robotsStatus = 503;
   const img = Buffer.from('not really an image');
   const server = createServer((req, res) => {
-    if (req.url === '/robots.txt') { res.writeHead(robotsStatus); return res.end('x'); }
+    if (req.url === '/robots.txt') {
+      res.writeHead(robotsStatus);
+      return res.end('User-agent: *\nDisallow: /\n\nUser-agent: pros\nDisallow: /b.jpg\n');
+    }
     res.writeHead(200, { 'content-type': 'image/jpeg' });
     res.end(img);
   });
@@ -152,6 +155,12 @@ test('robots.txt answering 5xx skips the host; 4xx allows all', async (t) => {
   const o2 = await f2.fetch(url);
   t.true(o2.ok && o2.bytes.equals(img));
   f2.close();
+  robotsStatus = 200;
+  const f3 = new Fetcher(FAULT_FETCH_CONFIG);
+  t.true((await f3.fetch(url)).ok, 'the pros group allows /a.jpg although * disallows all');
+  const b = await f3.fetch(url.replace('/a.jpg', '/b.jpg'));
+  t.true(!b.ok && b.reason === 'robots');
+  f3.close();
 });
 
 test('readLocalFile: bytes, missing, a folder, too large', async (t) => {
