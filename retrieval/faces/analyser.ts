@@ -80,6 +80,9 @@ export class FaceAnalyser {
 
   async analyse(input: AnalysisInput): Promise<ImageAnalysis> {
     const { aw, ah, scale, width, height } = input;
+    if (input.rgb.byteLength !== aw * ah * 3 || !(scale > 0) || !(width > 0) || !(height > 0)) {
+      throw new Error(`analyse: raster of ${input.rgb.byteLength} bytes is not ${aw}×${ah}×3, or bad geometry`);
+    }
     const rgb = new Uint8Array(input.rgb.buffer, input.rgb.byteOffset, input.rgb.byteLength);
     const t0 = performance.now();
     const detected = await this.detect(rgb, aw, ah, this.detectOnly);

@@ -100,6 +100,13 @@ test('a blurred copy is rejected as blurry, the sharp one accepted', async (t) =
   t.is(b.reason, 'blurry');
 });
 
+test('a malformed raster is a clear error and the worker keeps serving', async (t) => {
+  await t.throwsAsync(pool.analyse({ rgb: Buffer.alloc(100), aw: 64, ah: 64, scale: 1, width: 64, height: 64 }), {
+    message: /not 64×64×3/,
+  });
+  t.is((await analyse(media + 'cage.jpg')).status, 'accepted');
+});
+
 test('the pool rejects work after close', async (t) => {
   const p = await FacePool.start({ ...defaults, faces: { ...defaults.faces, workers: 1 } });
   t.is(p.size, 1);
