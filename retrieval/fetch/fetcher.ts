@@ -77,6 +77,7 @@ export class Fetcher {
     const visited = new Set<string>();
     let attempts = 0;
     for (let hop = 0; ; hop++) {
+      if (opts.signal?.aborted) return failed('aborted', attempts);
       if (current.protocol !== 'http:' && current.protocol !== 'https:') {
         return failed('unsupported_scheme', attempts, { detail: current.protocol });
       }
@@ -85,6 +86,7 @@ export class Fetcher {
       if (this.cfg.respectRobots) {
         const verdict = await this.robots.check(current);
         if (!verdict.allowed) return failed(verdict.reason, attempts, { detail: verdict.detail ?? current.href });
+        if (opts.signal?.aborted) return failed('aborted', attempts);
       }
       const { res, tries } = await this.withRetries(current, opts.signal);
       attempts += tries;
