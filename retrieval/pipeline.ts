@@ -162,8 +162,8 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
           fetcher,
           signal,
           respectNoAI: config.fetch.respectNoAI,
-          onPage: (url, o) =>
-            store.recordPage(row.id, url, 0, o.ok
+          onPage: (url, o, depth) =>
+            store.recordPage(row.id, url, depth, o.ok
               ? { status: 'ok', httpStatus: o.httpStatus, attempts: o.attempts, bytes: o.bytes.length, contentType: o.contentType }
               : { status: o.status, reason: o.reason, httpStatus: o.httpStatus, attempts: o.attempts }),
           onReject: (e) => store.recordRejected(row.id, e.value, e.status, e.reason, e.where),
