@@ -2,6 +2,7 @@
 // grayscale, Gaussian blur and solarization, then normalised. Pure functions of the image and a seeded generator,
 // so a step's views are the same on every run; they are prepared in a worker (views-worker.ts), off the thread
 // that trains.
+import sharp from 'sharp';
 import type { ViewsConfig } from './config.ts';
 import type { Rng } from './rng.ts';
 import type { Views } from './trainer.ts';
@@ -11,6 +12,11 @@ export interface Decoded {
   height: number;
   /** RGB, row-major, 3 bytes per pixel. */
   data: Uint8Array;
+}
+
+export async function decode(file: string): Promise<Decoded> {
+  const { data, info } = await sharp(file).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
 }
 
 /** torchvision's RandomResizedCrop (ratio 3/4–4/3, 10 tries, else a centre crop), bilinear, to [0, 1] floats. */

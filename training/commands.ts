@@ -1,3 +1,102 @@
+// `pros train` and `pros embed`.
 import type { Command } from 'commander';
+import { intArg, run, UsageError, withCommonOptions, type CommonOptions } from '../src/command.ts';
+import { defaults, loadConfig } from '../src/config.ts';
+import { log, setLogLevel } from '../src/log.ts';
+import { train } from './launcher.ts';
+import { embedSet } from './embed.ts';
 
-export function register(_program: Command): void {}
+interface TrainFlags extends CommonOptions {
+  data: string;
+  run: string;
+  resume?: boolean;
+  steps?: number;
+  workers?: number;
+}
+
+export function register(program: Command): void {
+  withCommonOptions(
+    program
+      .command('train')
+      .description(
+        'Pre-train a face representation with ProS (self-distillation + prototype matching) on a curated set. ' +
+          '--config takes a preset (tiny | small | base) or a JSON training config (see docs/training.md).',
+      )
+      .requiredOption('--data <set>', 'curated set: a folder with manifest.jsonl, or a set name in <workspace>/curated/')
+      .requiredOption('--run <name>', 'run name: checkpoints and metrics go to <workspace>/runs/<name>/')
+      .option('--resume', 'continue the run from its last checkpoint, exactly')
+      .option('--steps <n>', 'total steps (overrides the config)', intArg(1))
+      .option('--workers <n>', 'data-parallel worker threads (0: auto)', intArg(0)),
+  ).action(async (flags: TrainFlags) => {
+    if (flags.verbose) setLogLevel('debug');
+    if (flags.json || flags.quiet) setLogLevel('warn');
+    const ac = new AbortController();
+    const onInt = () => {
+      log.warn('interrupted: saving a checkpoint and stopping (Ctrl-C again to quit at once)');
+      ac.abort();
+    };
+    process.once('SIGINT', onInt);
+    await run(
+      flags,
+      async () => {
+        const overrides: Record<string, unknown> = {};
+        if (flags.steps !== undefined) overrides.steps = flags.steps;
+        if (flags.workers !== undefined) overrides.workers = flags.workers;
+        const s = await train({
+          data: flags.data,
+          run: flags.run,
+          config: flags.config ?? (flags.resume ? undefined : 'tiny'),
+          workspace: flags.workspace ?? defaults.workspace,
+          backend: flags.backend,
+          resume: flags.resume,
+          overrides,
+          quiet: flags.quiet || flags.json,
+          signal: ac.signal,
+        });
+        if (s.status === 'failed') process.exitCode = 1;
+        return s;
+      },
+      (s) =>
+        `${s.status}: run ${s.run}, step ${s.step}/${s.totalSteps}, loss ${s.firstLoss?.toFixed(4)} → ${s.lastLoss?.toFixed(4)}, ` +
+        `${s.imgPerSec.toFixed(1)} img/s on ${s.backend} (${s.workers} worker${s.workers > 1 ? 's' : ''})` +
+        (s.error ? `\n${s.error}` : '') +
+        (s.warnings.length ? `\n${s.warnings.length} collapse warning(s), see ${s.metricsFile}` : '') +
+        `\ncheckpoint: ${s.checkpoint}`,
+    );
+    process.off('SIGINT', onInt);
+  });
+
+  withCommonOptions(
+    program
+      .command('embed')
+      .description("Write a run's teacher CLS embeddings of a curated set into the run's ANN index (index/runs/<run>)")
+      .requiredOption('--run <name>', 'trained run')
+      .requiredOption('--set <set>', 'curated set name (or folder)')
+      .option('--batch <n>', 'crops per forward pass', intArg(1), 32),
+  ).action(async (flags: CommonOptions & { run: string; set: string; batch: number }) => {
+    if (flags.json || flags.quiet) setLogLevel('warn');
+    await run(
+      flags,
+      async () => {
+        let cfg;
+        try {
+          cfg = loadConfig(flags.config, flags.workspace ? { workspace: flags.workspace } : {});
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+        return embedSet({
+          run: flags.run,
+          set: flags.set,
+          workspace: cfg.workspace,
+          backend: flags.backend,
+          index: cfg.index,
+          batch: flags.batch,
+          quiet: flags.quiet || flags.json,
+        });
+      },
+      (s) =>
+        `embedded ${s.embedded} crops of ${s.set} with run ${s.run} (${s.dim}-d); ${s.alreadyEmbedded} already there, ` +
+        `${s.notInWorkspace} not faces of this workspace; index ${s.index} holds ${s.indexCount}`,
+    );
+  });
+}

@@ -127,7 +127,11 @@ export function viewTensors(tf: Tf, cfg: TrainConfig, v: Views): { globals: Tens
 }
 
 // ───────────────────────────── one step ─────────────────────────────
-export function trainStep(tf: Tf, model: Model, cfg: TrainConfig, sched: Schedules, step: number, views: Views, coll: Collective = single): StepMetrics {
+/** `debug.grads` receives the averaged gradients before clipping (tests compare data-parallel with full batch). */
+export function trainStep(
+  tf: Tf, model: Model, cfg: TrainConfig, sched: Schedules, step: number, views: Views, coll: Collective = single,
+  debug?: { grads?: Map<string, Float32Array> },
+): StepMetrics {
   const lr = sched.lr[step];
   const wd = sched.weightDecay[step];
   const momentum = sched.momentum[step];
@@ -238,6 +242,8 @@ export function trainStep(tf: Tf, model: Model, cfg: TrainConfig, sched: Schedul
     disposeAll();
     throw new NonFiniteLossError(`loss is ${loss} at step ${step} (distill ${distillAvg}, proto ${protoAvg}): stopped, the last good checkpoint is kept`);
   }
+
+  if (debug?.grads) for (const [n, g] of gradMap) debug.grads.set(n, g.dataSync() as Float32Array);
 
   // ── optimiser: clip, freeze the last layer early on, AdamW ──
   const gradNorm = clipGradients(tf, gradMap, cfg.optim.clipGrad, cfg.optim.clipMode);

@@ -1,19 +1,13 @@
 // The views worker: decodes the set's crops (sharp) and builds each step's multi-crop views, so the thread that
 // trains is never starved by data preparation.
 import { parentPort, workerData } from 'node:worker_threads';
-import sharp from 'sharp';
 import type { ViewsConfig } from './config.ts';
-import { makeViews, type Decoded } from './augment.ts';
+import { decode, makeViews, type Decoded } from './augment.ts';
 import { serve } from './parallel/spawn.ts';
 import { derive } from './rng.ts';
 
 const { files, views, seed } = workerData as { files: string[]; views: ViewsConfig; seed: number };
 const cache = new Map<number, Decoded>();
-
-export async function decode(file: string): Promise<Decoded> {
-  const { data, info } = await sharp(file).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
-}
 
 async function image(i: number): Promise<Decoded> {
   const hit = cache.get(i);

@@ -39,17 +39,26 @@ export class DataParallel {
   }
 
   async step(step: number, views: Views): Promise<StepMetrics> {
+    return (await this.each<StepMetrics>('step', step, views))[0];
+  }
+
+  /** A step that also returns every worker's averaged gradients (tests). */
+  stepDebug(step: number, views: Views): Promise<Array<{ metrics: StepMetrics; grads: Map<string, Float32Array> }>> {
+    return this.each('stepDebug', step, views);
+  }
+
+  private async each<T>(type: string, step: number, views: Views): Promise<T[]> {
     const { globalSize, localSize, locals } = this.cfg.views;
     const n = this.clients.length;
     const results = await Promise.allSettled(
       this.clients.map((c, r) => {
         const v = shardViews(views, r, n, globalSize, localSize, locals);
-        return c.call<StepMetrics>('step', { step, views: v }, [v.globals.buffer as ArrayBuffer, v.locals.buffer as ArrayBuffer]);
+        return c.call<T>(type, { step, views: v }, [v.globals.buffer as ArrayBuffer, v.locals.buffer as ArrayBuffer]);
       }),
     );
     const bad = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
     if (bad) throw bad.reason;
-    return (results[0] as PromiseFulfilledResult<StepMetrics>).value;
+    return results.map((r) => (r as PromiseFulfilledResult<T>).value);
   }
 
   /** The full training state of worker `rank` (all are identical). */

@@ -37,6 +37,12 @@ serve(parentPort!, {
     if (!coll) throw new Error('data-parallel worker: no shared memory yet');
     return trainStep(tf, model, cfg, sched, p.step, p.views, coll);
   },
+  async stepDebug(p: { step: number; views: Views }) {
+    if (!coll) throw new Error('data-parallel worker: no shared memory yet');
+    const grads = new Map<string, Float32Array>();
+    const metrics = trainStep(tf, model, cfg, sched, p.step, p.views, coll, { grads });
+    return { metrics, grads };
+  },
   async tensors() {
     return await modelTensors(model);
   },

