@@ -96,7 +96,7 @@ test('crawled strings come back as data, and every page forbids inline script', 
 test('uploads: too large is 413, not an image is 415, no file is 400', async (t) => {
   const send = async (data: Buffer | null, name = 'x.jpg') => {
     const form = new FormData();
-    if (data) form.append('image', new Blob([data]), name);
+    if (data) form.append('image', new Blob([new Uint8Array(data)]), name);
     else form.append('k', '3');
     const r = await fetch(`${f.url}/api/search/upload`, { method: 'POST', body: form, headers: { origin: f.url } });
     return { status: r.status, body: (await r.json()) as any };

@@ -29,14 +29,14 @@ export function postJson(path, data) {
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   setAttrs(node, attrs);
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) node.append(c instanceof Node ? c : String(c));
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) node.append(c instanceof Node ? c : String(c));
   return node;
 }
 
 export function svg(tag, attrs = {}, ...children) {
   const node = document.createElementNS(SVG, tag);
   setAttrs(node, attrs);
-  for (const c of children.flat()) if (c) node.append(c instanceof Node ? c : String(c));
+  for (const c of children.flat(Infinity)) if (c) node.append(c instanceof Node ? c : String(c));
   return node;
 }
 
@@ -50,7 +50,7 @@ function setAttrs(node, attrs) {
 }
 
 export function clear(node, ...children) {
-  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
+  node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined));
   return node;
 }
 

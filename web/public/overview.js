@@ -35,7 +35,7 @@ try {
       section('Images', barChart(rows(o.images))),
       section('Faces: accepted vs rejected, by reason', barChart(rows(o.faces)))),
     el('div', { class: 'cols' },
-      section('Face-area ratio', histogram(o.faceRatio, { label: 'largest face box area / image area' })),
+      section('Face-area ratio', histogram(o.faceRatio, { label: 'face box area / image area' })),
       section('Detector score', histogram(o.score, { label: 'detector score' }))),
     el('p', { class: 'legend' }, el('span', { class: 'key acc' }, 'accepted'), el('span', { class: 'key oth' }, 'rejected or duplicate')));
 } catch (err) {

@@ -59,6 +59,8 @@ function runsTable(runs) {
       el('td', { class: 'num' }, String(r.embeddings)), el('td', {}, r.updatedAt ?? r.createdAt)))));
 }
 
+const LOWER_IS_BETTER = /nme|err|mae|mse|rmse|loss|fr\b|failure/i;
+
 /** Rows: one per setting (task, dataset, protocol, shots, metric); columns: baselines first, then runs. */
 function evalsTable(results) {
   if (results.length === 0) return el('p', { class: 'notice empty' }, 'no evaluation results yet — `pros eval <task> --run NAME` adds them');
@@ -75,7 +77,9 @@ function evalsTable(results) {
     el('thead', {}, el('tr', {}, ['task', 'dataset', 'protocol', 'shots', 'metric'].map((c) => el('th', {}, c)),
       runs.map((r) => el('th', { class: baselines.includes(r) ? 'baseline' : '' }, r)))),
     el('tbody', {}, [...settings.values()].map(({ r, cells }) => {
-      const best = Math.max(...[...cells.values()].map((c) => c.mean));
+      // Errors (NME, MAE, ...) are best low; scores (accuracy, F1, ...) best high.
+      const means = [...cells.values()].map((c) => c.mean);
+      const best = LOWER_IS_BETTER.test(r.metric) ? Math.min(...means) : Math.max(...means);
       return el('tr', {}, el('td', {}, r.task), el('td', {}, r.dataset), el('td', {}, r.protocol), el('td', {}, String(r.shots ?? 'full')),
         el('td', {}, r.metric), runs.map((name) => {
           const c = cells.get(name);

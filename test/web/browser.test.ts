@@ -1,0 +1,172 @@
+// The pages in a real browser (Debian's Chromium driven by playwright-core) over a workspace built by the real
+// curate pipeline: overview, grid with filters, image detail, similarity search by click, by file and by drag and
+// drop, rejecting a face, a run's curves. Hostile captions and file names must show as text and run nothing; no
+// page may trip the CSP or throw. Screenshots go to test-output/web/.
+import test from 'ava';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { buildFixture, HOSTILE_CAPTION, HOSTILE_NAME, photo, type Fixture } from './helpers.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const OUT = join(process.cwd(), 'test-output', 'web');
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let f: Fixture;
+let browser: BrowserContext;
+const problems: string[] = [];
+
+test.before(async () => {
+  mkdirSync(OUT, { recursive: true });
+  f = await buildFixture();
+  browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'pros-chromium-')), {
+    executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 },
+  });
+});
+test.after.always(async () => {
+  await browser?.close();
+  await f?.close();
+});
+
+async function open(path: string): Promise<Page> {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => problems.push(`${path}: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(`${path}: ${m.text()}`);
+  });
+  page.on('dialog', (d) => {
+    problems.push(`${path}: dialog ${d.message()}`);
+    void d.dismiss();
+  });
+  await page.goto(f.url + path);
+  return page;
+}
+const shot = (page: Page, name: string) => page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true });
+const one = (sql: string, ...args: unknown[]) => f.ws.db.prepare(sql).pluck().get(...args) as any;
+const faceOf = (file: string) => one(`SELECT f.id FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE i.origin LIKE ? ORDER BY f.idx`, `%/${file}`) as number;
+const xss = (page: Page) => page.evaluate(() => (window as any).__xss);
+
+test.serial('overview shows totals, outcomes by reason and both histograms', async (t) => {
+  const page = await open('/');
+  await page.waitForSelector('#total-faces');
+  t.is(await page.textContent('#total-faces'), String(one('SELECT COUNT(*) FROM faces')));
+  t.is(await page.locator('svg.hist').count(), 2);
+  t.true((await page.locator('svg.bars').count()) >= 3);
+  t.true((await page.textContent('main'))!.includes('not_image'));
+  await shot(page, 'overview');
+  await page.close();
+});
+
+test.serial('grid: thumbnails with boxes, then filtered to accepted faces', async (t) => {
+  const page = await open('/grid.html');
+  await page.waitForSelector('figure.tile');
+  t.is(await page.locator('figure.tile').count(), one('SELECT COUNT(*) FROM faces'));
+  t.is(await page.locator('figure.tile svg rect.box').count(), await page.locator('figure.tile').count());
+  // Every thumbnail loaded as an image.
+  t.true(await page.evaluate(() => [...document.querySelectorAll('figure.tile img')].every((i) => (i as HTMLImageElement).complete)));
+  await page.selectOption('#f-status', 'accepted');
+  await page.click('#apply');
+  await page.waitForFunction(() => [...document.querySelectorAll('figure.tile')].every((x) => x.classList.contains('accepted')));
+  t.is(await page.locator('figure.tile').count(), one(`SELECT COUNT(*) FROM faces WHERE status = 'accepted'`));
+  t.regex(page.url(), /status=accepted/);
+  await shot(page, 'grid-accepted');
+  await page.close();
+});
+
+test.serial('detail page: faces drawn with boxes and landmarks; hostile caption and file name are only text', async (t) => {
+  const sha = one(`SELECT sha256 FROM images WHERE origin LIKE '%audrey.jpg'`);
+  const page = await open('/grid.html?status=accepted');
+  await page.waitForSelector('figure.tile');
+  await page.click(`figure.tile[data-id="${faceOf('audrey.jpg')}"] a[href^="image.html"]`);
+  await page.waitForSelector('#faces-overlay rect.box');
+  t.regex(page.url(), new RegExp(sha));
+  t.is(await page.locator('#faces-overlay rect.box').count(), one('SELECT COUNT(*) FROM faces WHERE image_sha256 = ?', sha));
+  t.true((await page.locator('#faces-overlay circle.landmark').count()) > 100);
+  t.is(await page.textContent('dd.m-caption'), HOSTILE_CAPTION);
+  t.is(await page.textContent('dd.m-licence'), 'CC-BY-4.0');
+  t.true((await page.locator('#near-duplicates figure').count()) >= 1);
+  t.is(await xss(page), undefined);
+  await shot(page, 'detail');
+  await page.close();
+
+  const hostile = one(`SELECT sha256 FROM images WHERE origin LIKE ?`, `%${HOSTILE_NAME}`);
+  const p2 = await open(`/image.html?sha=${hostile}`);
+  await p2.waitForSelector('.origin');
+  t.true((await p2.textContent('.origin'))!.endsWith(HOSTILE_NAME));
+  t.is(await p2.locator('main img[src="x"]').count(), 0);
+  await p2.waitForTimeout(200);
+  t.is(await xss(p2), undefined);
+  await p2.close();
+});
+
+test.serial('search by clicking a face, then by a neighbour', async (t) => {
+  const q = faceOf('franck_01829.jpg');
+  const page = await open(`/search.html?face=${q}&k=4`);
+  await page.waitForSelector('#neighbours figure');
+  t.is(await page.getAttribute('#neighbours figure >> nth=0', 'data-id'), String(faceOf('franck_03909.jpg')));
+  await page.click('#neighbours figure >> nth=0 >> figcaption');
+  await page.waitForFunction((id) => location.search.includes(`face=${id}`), faceOf('franck_03909.jpg'));
+  await page.waitForFunction((id) => document.querySelector('#neighbours figure')?.getAttribute('data-id') === String(id), q);
+  t.pass();
+  await shot(page, 'search-face');
+  await page.close();
+});
+
+test.serial('search by upload: a chosen file, and a file dropped on the page', async (t) => {
+  const page = await open('/search.html');
+  await page.waitForSelector('#drop');
+  await page.setInputFiles('#file', photo('audrey.jpg'));
+  await page.waitForSelector('#upload-neighbours figure', { timeout: 60_000 });
+  t.is(await page.getAttribute('#upload-neighbours figure >> nth=0', 'data-id'), String(faceOf('audrey.jpg')));
+  t.is(await page.locator('.picture svg rect.box').count(), 1);
+  await shot(page, 'search-upload');
+  const bytes = [...readFileSync(photo('cage.jpg'))];
+  await page.evaluate((data) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(data)], 'dropped.jpg', { type: 'image/jpeg' }));
+    document.getElementById('drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, bytes);
+  await page.waitForFunction((id) => document.querySelector('#upload-neighbours figure')?.getAttribute('data-id') === String(id),
+    faceOf('cage.jpg'), { timeout: 60_000 });
+  t.pass();
+  await page.close();
+});
+
+test.serial('reject a face in the grid: gone from the accepted filter, recorded under the curator name', async (t) => {
+  const id = faceOf('SeanConnery.jpg');
+  const page = await open('/grid.html?status=accepted');
+  await page.waitForSelector(`figure.tile[data-id="${id}"]`);
+  await page.fill('#who', 'carol');
+  await page.dispatchEvent('#who', 'change');
+  await page.check(`figure.tile[data-id="${id}"] input.pick`);
+  await page.click('#do-reject');
+  await page.waitForSelector(`figure.tile[data-id="${id}"]`, { state: 'detached' });
+  t.is(await page.locator('figure.tile').count(), one(`SELECT COUNT(*) FROM faces WHERE status = 'accepted'`));
+  t.is(one('SELECT status FROM faces WHERE id = ?', id), 'rejected');
+  t.is(one('SELECT who FROM decisions WHERE face_id = ? ORDER BY id DESC', id), 'carol');
+  await shot(page, 'grid-after-reject');
+  await page.close();
+});
+
+test.serial("a run's curves and the evaluation table", async (t) => {
+  const page = await open('/runs.html');
+  await page.waitForSelector('a.run-link');
+  await page.click('a.run-link');
+  await page.waitForSelector('#curves svg.chart');
+  t.true((await page.locator('#curves svg.chart').count()) >= 4);
+  t.is(await page.locator('#curves svg.chart path').count() >= 7, true);
+  t.true((await page.locator('#evals tbody tr').count()) >= 2);
+  t.is(await page.locator('#evals th.baseline').count(), 2);
+  // NME is an error: the lowest is marked best; accuracy: the highest.
+  t.is(await page.textContent('#evals tr:has-text("nme") td.best'), '0.125');
+  t.regex((await page.textContent('#evals tr:has-text("accuracy") td.best'))!, /^0\.755/);
+  await shot(page, 'runs');
+  await page.close();
+});
+
+test.serial('no page threw, tripped the CSP or opened a dialog', (t) => {
+  t.deepEqual(problems, [], problems.join('\n'));
+  t.true(existsSync(join(OUT, 'overview.png')));
+});
