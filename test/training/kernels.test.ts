@@ -81,7 +81,7 @@ test.serial('matMul: every ViT shape and transpose combination equals the stock 
 
 test.serial('matMul gradients (which use the transposed kernels) equal the stock kernel', (t) => {
   for (const [name, [as, bs]] of Object.entries(vitShapes)) {
-    if (!/qkv|attention|head last/.test(name)) continue;
+    if (!/qkv|attention scores|attention·v/.test(name)) continue;
     for (const [ta, tb] of combos) {
       const a = rand(orient(as, ta));
       const b = rand(orient(bs, tb));
@@ -227,6 +227,30 @@ test.serial('fused matMul (bias + activation) equals matMul, add and the activat
         }
       }
       tf.dispose([a, b, bias, alpha]);
+    }
+  }
+});
+
+test.serial('native transpose equals the stock kernel on the ViT\'s permutations', (t) => {
+  if (skipNative) return t.pass('PROS_SKIP_NATIVE=1');
+  const cases: Array<[number[], number[]]> = [
+    [[n, tokens, 3, heads, hd], [2, 0, 3, 1, 4]], // qkv split
+    [[3, n, heads, tokens, hd], [1, 3, 0, 2, 4]], // its gradient
+    [[n, 8, 8, 8, 8, 3], [0, 1, 3, 2, 4, 5]], // patchify
+    [[n, heads, tokens, hd], [0, 2, 1, 3]], // attention output
+    [[n * heads, tokens, hd], [0, 2, 1]],
+    [[d, 3 * d], [1, 0]],
+    [[1, 5, 1, 4], [3, 2, 1, 0]],
+    [[0, 5, 3], [2, 0, 1]],
+  ];
+  for (const [shape, perm] of cases) {
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const x = tf.tidy(() => tf.cast(tf.mul(rand(shape), 100), dtype));
+      const want = withPath('stock', () => tf.tidy(() => tf.transpose(x, perm).dataSync()));
+      const got = withPath('native', () => tf.transpose(x, perm));
+      t.deepEqual(got.shape, perm.map((p) => shape[p]));
+      t.deepEqual(Array.from(got.dataSync()), Array.from(want), `${shape} by ${perm} ${dtype}`);
+      tf.dispose([x, got]);
     }
   }
 });

@@ -1,13 +1,16 @@
 // Installs the fastest matmul kernel this machine allows on the wasm backend, and says which:
-//   native-openblas    BatchMatMul/_FusedMatMul through OpenBLAS sgemm on the wasm heap (native/ addon), after a
-//                      start-up self-test against the stock kernel;
+//   native-openblas    BatchMatMul/_FusedMatMul through OpenBLAS sgemm on the wasm heap (native/ addon), and
+//                      Transpose through the addon's strided copy, after a start-up self-test against the stock
+//                      kernels;
 //   explicit-transpose transposed operands made explicit, then the stock kernel (always available on wasm);
 //   stock              tfjs-backend-wasm's own kernels, untouched.
-// Choice: opts.prefer, else $PROS_MATMUL (auto|native|explicit|stock), else auto. $PROS_NATIVE_ADDON and
-// $PROS_OPENBLAS override where the addon and the library are looked for (tests point them at nothing).
+// Choice: opts.prefer, else $PROS_MATMUL (auto|native|explicit|stock), else auto. BLAS threads: opts.blasThreads,
+// else $PROS_BLAS_THREADS, else 1. $PROS_NATIVE_ADDON and $PROS_OPENBLAS override where the addon and the library
+// are looked for (tests point them at nothing). Environment variables reach data-parallel worker threads too.
 import type { Tf } from '../../src/backend.ts';
 import { explicitBatchMatMul, explicitFusedMatMul } from './explicit-transpose.ts';
 import { loadNativeAddon, nativeBatchMatMul, nativeFusedMatMul, type NativeAddon } from './native-matmul.ts';
+import { nativeTranspose } from './native-transpose.ts';
 import { registerWasmKernel, restoreStock, stockKernels, type WasmBackendLike, type WasmKernel } from './wasm-internals.ts';
 
 export type MatmulPath = 'native-openblas' | 'explicit-transpose' | 'stock' | 'not-wasm';
@@ -15,7 +18,10 @@ export type MatmulPreference = 'auto' | 'native' | 'explicit' | 'stock';
 
 export interface InstallMatmulOptions {
   prefer?: MatmulPreference;
-  /** OpenBLAS threads (default 1: one per process, parallelism from data-parallel workers). */
+  /**
+   * OpenBLAS threads (default $PROS_BLAS_THREADS, else 1: parallelism comes from data-parallel workers). The count is
+   * process-wide: worker threads of one process share it.
+   */
   blasThreads?: number;
   quiet?: boolean;
   /** Where the addon is (default native/build/Release/pros_native.node). */
@@ -59,14 +65,18 @@ export function installMatmul(tf: Tf, opts: InstallMatmulOptions = {}): MatmulIn
 
   const loaded = loadNativeAddon(opts.addonPath ?? process.env.PROS_NATIVE_ADDON, opts.blasLibrary ?? process.env.PROS_OPENBLAS);
   if (!loaded.addon) return useExplicit(loaded.reason);
-  const threads = loaded.addon.setThreads(Math.max(1, opts.blasThreads ?? 1));
+  const threads = loaded.addon.setThreads(Math.max(1, opts.blasThreads ?? (Number(process.env.PROS_BLAS_THREADS) || 1)));
   const backend = tf.backend() as unknown as WasmBackendLike;
   const batch = nativeBatchMatMul(loaded.addon);
   const fused = nativeFusedMatMul(loaded.addon, explicitFusedMatMul(stock, tf));
-  const failure = selfTest(tf, backend, stock.batchMatMul, explicitFusedMatMul(stock, tf), batch, fused);
+  const transpose = nativeTranspose(loaded.addon, stock.transpose);
+  const failure =
+    selfTest(tf, backend, stock.batchMatMul, explicitFusedMatMul(stock, tf), batch, fused) ??
+    transposeSelfTest(tf, backend, stock.transpose, transpose);
   if (failure) return useExplicit(`native self-test failed: ${failure}`);
   registerWasmKernel(tf, 'BatchMatMul', batch);
   registerWasmKernel(tf, '_FusedMatMul', fused);
+  registerWasmKernel(tf, 'Transpose', transpose);
   return done({ path: 'native-openblas', reason: `${loaded.library}, ${threads} BLAS thread${threads === 1 ? '' : 's'}, self-test passed` });
 }
 
@@ -132,6 +142,34 @@ function selfTest(
     } finally {
       for (const o of outs) backend.disposeData(o.dataId);
       for (const t of made) t.dispose();
+    }
+  }
+  return null;
+}
+
+const transposeCases: Array<[number[], number[]]> = [
+  [[2, 5, 3, 3, 4], [2, 0, 3, 1, 4]], // qkv split
+  [[2, 2, 3, 2, 3, 3], [0, 1, 3, 2, 4, 5]], // patchify
+  [[1, 3, 1, 4], [3, 2, 1, 0]],
+  [[5, 7], [1, 0]],
+];
+
+function transposeSelfTest(tf: Tf, backend: WasmBackendLike, ref: WasmKernel, native: WasmKernel): string | null {
+  const read = (t: { dataId: object }) => (backend as unknown as { readSync(id: object): Float32Array }).readSync(t.dataId);
+  for (const [shape, perm] of transposeCases) {
+    const x = tf.randomUniform(shape, -1, 1, 'float32', 10);
+    const outs: { dataId: object; shape: number[] }[] = [];
+    try {
+      const want = ref({ inputs: { x }, backend, attrs: { perm } });
+      outs.push(want);
+      const got = native({ inputs: { x }, backend, attrs: { perm } });
+      outs.push(got);
+      if (String(got.shape) !== String(want.shape) || relativeError(read(got), read(want)) !== 0) return `transpose ${shape} by ${perm} differs`;
+    } catch (e) {
+      return `transpose ${shape} by ${perm}: ${(e as Error).message}`;
+    } finally {
+      for (const o of outs) backend.disposeData(o.dataId);
+      x.dispose();
     }
   }
   return null;

@@ -9,6 +9,7 @@ import type { KernelArgs, WasmBackendLike, WasmKernel } from './wasm-internals.t
 export interface NativeAddon {
   load(library?: string): { ok: boolean; library?: string; config?: string; reason?: string };
   setThreads(n: number): number;
+  transpose(heap: Uint8Array, xOffset: number, outOffset: number, shape: Int32Array, perm: Int32Array): void;
   gemm(
     heap: Uint8Array, transA: boolean, transB: boolean, m: number, n: number, k: number,
     aOffsets: Uint32Array, bOffsets: Uint32Array, cOffset: number,

@@ -12,7 +12,7 @@ export const PINNED_WASM_VERSION = '4.22.0';
 export interface WasmBackendLike {
   wasm: { HEAPU8: Uint8Array };
   dataIdMap: { get(dataId: object): { memoryOffset: number; shape: number[]; dtype: string } | undefined };
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  makeOutput(shape: number[], dtype: 'float32' | 'int32'): TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
 }
 
@@ -65,7 +65,9 @@ export function restoreStock(tf: Tf): void {
   if (!stock) return;
   registerWasmKernel(tf, 'BatchMatMul', stock.batchMatMul);
   registerWasmKernel(tf, '_FusedMatMul', stock.fusedMatMul);
+  registerWasmKernel(tf, 'Transpose', stock.transpose);
   // registerWasmKernel marked them as ours; unmark so a later capture is not refused.
   ours.delete(stock.batchMatMul);
   ours.delete(stock.fusedMatMul);
+  ours.delete(stock.transpose);
 }

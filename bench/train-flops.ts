@@ -1,0 +1,50 @@
+// Matmul FLOPs of one ProS step, counted analytically from the config (2 FLOPs per multiply-add). Elementwise work
+// (norms, softmax, GELU, AdamW, EMA) is not counted: the figure is the work a matmul ceiling can be held against.
+// Backward is counted as 2× forward (the gradients with respect to inputs and to weights), the usual estimate.
+import type { TrainConfig } from '../training/config.ts';
+
+/** Forward FLOPs of the ViT on `count` square crops of side `side`. */
+export function vitForwardFlops(cfg: TrainConfig, side: number, count: number): number {
+  const { patch, width: d, depth, mlpRatio, imageSize } = cfg.vit;
+  const g = side / patch;
+  const tokens = 1 + g * g;
+  const hidden = Math.round(d * mlpRatio);
+  const perImage =
+    2 * g * g * (patch * patch * 3) * d + // patch embedding
+    depth *
+      (2 * tokens * d * 3 * d + // qkv
+        2 * 2 * tokens * tokens * d + // q·kᵀ and attention·v over all heads
+        2 * tokens * d * d + // projection
+        2 * 2 * tokens * d * hidden); // MLP
+  const grid = imageSize / patch;
+  const interp = g === grid ? 0 : 2 * g * g * grid * grid * d; // position embeddings resized, once per forward
+  return count * perImage + interp;
+}
+
+/** Forward FLOPs of the projection head and the prototype scores on `count` CLS vectors. */
+export function headForwardFlops(cfg: TrainConfig, count: number): number {
+  const { hidden, layers, bottleneck, outputs } = cfg.head;
+  const dims = layers === 1 ? [cfg.vit.width, bottleneck] : [cfg.vit.width, ...Array(layers - 1).fill(hidden), bottleneck];
+  let mlp = 0;
+  for (let i = 0; i + 1 < dims.length; i++) mlp += 2 * dims[i] * dims[i + 1];
+  const protos = cfg.proto.enabled ? 2 * bottleneck * cfg.proto.count : 0;
+  return count * (mlp + 2 * bottleneck * outputs + protos);
+}
+
+export interface StepFlops {
+  teacher: number;
+  student: number;
+  total: number;
+  perImage: number;
+}
+
+/** One step on `batch` images: teacher forward on the 2 globals; student forward + backward on all crops. */
+export function prosStepFlops(cfg: TrainConfig, batch: number): StepFlops {
+  const globals = 2 * batch;
+  const locals = cfg.views.locals * batch;
+  const fwd = (crops: Array<[number, number]>) =>
+    crops.reduce((s, [side, count]) => s + (count ? vitForwardFlops(cfg, side, count) + headForwardFlops(cfg, count) : 0), 0);
+  const teacher = fwd([[cfg.views.globalSize, globals]]);
+  const student = 3 * fwd([[cfg.views.globalSize, globals], [cfg.views.localSize, locals]]);
+  return { teacher, student, total: teacher + student, perImage: (teacher + student) / batch };
+}
