@@ -65,10 +65,11 @@ test.serial('grid: thumbnails with boxes, then filtered to accepted faces', asyn
   t.is(await page.locator('figure.tile').count(), one('SELECT COUNT(*) FROM faces'));
   t.is(await page.locator('figure.tile svg rect.box').count(), await page.locator('figure.tile').count());
   // Every thumbnail loaded as an image.
-  t.true(await page.evaluate(() => [...document.querySelectorAll('figure.tile img')].every((i) => (i as HTMLImageElement).complete)));
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('figure.tile img'))
+    .every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth === 160));
   await page.selectOption('#f-status', 'accepted');
   await page.click('#apply');
-  await page.waitForFunction(() => [...document.querySelectorAll('figure.tile')].every((x) => x.classList.contains('accepted')));
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('figure.tile')).every((x) => x.classList.contains('accepted')));
   t.is(await page.locator('figure.tile').count(), one(`SELECT COUNT(*) FROM faces WHERE status = 'accepted'`));
   t.regex(page.url(), /status=accepted/);
   await shot(page, 'grid-accepted');
