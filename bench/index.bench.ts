@@ -1,4 +1,5 @@
-// npm run bench:index [-- --n 100000 --queries 1000 --ef 16,32,64,128 --threads 2 --engines usearch,hnswlib]
+// npm run bench:index [-- --n 100000 --queries 1000 --ef 16,32,64,128 --threads 2 --engines usearch,hnswlib
+//                        --quantization bf16 --M 16 --efConstruction 128]
 // Builds each ANN engine on n 1024-d vectors shaped like human face descriptors and measures build rate, recall@10
 // against exact search, and queries per second at several ef values.
 //
@@ -32,6 +33,8 @@ const EFS = arg('ef', '16,32,64,128').split(',').map(Number);
 const THREADS = Number(arg('threads', '2'));
 const ENGINES = arg('engines', 'usearch,hnswlib').split(',');
 const QUANT = arg('quantization', defaults.index.quantization) as IndexConfig['quantization'];
+const M = Number(arg('M', String(defaults.index.M)));
+const EFC = Number(arg('efConstruction', String(defaults.index.efConstruction)));
 
 // ---- seeds: real descriptors of package photos -------------------------------------------------------------------
 async function seeds(): Promise<Float32Array[]> {
@@ -147,7 +150,7 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
 
   for (const engine of ENGINES) {
-    const cfg: IndexConfig = { ...defaults.index, engine: engine as IndexConfig['engine'], threads: THREADS, quantization: QUANT };
+    const cfg: IndexConfig = { ...defaults.index, engine: engine as IndexConfig['engine'], threads: THREADS, quantization: QUANT, M, efConstruction: EFC };
     const dir = mkdtempSync(join(tmpdir(), 'pros-bench-index-'));
     const index: AnnIndex = engine === 'usearch' ? UsearchIndex.open(dir, 'bench', DIM, cfg) : HnswIndex.open(dir, 'bench', DIM, cfg);
     const tb = performance.now();
@@ -194,7 +197,7 @@ async function main(): Promise<void> {
   console.log(line(head));
   console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
   rows.forEach((r) => console.log(line(r)));
-  console.log(`targets: recall@10 ≥ 0.98 at ≥ 5,000 QPS batched on both cores; build ≥ 5,000 vectors/s on both cores. n=${N}, M=${defaults.index.M}, efConstruction=${defaults.index.efConstruction}`);
+  console.log(`targets: recall@10 ≥ 0.98 at ≥ 5,000 QPS batched on both cores; build ≥ 5,000 vectors/s on both cores. n=${N}, M=${M}, efConstruction=${EFC}`);
 }
 
 await main();
