@@ -98,6 +98,8 @@ export async function decodeImage(bytes: Buffer, cfg: DecodeConfig): Promise<Dec
   } catch (err) {
     const msg = (err as Error).message;
     if (/pixel limit/i.test(msg)) return fail('too_many_pixels', msg);
+    // HEIC (HEVC inside HEIF) is not in sharp's prebuilt libheif, which decodes AVIF only.
+    if (format === 'heif' && /compression format|not been built|unsupported/i.test(msg)) return fail('unsupported_format', msg);
     return fail('decode_error', msg);
   }
 }

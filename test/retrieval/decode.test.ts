@@ -76,6 +76,19 @@ test('greyscale becomes 3 equal channels', async (t) => {
   t.is(g, b);
 });
 
+test('16-bit colour and grey become 8-bit sRGB', async (t) => {
+  for (const space of ['rgb16', 'grey16'] as const) {
+    const bytes = await sharp({ create: { width: 100, height: 80, channels: 3, background: '#ff8000' } }).toColourspace(space).png().toBuffer();
+    t.is((await sharp(bytes).metadata()).depth, 'ushort');
+    const d = await decodeImage(bytes, cfg);
+    if (!d.ok) return t.fail(d.reason);
+    t.is(d.rgb.length, 100 * 80 * 3);
+    const p = pixel(d, 50, 40);
+    if (space === 'rgb16') t.deepEqual(p, [255, 128, 0]);
+    else t.true(p[0] === p[1] && p[1] === p[2] && p[0]! > 100 && p[0]! < 200, `${p}`);
+  }
+});
+
 test('alpha is flattened on white', async (t) => {
   const bytes = await sharp({ create: { width: 64, height: 64, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
     .png()
