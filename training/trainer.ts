@@ -48,7 +48,9 @@ export interface StepMetrics {
   gradNorm: number;
 }
 
-export class NonFiniteLossError extends Error {}
+export class NonFiniteLossError extends Error {
+  override name = 'NonFiniteLossError';
+}
 
 // ───────────────────────────── models ─────────────────────────────
 export function buildModel(tf: Tf, cfg: TrainConfig): Model {

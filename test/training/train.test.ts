@@ -113,6 +113,22 @@ test.serial('data-parallel: averaged gradients equal the full batch, workers sta
   }
 });
 
+test.serial('a non-finite loss stops the run with a clear message and keeps the last good checkpoint', async (t) => {
+  const ws = join(root, 'ws-nan');
+  // An absurd learning rate without clipping blows the weights up within a few steps.
+  const overrides = { ...testOverrides, steps: 8, checkpointEvery: 1, optim: { baseLr: 1e9, warmupFraction: 0, clipGrad: 0 } };
+  const s = await train({ data, run: 'nan', workspace: ws, quiet: true, overrides });
+  t.is(s.status, 'failed');
+  t.regex(s.error!, /loss is (NaN|Infinity|-Infinity) at step \d+.*last good checkpoint is kept/);
+  t.true(s.step < 8);
+  const state = JSON.parse(readFileSync(join(ws, 'runs', 'nan', 'checkpoint', 'state.json'), 'utf8'));
+  t.is(state.step, s.step);
+  t.true(Number.isFinite(state.lastLoss));
+  const w = openWorkspace(ws);
+  t.is((w.db.prepare('SELECT status FROM runs WHERE name = ?').get('nan') as { status: string }).status, 'failed');
+  w.close();
+});
+
 test.serial('bad input: missing or empty manifest, missing crops, bad config key, a clear error each', async (t) => {
   const ws = join(root, 'ws-bad');
   const run = (d: string, overrides: object = testOverrides) => train({ data: d, run: 'bad', workspace: ws, quiet: true, overrides });

@@ -1,0 +1,61 @@
+// `pros embed`: a run's teacher embeddings of a curated set go into index/runs/<run>.f32, the embeddings table and the
+// run's ANN index; faces already embedded are skipped on a second run.
+import test from 'ava';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaults } from '../../src/config.ts';
+import { openWorkspace } from '../../src/workspace.ts';
+import { openIndex, VectorStore } from '../../retrieval/index/index.ts';
+import { embedSet } from '../../training/embed.ts';
+import { train } from '../../training/launcher.ts';
+import { makeSet, testOverrides } from './_fixtures.ts';
+
+test('embeds a set with the trained teacher into the run index, resumably', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'pros-embed-'));
+  const ws = join(root, 'ws');
+  const setDir = await makeSet(join(ws, 'curated', 'faces'), 12);
+  // Register the crops as faces of the workspace and give the manifest their ids, as an export would.
+  const w = openWorkspace(ws);
+  const lines = readFileSync(join(setDir, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const ids: number[] = [];
+  for (const [i, line] of lines.entries()) {
+    w.db.prepare(`INSERT OR IGNORE INTO images(sha256, origin, status) VALUES (?, ?, 'accepted')`).run(`sha${i}`, line.source);
+    const r = w.db
+      .prepare(`INSERT INTO faces(image_sha256, idx, x, y, w, h, score, face_ratio, status) VALUES (?, 0, 0, 0, 10, 10, 1, 0.5, 'accepted')`)
+      .run(`sha${i}`);
+    ids.push(Number(r.lastInsertRowid));
+    line.id = String(r.lastInsertRowid);
+  }
+  // One line whose id is not a face of this workspace.
+  lines.push({ ...lines[0], id: 'elsewhere-1' });
+  writeFileSync(join(setDir, 'manifest.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  w.close();
+
+  await train({ data: 'faces', run: 'emb', workspace: ws, quiet: true, overrides: { ...testOverrides, steps: 2 } });
+  const index = { ...defaults.index, engine: 'hnswlib' as const };
+  const s = await embedSet({ run: 'emb', set: 'faces', workspace: ws, quiet: true, index, backend: 'wasm' });
+  t.is(s.embedded, 12);
+  t.is(s.notInWorkspace, 1);
+  t.is(s.dim, 64);
+  t.is(s.indexCount, 12);
+  t.true(existsSync(s.vectors));
+
+  const w2 = openWorkspace(ws);
+  const rows = w2.db.prepare('SELECT face_id, row FROM embeddings WHERE run = ? ORDER BY row').all('emb') as Array<{ face_id: number; row: number }>;
+  w2.close();
+  t.deepEqual(rows.map((r) => r.face_id), ids);
+  const store = VectorStore.open(s.vectors, 64);
+  const v = store.read(rows[5].row);
+  store.close();
+  let norm = 0;
+  for (const x of v) norm += x * x;
+  t.true(Math.abs(norm - 1) < 1e-4, 'embeddings are normalised');
+  const ann = await openIndex(join(ws, 'index', 'runs'), 'emb', 64, index);
+  t.is(ann.search(v, 1).ids[0][0], ids[5], 'a face finds itself');
+
+  const again = await embedSet({ run: 'emb', set: 'faces', workspace: ws, quiet: true, index, backend: 'wasm' });
+  t.is(again.embedded, 0);
+  t.is(again.alreadyEmbedded, 12);
+  await t.throwsAsync(embedSet({ run: 'nope', set: 'faces', workspace: ws, quiet: true }), { message: /no trained run/ });
+});
