@@ -55,6 +55,18 @@ for (const engine of ['usearch', 'hnswlib'] as const) {
     t.deepEqual(again.ids().sort((a, b) => a - b), ids.slice(2));
   });
 
+  test(`${engine}: adding an id again replaces its vector`, async (t) => {
+    const vecs = clustered(100, 10, 5);
+    const index = await openIndex(tmp(), 'faces', dim, cfg);
+    index.add(Array.from({ length: 100 }, (_, i) => i), vecs);
+    // Id 0 takes row 55's vector: a search with row 55 now finds 0 and 55 both at similarity ~1.
+    index.add([0], vecs.slice(55 * dim, 56 * dim));
+    t.is(index.count(), 100);
+    const r = index.search(vecs.slice(55 * dim, 56 * dim), 2);
+    t.deepEqual([...r.ids[0]!].sort((a, b) => a - b), [0, 55]);
+    t.false(index.search(vecs.slice(0, dim), 3).ids[0]!.includes(0));
+  });
+
   test(`${engine}: recall@10 against exact search on structured vectors`, async (t) => {
     const n = 3000, nq = 100;
     const vecs = clustered(n + nq, 300, 7);
