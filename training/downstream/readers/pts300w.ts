@@ -6,7 +6,7 @@
 //   }
 // The split follows the published folders: helen/testset, lfpw/testset, ibug and 300W's 01_Indoor/02_Outdoor are
 // test; everything else (afw, */trainset) is train. Files named test_* (the synthetic set) are test too.
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative, basename, dirname } from 'node:path';
 import { AnnotationError, numberedLines, numberOrThrow, type LandmarkData, type Point, type Split } from './types.ts';
 import { imageWithStem, readText, DatasetError } from './files.ts';
@@ -45,7 +45,9 @@ export function writePts(file: string, points: Point[]): void {
 function walk(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) walk(p, out);
+    const st = lstatSync(p);
+    // Links are not followed: a dataset folder may link the same images under a second name (the synthetic set does).
+    if (st.isDirectory()) walk(p, out);
     else if (name.endsWith('.pts')) out.push(p);
   }
   return out;

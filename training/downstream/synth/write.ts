@@ -3,13 +3,13 @@
 //   Image/aligned/*.pts                              68 landmarks beside each image (300W layout)
 //   EmoLabel/list_patition_label.txt                 RAF-DB basic expression list (sic: RAF's spelling)
 //   list_attr_celeba.txt, list_eval_partition.txt    CelebA attributes and split, over img_align_celeba/ (a link)
-//   manifest.jsonl, set.json                         the curated-set contract, so `pros train --data DIR` works
+//   manifest.jsonl, set.json                         the curated-set contract (train split only), for `pros train`
 import { mkdirSync, writeFileSync, symlinkSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { VERSION } from '../../../src/config.ts';
 import { drawFace, RAF_CLASSES, SYNTH_ATTRIBUTES } from './faces.ts';
-import { renderPng, landmarks68, type Point } from './render.ts';
-import { mulberry32 } from './rng.ts';
+import { renderPng, landmarks68, posePoints, DEFAULT_VIEW, type Point, type Pose } from './render.ts';
+import { mulberry32, uniform } from './rng.ts';
 import { writePts } from '../readers/pts300w.ts';
 
 export interface SynthOptions {
@@ -20,6 +20,12 @@ export interface SynthOptions {
   seed?: number;
   /** Fraction of images in the test split. */
   testFraction?: number;
+  /** Largest in-plane rotation in degrees (0 with zoom 0 and shift 0: every face at the same place). */
+  rotate?: number;
+  /** Largest relative zoom change, e.g. 0.1: 0.9–1.1. */
+  zoom?: number;
+  /** Largest shift, as a fraction of the image side. */
+  shift?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -59,13 +65,21 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
     const stem = `${split}_${String(n).padStart(5, '0')}`;
     const file = `${stem}_aligned.png`;
     const f = drawFace(rng);
-    const [png, pts] = await Promise.all([renderPng(f.face, size), landmarks68(f.face, size)]);
+    const pose: Pose = {
+      angle: Math.round(uniform(rng, -1, 1) * (opts.rotate ?? 12) * 10) / 10,
+      zoom: 1 + uniform(rng, -1, 1) * (opts.zoom ?? 0.1),
+      dx: uniform(rng, -1, 1) * (opts.shift ?? 0.06),
+      dy: uniform(rng, -1, 1) * (opts.shift ?? 0.06),
+    };
+    const [png, flat] = await Promise.all([renderPng(f.face, size, DEFAULT_VIEW, pose), landmarks68(f.face, size)]);
+    const pts = posePoints(flat, size, DEFAULT_VIEW, pose);
     writeFileSync(join(imgDir, file), png);
     writePts(join(imgDir, `${stem}_aligned.pts`), pts);
     attrLines.push(`${file} ${SYNTH_ATTRIBUTES.map((a) => (f.attributes[a] ? ' 1' : '-1')).join(' ')}`);
     partLines.push(`${file} ${split === 'train' ? 0 : 2}`);
     emoLines.push(`${stem}.png ${RAF_CLASSES.indexOf(f.expression) + 1}`);
-    manifest.push(JSON.stringify(manifestLine(file, stem, pts, size)));
+    // Only the training split is a pre-training corpus: test faces stay unseen until evaluation.
+    if (split === 'train') manifest.push(JSON.stringify(manifestLine(file, stem, pts, size)));
     expressions[f.expression] = (expressions[f.expression] ?? 0) + 1;
     for (const a of SYNTH_ATTRIBUTES) if (f.attributes[a]) attrCounts[a]!++;
     opts.onProgress?.(i + 1, opts.count);
@@ -84,6 +98,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
   writeFileSync(join(opts.out, 'set.json'), JSON.stringify({
     name: 'synthetic', kind: 'synthetic', size, margin: null, policy: null,
     counts: { faces: opts.count, train: nTrain, test: nTest }, generator: 'facesjs', seed,
+    pose: { rotate: opts.rotate ?? 12, zoom: opts.zoom ?? 0.1, shift: opts.shift ?? 0.06 },
     labels: { expressions, attributes: attrCounts },
     createdAt: new Date().toISOString(), version: VERSION,
   }, null, 2) + '\n');
@@ -94,7 +109,7 @@ function manifestLine(file: string, stem: string, pts: Point[], size: number) {
   return {
     id: stem, path: `Image/aligned/${file}`, image: stem, source: 'synthetic:facesjs', box: [0, 0, size, size],
     score: 1, landmarks: pts.map(([x, y]) => [round(x), round(y)]), yaw: 0, pitch: 0, roll: 0, faceRatio: 1,
-    sharpness: null, licence: 'synthetic (facesjs, Apache-2.0)',
+    licence: 'synthetic (facesjs, Apache-2.0)',
   };
 }
 

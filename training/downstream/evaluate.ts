@@ -1,0 +1,262 @@
+// `pros eval`: one task, one dataset, one feature source (a run's teacher, the same ViT at random init, or human's
+// descriptor), one protocol, full or K-shot over several seeds. Every metric row goes to the evals table, with the
+// task's no-learning baseline (majority class / mean shape) stored beside it for the same split and seed.
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Tf } from '../../src/backend.ts';
+import type { Workspace } from '../../src/workspace.ts';
+import { UsageError } from '../../src/command.ts';
+import { loadBackbone, randomBackbone, readRunConfig, type Backbone } from '../backbone.ts';
+import type { ViTConfig } from '../config.ts';
+import { readDataset, type Format, type TaskName } from './data.ts';
+import { decodeAll, flipPixels, type Decoded } from './images.ts';
+import { backboneSource, FeatureCache, type FeatureSource, type Features } from './features.ts';
+import { fitOnFeatures, finetune, predictFeatures, predictImages, type Protocol } from './protocol.ts';
+import { attributesTask } from './tasks/attributes.ts';
+import { expressionTask } from './tasks/expression.ts';
+import { landmarksTask } from './tasks/landmarks.ts';
+import type { AnyTask, MetricRow } from './tasks/task.ts';
+import type { TaskData } from './readers/types.ts';
+import { meanStd } from './metrics.ts';
+import { mulberry32 } from './synth/rng.ts';
+
+export type BackboneKind = 'run' | 'random' | 'human';
+
+export interface EvalOptions {
+  ws: Workspace;
+  tf: Tf;
+  backend: string;
+  task: TaskName;
+  data: string;
+  format?: Format;
+  /** The training run whose teacher is evaluated (and whose architecture `random` copies). */
+  run?: string;
+  backbone?: BackboneKind;
+  /** Architecture for `--backbone random` without a run. */
+  preset?: string;
+  /** ViT overrides for `--backbone random` without a run (e.g. a smaller input for quick checks). */
+  vit?: Partial<ViTConfig>;
+  protocol?: Protocol;
+  /** K labelled examples per class (K images for landmarks); undefined: the full training split. */
+  shots?: number;
+  seeds?: number;
+  epochs?: number;
+  lr?: number;
+  backboneLr?: number;
+  batch?: number;
+  /** Hidden width of an MLP head (classification); 0: linear. */
+  hidden?: number;
+  maxTrain?: number;
+  maxTest?: number;
+  log?: (line: string) => void;
+}
+
+export interface EvalRow {
+  run: string;
+  task: TaskName;
+  dataset: string;
+  protocol: string;
+  shots: number | null;
+  seed: number;
+  metric: string;
+  value: number;
+}
+
+export interface EvalSummary {
+  run: string;
+  task: TaskName;
+  dataset: string;
+  protocol: Protocol;
+  shots: number | null;
+  seeds: number;
+  metric: string;
+  mean: number;
+  std: number;
+  baseline: { name: string; mean: number; std: number };
+  train: number;
+  test: number;
+  failedImages: number;
+  missingFeatures: number;
+  pseudo: boolean;
+  seconds: number;
+  rows: EvalRow[];
+}
+
+function taskFor(d: TaskData, hidden?: number): AnyTask {
+  if (d.task === 'attributes') return attributesTask(d.names, { hidden }) as AnyTask;
+  if (d.task === 'expression') return expressionTask(d.classes, { hidden }) as AnyTask;
+  return landmarksTask(d.points, d.normaliser) as AnyTask;
+}
+
+function runLabel(o: EvalOptions): string {
+  const kind = o.backbone ?? 'run';
+  if (kind === 'run') {
+    if (!o.run) throw new UsageError('--run NAME is required (or --backbone random|human)');
+    return o.run;
+  }
+  return kind;
+}
+
+async function makeSource(o: EvalOptions): Promise<{ source: FeatureSource; backbone?: Backbone }> {
+  const kind = o.backbone ?? 'run';
+  if (kind === 'human') {
+    const { humanSource } = await import('./human.ts');
+    return { source: await humanSource() };
+  }
+  if (kind === 'random') {
+    const vit = o.run ? readRunConfig(runDir(o)).vit : o.vit;
+    const preset = o.run ? readRunConfig(runDir(o)).preset : (o.preset ?? 'tiny');
+    const bb = randomBackbone(preset, 0, o.tf, vit);
+    return { source: backboneSource(o.tf, bb, `random:${preset}:${JSON.stringify(vit ?? {})}`), backbone: bb };
+  }
+  const dir = runDir(o);
+  const bb = await loadBackbone(dir, o.tf);
+  const stamp = existsSync(join(dir, 'checkpoint')) ? statSync(join(dir, 'checkpoint')).mtimeMs : 0;
+  return { source: backboneSource(o.tf, bb, `run:${o.run}:${stamp}`), backbone: bb };
+}
+
+function runDir(o: EvalOptions): string {
+  const dir = join(o.ws.paths.runs, o.run!);
+  if (!existsSync(dir)) throw new UsageError(`no run "${o.run}" in ${o.ws.paths.runs}`);
+  return dir;
+}
+
+export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
+  const t0 = Date.now();
+  const protocol = o.protocol ?? 'linear';
+  const seeds = o.shots === undefined ? (o.seeds ?? 1) : (o.seeds ?? 3);
+  const log = o.log ?? (() => {});
+  const label = runLabel(o);
+  if (protocol === 'finetune' && o.backbone === 'human') throw new UsageError('human\'s descriptor is a fixed feature: use --protocol linear');
+  const data = readDataset(o.data, o.task, o.format);
+  const task = taskFor(data, o.hidden);
+  const samples = data.samples as Array<TaskData['samples'][number]>;
+  const trainAll = samples.filter((s) => s.split === 'train').slice(0, o.maxTrain);
+  const testAll = samples.filter((s) => s.split === 'test' || (s.split === 'val' && !samples.some((x) => x.split === 'test'))).slice(0, o.maxTest);
+  if (!trainAll.length || !testAll.length) throw new UsageError(`${o.data}: needs both a train and a test split (train ${trainAll.length}, test ${testAll.length})`);
+
+  let { source, backbone } = await makeSource(o);
+  const size = source.inputSize;
+  // Whole photos (300W, WFLW, AffectNet) are cut round the face; a box or points give the region.
+  const margin = data.task === 'landmarks' && (data.dataset === '300w' || data.dataset === 'wflw') ? 1.25 : 1;
+  log(`decoding ${trainAll.length} train + ${testAll.length} test images at ${size} px`);
+  const [tr, te] = [await decodeAll(trainAll, size, margin), await decodeAll(testAll, size, margin)];
+  const failedImages = tr.failed.length + te.failed.length;
+  for (const f of [...tr.failed, ...te.failed].slice(0, 5)) log(`skipped ${f.reason}`);
+  const trainTargets = tr.ok.map(({ sample, decoded }) => task.target(sample, decoded.region, size));
+  const testTargets = te.ok.map(({ sample, decoded }) => task.target(sample, decoded.region, size));
+
+  const cache = new FeatureCache(join(o.ws.root, 'cache', 'features'));
+  const features = async (items: Array<{ sample: { image: string }; decoded: Decoded }>, flip: boolean): Promise<Features> => {
+    const key = FeatureCache.key(source.id, items.map((i) => i.sample.image), size, `${flip ? 'flip' : 'plain'}:${margin}`);
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const f = await source.extract(items.map((i) => (flip ? flipPixels(i.decoded.pixels, size) : i.decoded.pixels)), size);
+    cache.put(key, f);
+    return f;
+  };
+
+  const rows: EvalRow[] = [];
+  const baseRows: Array<{ name: string; value: number }> = [];
+  let missingFeatures = 0;
+  const shots = o.shots ?? null;
+  const epochs = o.epochs ?? (protocol === 'linear' ? 60 : 8);
+  const batch = o.batch ?? 32;
+  const lr = o.lr ?? (protocol === 'linear' ? 3e-3 : 1e-3);
+  const store = (run: string, seed: number, metrics: MetricRow[]) => {
+    for (const m of metrics) rows.push({ run, task: o.task, dataset: data.dataset, protocol, shots, seed, metric: m.metric, value: m.value });
+  };
+
+  let frozen: { train: Features; trainFlip?: Features; test: Features } | null = null;
+  for (let seed = 0; seed < seeds; seed++) {
+    const rng = mulberry32(1000 + seed);
+    const idx = shots === null ? tr.ok.map((_, i) => i) : task.fewShot(tr.ok.map((x) => x.sample) as never[], shots, rng);
+    const yTrain = idx.map((i) => trainTargets[i]!);
+    const base = task.baseline(yTrain, testTargets, te.ok.map((x) => x.sample) as never[]);
+    store(base.name, seed, base.rows);
+    baseRows.push({ name: base.name, value: base.rows.find((r) => r.metric === task.main.metric)!.value });
+    let pred: Float32Array[];
+    if (protocol === 'linear') {
+      frozen ??= {
+        train: await features(tr.ok, false),
+        trainFlip: task.flipTarget ? await features(tr.ok, true) : undefined,
+        test: await features(te.ok, false),
+      };
+      missingFeatures = frozen.train.missing + frozen.test.missing;
+      const usePatches = task.input === 'patches' && frozen.train.patches !== undefined;
+      const shape = usePatches ? [frozen.train.tokens!, frozen.train.dim] : [frozen.train.dim];
+      const pick = (f: Features, ids: number[]) => gather(usePatches ? f.patches! : f.cls, shape, ids);
+      let x = pick(frozen.train, idx);
+      let y = concat(yTrain);
+      if (frozen.trainFlip && task.flipTarget) {
+        x = concat([x, pick(frozen.trainFlip, idx)]);
+        y = concat([y, ...yTrain.map(task.flipTarget)]);
+      }
+      const norm = standardiser(x, shape[shape.length - 1]!);
+      const head = task.head(o.tf, { dim: frozen.train.dim, tokens: usePatches ? frozen.train.tokens : undefined }, yTrain, seed + 1);
+      const curve = await fitOnFeatures(o.tf, head, norm(x), shape, y, yTrain[0]!.length, task.loss(o.tf), { epochs, batch, lr, seed });
+      log(`seed ${seed}: ${idx.length} training examples, loss ${curve[0]!.toFixed(4)} → ${curve.at(-1)!.toFixed(4)}`);
+      pred = await predictFeatures(o.tf, head, norm(pick(frozen.test, te.ok.map((_, i) => i))), shape);
+      head.dispose();
+    } else {
+      if (seed > 0) ({ source, backbone } = await makeSource(o)); // a fresh backbone: fine-tuning changed the last one
+      const bb = backbone!;
+      const head = task.head(o.tf, { dim: bb.dim, tokens: task.input === 'patches' ? (bb.inputSize / bb.patch) ** 2 : undefined }, yTrain, seed + 1);
+      const curve = await finetune(o.tf, bb, head, {
+        images: idx.map((i) => tr.ok[i]!.decoded.pixels), size, targets: yTrain, flipTarget: task.flipTarget, input: task.input,
+      }, task.loss(o.tf), { epochs, batch, lr, backboneLr: o.backboneLr ?? lr * 0.1, seed });
+      log(`seed ${seed}: fine-tuned on ${idx.length} examples, loss ${curve[0]!.toFixed(4)} → ${curve.at(-1)!.toFixed(4)}`);
+      pred = await predictImages(o.tf, bb, head, te.ok.map((x) => x.decoded.pixels), size, task.input);
+      head.dispose();
+    }
+    store(label, seed, task.metrics(pred, testTargets, te.ok.map((x) => x.sample) as never[]));
+  }
+  source.dispose();
+
+  const extra = JSON.stringify({ data: o.data, backend: o.backend, epochs, lr, train: tr.ok.length, test: te.ok.length, pseudo: !!(data as { pseudo?: boolean }).pseudo });
+  const insert = o.ws.db.prepare('INSERT INTO evals (run, task, dataset, protocol, shots, seed, metric, value, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  o.ws.db.transaction(() => {
+    for (const r of rows) insert.run(r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric, r.value, extra);
+  })();
+
+  const main = meanStd(rows.filter((r) => r.run === label && r.metric === task.main.metric).map((r) => r.value));
+  const b = meanStd(baseRows.map((r) => r.value));
+  return {
+    run: label, task: o.task, dataset: data.dataset, protocol, shots, seeds, metric: task.main.metric, ...main,
+    baseline: { name: baseRows[0]!.name, ...b }, train: tr.ok.length, test: te.ok.length, failedImages, missingFeatures,
+    pseudo: !!(data as { pseudo?: boolean }).pseudo, seconds: (Date.now() - t0) / 1000, rows,
+  };
+}
+
+function gather(data: Float32Array, shape: number[], ids: number[]): Float32Array {
+  const w = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(ids.length * w);
+  ids.forEach((r, j) => out.set(data.subarray(r * w, (r + 1) * w), j * w));
+  return out;
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** Per-channel standardisation with the training features' statistics (fitted once, applied to train and test). */
+function standardiser(train: Float32Array, dim: number): (x: Float32Array) => Float32Array {
+  const n = train.length / dim;
+  const mean = new Float64Array(dim), sq = new Float64Array(dim);
+  for (let i = 0; i < train.length; i++) {
+    mean[i % dim]! += train[i]!;
+    sq[i % dim]! += train[i]! * train[i]!;
+  }
+  const std = new Float32Array(dim);
+  for (let j = 0; j < dim; j++) {
+    mean[j]! /= n;
+    std[j] = Math.sqrt(Math.max(sq[j]! / n - mean[j]! ** 2, 0)) + 1e-6;
+  }
+  return (x) => x.map((v, i) => (v - mean[i % dim]!) / std[i % dim]!);
+}
