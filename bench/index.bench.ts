@@ -15,9 +15,7 @@ import sharp from 'sharp';
 import { defaults, type IndexConfig } from '../src/config.ts';
 import { decodeImage } from '../retrieval/decode.ts';
 import { FaceAnalyser } from '../retrieval/faces/analyser.ts';
-import { UsearchIndex } from '../retrieval/index/usearch.ts';
-import { HnswIndex } from '../retrieval/index/hnswlib.ts';
-import type { AnnIndex } from '../retrieval/index/ann.ts';
+import { openIndex, type AnnIndex } from '../retrieval/index/ann.ts';
 
 const require = createRequire(import.meta.url);
 const usearch = require('usearch') as typeof import('usearch');
@@ -31,7 +29,7 @@ const N = Number(arg('n', '100000'));
 const NQ = Number(arg('queries', '1000'));
 const EFS = arg('ef', '16,32,64,128').split(',').map(Number);
 const THREADS = Number(arg('threads', '2'));
-const ENGINES = arg('engines', 'usearch,hnswlib').split(',');
+const ENGINES = arg('engines', 'usearch,hnswlib,hnswlib-shards').split(',');
 const QUANT = arg('quantization', defaults.index.quantization) as IndexConfig['quantization'];
 const M = Number(arg('M', String(defaults.index.M)));
 const EFC = Number(arg('efConstruction', String(defaults.index.efConstruction)));
@@ -150,15 +148,24 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
 
   for (const engine of ENGINES) {
-    const cfg: IndexConfig = { ...defaults.index, engine: engine as IndexConfig['engine'], threads: THREADS, quantization: QUANT, M, efConstruction: EFC };
+    // hnswlib: one index on one thread; hnswlib-shards: one shard per thread (id % threads), queries to every shard.
+    const threads = engine === 'hnswlib' ? 1 : THREADS;
+    const cfg: IndexConfig = {
+      ...defaults.index,
+      engine: engine === 'usearch' ? 'usearch' : 'hnswlib',
+      threads,
+      quantization: QUANT,
+      M,
+      efConstruction: EFC,
+    };
     const dir = mkdtempSync(join(tmpdir(), 'pros-bench-index-'));
-    const index: AnnIndex = engine === 'usearch' ? UsearchIndex.open(dir, 'bench', DIM, cfg) : HnswIndex.open(dir, 'bench', DIM, cfg);
+    const index: AnnIndex = await openIndex(dir, 'bench', DIM, cfg);
     const tb = performance.now();
     for (let i = 0; i < N; i += 10_000) index.add(ids.slice(i, i + 10_000), base.subarray(i * DIM, Math.min(N, i + 10_000) * DIM));
     const buildS = (performance.now() - tb) / 1000;
     index.save();
     const sizeMB = fileSize(dir) / 1e6;
-    const engineLabel = engine === 'usearch' ? `usearch ${QUANT}` : 'hnswlib f32';
+    const engineLabel = engine === 'usearch' ? `usearch ${QUANT}` : engine === 'hnswlib' ? 'hnswlib f32' : `hnswlib f32, ${threads} shards`;
     for (const ef of EFS) {
       index.setEf(ef);
       // Batched: all queries in one call (usearch spreads them over `threads`; hnswlib answers one by one).
@@ -177,7 +184,7 @@ async function main(): Promise<void> {
       const rerankQps = NQ / ((performance.now() - tr) / 1000);
       rows.push([
         engineLabel,
-        String(engine === 'usearch' ? THREADS : 1),
+        String(threads),
         Math.round(N / buildS).toLocaleString('en'),
         String(ef),
         recallAt10(batched.ids, truth.keys, 10).toFixed(3),
@@ -188,6 +195,7 @@ async function main(): Promise<void> {
         sizeMB.toFixed(0),
       ]);
     }
+    await (index as { close?: () => Promise<void> }).close?.();
     rmSync(dir, { recursive: true, force: true });
   }
 

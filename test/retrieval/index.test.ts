@@ -23,8 +23,12 @@ function clustered(n: number, clusters: number, seed = 1): Float32Array {
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'pros-index-'));
 
-for (const engine of ['usearch', 'hnswlib'] as const) {
-  const cfg: IndexConfig = { ...defaults.index, engine };
+const engines: [string, IndexConfig][] = [
+  ['usearch', { ...defaults.index, engine: 'usearch' }],
+  ['hnswlib (2 shard threads)', { ...defaults.index, engine: 'hnswlib', threads: 2 }],
+  ['hnswlib (1 thread)', { ...defaults.index, engine: 'hnswlib', threads: 1 }],
+];
+for (const [engine, cfg] of engines) {
 
   test(`${engine}: add, search, remove, save, load, count`, async (t) => {
     const dir = tmp();
