@@ -203,7 +203,7 @@ export const presets: Record<string, TrainConfig> = {
     ...common,
     preset: 'tiny',
     batchSize: 16,
-    epochs: 40,
+    epochs: 20,
     checkpointEvery: 50,
     vit: { ...vitDefaults, imageSize: 64, patch: 8, width: 192, depth: 4, heads: 3 },
     views: { ...common.views, globalSize: 64, localSize: 32 },

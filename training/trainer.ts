@@ -12,7 +12,7 @@ import { AdamW, clipGradients } from './optimizer.ts';
 import { Params } from './params.ts';
 import { derive } from './rng.ts';
 import type { Schedules } from './schedule.ts';
-import { initViT, vitForward } from './vit.ts';
+import { initViT, vitForward, type DropPathMask } from './vit.ts';
 
 /** One batch of views, crop-major: globals [2, B, G, G, 3], locals [L, B, l, l, 3], normalised. */
 export interface Views {
@@ -114,9 +114,28 @@ function need(values: Map<string, Float32Array>, name: string): Float32Array {
 }
 
 /** Backbone then head, once per crop resolution (DINO's MultiCropWrapper), outputs concatenated crop-major. */
-function forwardCrops(tf: Tf, p: Params, cfg: TrainConfig, groups: Tensor4D[], dropPath?: ReturnType<typeof derive>) {
-  const cls = tf.concat(groups.map((x) => vitForward(tf, p, cfg.vit, x, { dropPath }).cls), 0) as Tensor2D;
+function forwardCrops(tf: Tf, p: Params, cfg: TrainConfig, groups: Tensor4D[], dropPath?: (group: number) => DropPathMask) {
+  const cls = tf.concat(groups.map((x, g) => vitForward(tf, p, cfg.vit, x, { dropPath: dropPath?.(g) }).cls), 0) as Tensor2D;
   return { cls, ...headForward(tf, p, cfg.head, cls) };
+}
+
+/**
+ * Drop-path decisions drawn for the whole global batch of a step and cut to this worker's rows, so that W workers
+ * draw exactly what one thread on the full batch would. Rows are crop-major: crop c, image i of the worker's share
+ * is global row c·B + rank·b + i. Group 0 holds the 2 global crops, group 1 the local crops.
+ */
+export function dropPathMasks(seed: number, step: number, rank: number, size: number, crops: [number, number]) {
+  return (group: number): DropPathMask =>
+    (block, branch, n, rate) => {
+      const c = crops[group];
+      const b = n / c;
+      const rng = derive(seed, 'droppath', step, group, block, branch);
+      const all = new Uint8Array(n * size);
+      for (let r = 0; r < all.length; r++) all[r] = rng.next() >= rate ? 1 : 0;
+      const mine = new Uint8Array(n);
+      for (let k = 0; k < c; k++) for (let i = 0; i < b; i++) mine[k * b + i] = all[k * b * size + rank * b + i];
+      return mine;
+    };
 }
 
 export function viewTensors(tf: Tf, cfg: TrainConfig, v: Views): { globals: Tensor4D; locals: Tensor4D | null } {
@@ -175,7 +194,7 @@ export function trainStep(
   let protoParts = { ce: 0, meanEntropy: 0 };
   let protoValue = 0;
   const trainable = [...model.student.list(), ...model.protos.list()];
-  const dropPath = derive(cfg.seed, 'droppath', step, coll.size > 1 ? `w${(coll as { rank?: number }).rank ?? 0}` : '');
+  const dropPath = dropPathMasks(cfg.seed, step, coll.rank ?? 0, coll.size, [2, cfg.views.locals]);
   const { value, grads } = tf.variableGrads(() => {
     const groups = locals ? [globals, locals] : [globals];
     const s = forwardCrops(tf, model.student, cfg, groups, dropPath);

@@ -90,9 +90,12 @@ function patchify(tf: Tf, x: Tensor4D, p: number): Tensor3D {
     .reshape([n, gh * gw, p * p * c]) as Tensor3D;
 }
 
+/** Per-sample keep decisions (1 keep, 0 drop) for one residual branch of one block. */
+export type DropPathMask = (block: number, branch: 0 | 1, n: number, rate: number) => Uint8Array;
+
 export interface ForwardOptions {
-  /** Stochastic depth: a generator drawing which samples skip each residual branch; none = eval mode. */
-  dropPath?: Rng;
+  /** Stochastic depth: a generator (or a mask function) deciding which samples skip each residual branch; none = eval. */
+  dropPath?: Rng | DropPathMask;
 }
 
 export function vitForward(tf: Tf, p: Params, cfg: ViTConfig, x: Tensor4D, opts: ForwardOptions = {}, prefix = 'vit.'): ViTOutput {
@@ -109,11 +112,15 @@ export function vitForward(tf: Tf, p: Params, cfg: ViTConfig, x: Tensor4D, opts:
   const cls = tf.tile(p.get(`${prefix}cls`), [n, 1, 1]);
   z = tf.add(tf.concat([cls, z], 1), positions(tf, p.get(`${prefix}pos`), grid, g));
 
-  const dropPath = (branch: Tensor, rate: number): Tensor => {
-    if (!opts.dropPath || rate <= 0) return branch;
+  const dropPath = (x: Tensor, rate: number, block: number, branch: 0 | 1): Tensor => {
+    const dp = opts.dropPath;
+    if (!dp || rate <= 0) return x;
     const keep = new Float32Array(n);
-    for (let i = 0; i < n; i++) keep[i] = opts.dropPath.next() >= rate ? 1 / (1 - rate) : 0;
-    return tf.mul(branch, tf.tensor3d(keep, [n, 1, 1]));
+    if (typeof dp === 'function') {
+      const m = dp(block, branch, n, rate);
+      for (let i = 0; i < n; i++) keep[i] = m[i] ? 1 / (1 - rate) : 0;
+    } else for (let i = 0; i < n; i++) keep[i] = dp.next() >= rate ? 1 / (1 - rate) : 0;
+    return tf.mul(x, tf.tensor3d(keep, [n, 1, 1]));
   };
 
   for (let i = 0; i < cfg.depth; i++) {
@@ -126,11 +133,11 @@ export function vitForward(tf: Tf, p: Params, cfg: ViTConfig, x: Tensor4D, opts:
     const scores = tf.mul(tf.matMul(q as never, k as never, false, true), 1 / Math.sqrt(hd)) as Tensor;
     const attn = tf.softmax(scores, -1);
     const o = (tf.matMul(attn as never, v as never) as Tensor).transpose([0, 2, 1, 3]).reshape([n, t, d]);
-    z = tf.add(z, dropPath(linear(tf, o, p.get(`${b}proj.w`), p.get(`${b}proj.b`)), rate));
+    z = tf.add(z, dropPath(linear(tf, o, p.get(`${b}proj.w`), p.get(`${b}proj.b`)), rate, i, 0));
     // MLP branch.
     const m = layerNorm(tf, z, p.get(`${b}norm2.g`), p.get(`${b}norm2.b`), cfg.layerNormEps);
     const hid = gelu(tf, linear(tf, m, p.get(`${b}fc1.w`), p.get(`${b}fc1.b`)));
-    z = tf.add(z, dropPath(linear(tf, hid, p.get(`${b}fc2.w`), p.get(`${b}fc2.b`)), rate));
+    z = tf.add(z, dropPath(linear(tf, hid, p.get(`${b}fc2.w`), p.get(`${b}fc2.b`)), rate, i, 1));
   }
   z = layerNorm(tf, z, p.get(`${prefix}norm.g`), p.get(`${prefix}norm.b`), cfg.layerNormEps);
   return {

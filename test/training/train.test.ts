@@ -1,6 +1,7 @@
 // Training end to end on a small real-photo set with the tiny preset scaled down: the loss falls, nothing collapses,
 // resume is exact, data-parallel equals the full batch, and bad input gets a clear error.
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,7 +81,8 @@ test.serial('checkpoint then resume: the next steps equal the uninterrupted run'
 });
 
 test.serial('data-parallel: averaged gradients equal the full batch, workers stay bitwise identical', async (t) => {
-  const cfg = resolveTrainConfig('tiny', { ...testOverrides, workers: 2 });
+  // Drop-path on: its decisions are drawn for the global batch, so they agree too.
+  const cfg = resolveTrainConfig('tiny', { ...testOverrides, workers: 2, vit: { ...testOverrides.vit, dropPath: 0.2 } });
   const sched = buildSchedules(cfg, 32);
   const files = readFileSync(join(data, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => join(data, JSON.parse(l).path));
   const images = await Promise.all(files.slice(0, 8).map(decode));
@@ -97,7 +99,7 @@ test.serial('data-parallel: averaged gradients equal the full batch, workers sta
       let worst = 0;
       for (const [name, g] of grads) {
         const d = w0.grads.get(name)!;
-        const scale = Math.max(...Array.from(g, Math.abs), 1e-6);
+        const scale = g.reduce((a, x) => Math.max(a, Math.abs(x)), 1e-6);
         for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(g[i] - d[i]) / scale);
         t.deepEqual(w0.grads.get(name), w1.grads.get(name));
       }
@@ -146,5 +148,9 @@ test.serial('bad input: missing or empty manifest, missing crops, bad config key
   await t.throwsAsync(run(holes), { message: /32 of 32 crops are missing on disk/ });
   await t.throwsAsync(run(data, { ...testOverrides, optim: { learningRate: 1 } }), { message: /unknown key "optim\.learningRate"/ });
   await t.throwsAsync(train({ data, run: 'bad', workspace: ws, config: 'huge' }), { message: /neither a preset/ });
+  // From the CLI: one line on stderr, exit code 2.
+  const cli = spawnSync(process.execPath, ['bin/pros.js', 'train', '--data', empty, '--run', 'bad', '-w', ws], { encoding: 'utf8' });
+  t.is(cli.status, 2);
+  t.regex(cli.stderr, /manifest is empty/);
   t.false(existsSync(join(ws, 'runs', 'bad', 'checkpoint')));
 });

@@ -8,6 +8,8 @@ import { l2normalise } from '../head.ts';
 /** How batch statistics are shared between data-parallel workers: mean over workers (identity for one). */
 export interface Collective {
   size: number;
+  /** This worker's rank (0 for one). */
+  rank?: number;
   mean(x: Float32Array): Float32Array;
 }
 
