@@ -43,7 +43,10 @@ export interface StepMetrics {
   teacherTemp: number;
   teacherEntropy: number;
   teacherStudentKl: number;
+  /** Prototypes that are the argmax of some teacher target in the batch. */
   protosUsed: number;
+  /** Prototypes that are the argmax of some student crop in the batch. */
+  protosUsedStudent: number;
   featureStd: number;
   gradNorm: number;
 }
@@ -191,7 +194,7 @@ export function trainStep(
 
   // ── student: all crops; the loss L = L_distill + λ·L_proto ──
   let distill = 0;
-  let protoParts = { ce: 0, meanEntropy: 0 };
+  let protoParts: { ce: number; meanEntropy: number; usage: Float32Array } = { ce: 0, meanEntropy: 0, usage: new Float32Array(cfg.proto.count) };
   let protoValue = 0;
   const trainable = [...model.student.list(), ...model.protos.list()];
   const dropPath = dropPathMasks(cfg.seed, step, coll.rank ?? 0, coll.size, [2, cfg.views.locals]);
@@ -230,7 +233,7 @@ export function trainStep(
   const vars = trainable;
   if (coll.size > 1) {
     const sizes = vars.map((v) => v.size);
-    const flat = new Float32Array(sizes.reduce((a, b) => a + b, 0) + k + cfg.proto.count + stats.length);
+    const flat = new Float32Array(sizes.reduce((a, b) => a + b, 0) + k + 2 * cfg.proto.count + stats.length);
     let o = 0;
     for (const [i, v] of vars.entries()) {
       flat.set(grads[v.name].dataSync() as Float32Array, o);
@@ -238,7 +241,8 @@ export function trainStep(
     }
     flat.set(batchMean, o);
     flat.set(usageLocal, o + k);
-    flat.set(stats, o + k + cfg.proto.count);
+    flat.set(protoParts.usage, o + k + cfg.proto.count);
+    flat.set(stats, o + k + 2 * cfg.proto.count);
     const avg = coll.mean(flat);
     o = 0;
     for (const [i, v] of vars.entries()) {
@@ -247,7 +251,8 @@ export function trainStep(
     }
     batchMean.set(avg.subarray(o, o + k));
     usageLocal.set(avg.subarray(o + k, o + k + cfg.proto.count));
-    stats.set(avg.subarray(o + k + cfg.proto.count));
+    protoParts.usage = avg.slice(o + k + cfg.proto.count, o + k + 2 * cfg.proto.count);
+    stats.set(avg.subarray(o + k + 2 * cfg.proto.count));
     for (const g of Object.values(grads)) g.dispose();
   } else {
     for (const [i, v] of vars.entries()) gradMap.set(names[i], grads[v.name]);
@@ -296,6 +301,7 @@ export function trainStep(
     teacherEntropy: entropy,
     teacherStudentKl: cfg.distill.enabled ? distillAvg - entropy : NaN,
     protosUsed: usageLocal.reduce((a, x) => a + (x > 0 ? 1 : 0), 0),
+    protosUsedStudent: protoParts.usage.reduce((a, x) => a + (x > 0 ? 1 : 0), 0),
     featureStd,
     gradNorm,
   };

@@ -43,7 +43,7 @@ test.serial('a short run: loss goes down, finite, prototypes in use, teacher not
   t.true(s.last!.teacherEntropy > 0.05 * Math.log(64), `teacher entropy ${s.last!.teacherEntropy}`);
   const lines = readFileSync(s.metricsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   t.is(lines.length, 24);
-  for (const key of ['distill', 'proto', 'lr', 'momentum', 'teacherTemp', 'teacherEntropy', 'teacherStudentKl', 'protosUsed', 'featureStd', 'imgPerSec']) {
+  for (const key of ['distill', 'proto', 'lr', 'momentum', 'teacherTemp', 'teacherEntropy', 'teacherStudentKl', 'protosUsed', 'protosUsedStudent', 'featureStd', 'imgPerSec']) {
     t.true(key in lines[23], key);
   }
   const w = openWorkspace(ws);

@@ -59,6 +59,8 @@ export interface ProtoLossParts {
   loss: Scalar;
   ce: number;
   meanEntropy: number;
+  /** How many of the local student crops pick each prototype (argmax). */
+  usage: Float32Array;
 }
 
 /**
@@ -103,5 +105,7 @@ export function protoLoss(
   // Value H(p̄_global); gradient ∂H/∂p̄ · ∂p̄_local.
   const entropy = tf.add(tf.sub(lin, tf.scalar(lin.dataSync()[0])), h) as Scalar;
   const loss = tf.sub(ce, tf.mul(entropy, opts.meanEntropyWeight)) as Scalar;
-  return { loss, ce: ce.dataSync()[0], meanEntropy: h };
+  const usage = new Float32Array(k);
+  for (const i of tf.argMax(ps, 1).dataSync()) usage[i] += 1;
+  return { loss, ce: ce.dataSync()[0], meanEntropy: h, usage };
 }

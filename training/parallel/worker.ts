@@ -19,7 +19,7 @@ const sched = buildSchedules(cfg, images);
 let coll: SharedCollective | null = null;
 
 const capacity =
-  [...model.student.list(), ...model.protos.list()].reduce((a, v) => a + v.size, 0) + cfg.head.outputs + cfg.proto.count + 16;
+  [...model.student.list(), ...model.protos.list()].reduce((a, v) => a + v.size, 0) + cfg.head.outputs + 2 * cfg.proto.count + 16;
 
 serve(parentPort!, {
   async info() {
