@@ -141,10 +141,17 @@ export const migrations: string[] = [
   ALTER TABLE items ADD COLUMN kind TEXT NOT NULL DEFAULT 'image'; -- image | page
   CREATE INDEX items_kind ON items(kind, status);
   `,
-  // 4: covering indexes for the web UI's grid: its filters, sorts and counts over 100k faces read these narrow
-  // indexes instead of the face rows, whose landmark JSON (~6 KB each) makes a scan of the table read all of it
+  // 4: indexes for the web UI at 100k faces: covering indexes so the grid's filters, sorts and counts read narrow
+  // index entries instead of face rows (whose landmark JSON, ~6 KB each, makes a table scan read all of it), and
+  // lookups by duplicate, tag and set member for the detail page and the filters
   `
   CREATE INDEX faces_grid ON faces(status, score, face_ratio, sharpness, yaw, pitch, reason);
   CREATE INDEX faces_grid_id ON faces(id, status, score, face_ratio, sharpness, yaw, pitch, reason);
+  CREATE INDEX faces_grid_score ON faces(score, id, status, face_ratio, sharpness, yaw, pitch, reason);
+  CREATE INDEX faces_grid_ratio ON faces(face_ratio, id, status, score, sharpness, yaw, pitch, reason);
+  CREATE INDEX faces_grid_sharpness ON faces(sharpness, id, status, score, face_ratio, yaw, pitch, reason);
+  CREATE INDEX faces_dup ON faces(dup_of);
+  CREATE INDEX tags_tag ON tags(tag, face_id);
+  CREATE INDEX set_members_face ON set_members(face_id);
   `,
 ];

@@ -111,7 +111,10 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
       return typeof m === 'string' ? m : null;
     },
     spaces() {
-      const runs = ws.db.prepare('SELECT DISTINCT run FROM embeddings ORDER BY run').pluck().all() as string[];
+      const runs = ws.db
+        .prepare('SELECT name FROM runs r WHERE EXISTS (SELECT 1 FROM embeddings e WHERE e.run = r.name) ORDER BY name')
+        .pluck()
+        .all() as string[];
       return ['human', ...runs];
     },
     async byFace(faceId, k, space) {

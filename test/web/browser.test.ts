@@ -3,7 +3,7 @@
 // drop, rejecting a face, a run's curves. Hostile captions and file names must show as text and run nothing; no
 // page may trip the CSP or throw. Screenshots go to test-output/web/.
 import test from 'ava';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -16,18 +16,21 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 
 let f: Fixture;
 let browser: BrowserContext;
+let profile: string;
 const problems: string[] = [];
 
 test.before(async () => {
   mkdirSync(OUT, { recursive: true });
   f = await buildFixture();
-  browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'pros-chromium-')), {
+  profile = mkdtempSync(join(tmpdir(), 'pros-chromium-'));
+  browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 },
   });
 });
 test.after.always(async () => {
   await browser?.close();
   await f?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 async function open(path: string): Promise<Page> {

@@ -1,7 +1,7 @@
 // A workspace built by the real curate pipeline on a small local corpus (package photos, a resized copy, generated
 // non-face images, hostile file names), plus run, metrics and eval rows written to the training and evaluation
 // contracts, and the server over it on 127.0.0.1.
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -66,6 +66,8 @@ export async function buildFixture(): Promise<Fixture> {
     close: async () => {
       await server.close();
       ws.close();
+      rmSync(root, { recursive: true, force: true });
+      rmSync(corpus, { recursive: true, force: true });
     },
   };
 }

@@ -1,7 +1,7 @@
 // The grid: a page of faces with filters and sorting, all done in SQL; and face thumbnails by face id.
 import { Router, type Request } from 'express';
 import { faceIdParam, h, notFound, qEnum, qFloat, qInt, qText, shaParam, badRequest } from '../security.ts';
-import { FACE_STATUSES, SORTS, filterChoices, gridPage, facesByIds, type GridQuery } from '../queries/faces.ts';
+import { FACE_STATUSES, SORTS, filterChoices, GridQueries, facesByIds, type GridQuery } from '../queries/faces.ts';
 import { validSetName } from '../../retrieval/curation.ts';
 import { THUMB_SIZES, type ThumbSize } from '../thumbs.ts';
 import type { ApiDeps } from './deps.ts';
@@ -41,10 +41,11 @@ export function thumbSize(req: Request, dflt: ThumbSize): ThumbSize {
 
 export function facesRouter({ ws, config, thumbs }: ApiDeps): Router {
   const scale = config.export.scale;
+  const grid = new GridQueries(ws, scale);
   return Router()
     .get(
       '/faces',
-      h((req, res) => res.json(gridPage(ws, parseGridQuery(req), scale))),
+      h((req, res) => res.json(grid.page(parseGridQuery(req)))),
     )
     .get(
       '/filters',

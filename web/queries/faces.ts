@@ -73,6 +73,8 @@ const SORT_SQL: Record<GridSort, string> = {
   yaw: 'abs(f.yaw)',
 };
 
+const NULLABLE_SORTS = new Set<GridSort>(['sharpness', 'yaw']);
+
 const FACE_COLUMNS = `f.id, f.image_sha256, f.idx, f.x, f.y, f.w, f.h, f.score, f.face_ratio, f.yaw, f.pitch, f.roll,
   f.sharpness, f.status, f.reason, f.dup_of, i.width, i.height`;
 
@@ -138,22 +140,15 @@ function toFace(r: RawFace, scale: number): FaceRow {
   };
 }
 
-function where(f: GridFilter): { sql: string; args: unknown[]; join: string } {
+function where(f: GridFilter): { sql: string; args: unknown[] } {
   const parts: string[] = [];
   const args: unknown[] = [];
-  let join = '';
-  if (f.set !== undefined) {
-    join = 'JOIN set_members m ON m.face_id = f.id AND m.set_name = ?';
-    args.push(f.set);
-  }
   const add = (sql: string, v: unknown) => {
     parts.push(sql);
     args.push(v);
   };
   if (f.status !== undefined) add('f.status = ?', f.status);
   if (f.reason !== undefined) add('f.reason = ?', f.reason);
-  if (f.image !== undefined) add('f.image_sha256 = ?', f.image);
-  if (f.tag !== undefined) add('EXISTS (SELECT 1 FROM tags t WHERE t.face_id = f.id AND t.tag = ?)', f.tag);
   if (f.minScore !== undefined) add('f.score >= ?', f.minScore);
   if (f.maxScore !== undefined) add('f.score <= ?', f.maxScore);
   if (f.minRatio !== undefined) add('f.face_ratio >= ?', f.minRatio);
@@ -161,22 +156,70 @@ function where(f: GridFilter): { sql: string; args: unknown[]; join: string } {
   if (f.maxYaw !== undefined) add('abs(f.yaw) <= ?', f.maxYaw);
   if (f.maxPitch !== undefined) add('abs(f.pitch) <= ?', f.maxPitch);
   if (f.minSharpness !== undefined) add('f.sharpness >= ?', f.minSharpness);
-  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', args, join };
+  // Membership tests as IN lists, so the plan stays a scan of the covering index rather than a walk of face rows.
+  // "+f.id" keeps a large set (tens of thousands of members) from turning into one row lookup per member.
+  if (f.set !== undefined) add('+f.id IN (SELECT face_id FROM set_members WHERE set_name = ?)', f.set);
+  if (f.tag !== undefined) add('f.id IN (SELECT face_id FROM tags WHERE tag = ?)', f.tag);
+  if (f.image !== undefined) add('f.image_sha256 = ?', f.image);
+  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', args };
 }
 
-export function gridPage(ws: Workspace, q: GridQuery, cropScale: number): GridPage {
-  const w = where(q);
-  const total = ws.db.prepare(`SELECT COUNT(*) FROM faces f ${w.join} ${w.sql}`).pluck().get(...w.args) as number;
-  // NULLs last whatever the direction; id breaks ties so pages never overlap.
-  const key = SORT_SQL[q.sort];
-  const dir = q.order === 'asc' ? 'ASC' : 'DESC';
-  const rows = ws.db
-    .prepare(
-      `SELECT ${FACE_COLUMNS} FROM faces f ${w.join} JOIN images i ON i.sha256 = f.image_sha256 ${w.sql}
-       ORDER BY ${key} IS NULL, ${key} ${dir}, f.id ${dir} LIMIT ? OFFSET ?`,
-    )
-    .all(...w.args, q.limit, q.offset) as RawFace[];
-  return { total, offset: q.offset, limit: q.limit, faces: rows.map((r) => toFace(r, cropScale)) };
+/**
+ * Grid pages. Two steps: the page's ids from the covering indexes (migration 4), then the rows of those ids only;
+ * a face row carries ~6 KB of landmarks, so never sorting or skipping over rows is what keeps 100k faces fast. The
+ * total per filter is cached until the database changes (our writes or another process's), so paging through
+ * one filter counts once.
+ */
+export class GridQueries {
+  private readonly counts = new Map<string, number>();
+  private countsVersion = '';
+  private readonly version;
+
+  constructor(
+    private readonly ws: Workspace,
+    private readonly cropScale: number,
+  ) {
+    this.version = ws.db.prepare('SELECT total_changes()').pluck();
+  }
+
+  private total(w: { sql: string; args: unknown[] }, onlySet: string | undefined): number {
+    const v = `${this.ws.db.pragma('data_version', { simple: true })}:${this.version.get()}`;
+    if (v !== this.countsVersion) {
+      this.counts.clear();
+      this.countsVersion = v;
+    }
+    const key = JSON.stringify([w.sql, w.args]);
+    let n = this.counts.get(key);
+    if (n === undefined) {
+      n = (onlySet !== undefined
+        ? this.ws.db.prepare('SELECT COUNT(*) FROM set_members WHERE set_name = ?').pluck().get(onlySet)
+        : this.ws.db.prepare(`SELECT COUNT(*) FROM faces f ${w.sql}`).pluck().get(...w.args)) as number;
+      if (this.counts.size > 500) this.counts.clear();
+      this.counts.set(key, n);
+    }
+    return n;
+  }
+
+  page(q: GridQuery): GridPage {
+    const w = where(q);
+    const onlySet = Object.entries(q).every(([k, v]) => v === undefined || ['set', 'sort', 'order', 'offset', 'limit'].includes(k))
+      ? q.set
+      : undefined;
+    const total = this.total(w, onlySet);
+    // NULLs last whatever the direction (only nullable keys need the test); id breaks ties so pages never overlap.
+    const key = SORT_SQL[q.sort];
+    const dir = q.order === 'asc' ? 'ASC' : 'DESC';
+    const nulls = NULLABLE_SORTS.has(q.sort) ? `${key} IS NULL, ` : '';
+    const ids = this.ws.db
+      .prepare(
+        `SELECT f.id FROM faces f ${w.sql}
+         ORDER BY ${nulls}${key} ${dir}${q.sort === 'id' ? '' : `, f.id ${dir}`} LIMIT ? OFFSET ?`,
+      )
+      .pluck()
+      .all(...w.args, q.limit, q.offset) as number[];
+    const rows = facesByIds(this.ws, ids, this.cropScale);
+    return { total, offset: q.offset, limit: q.limit, faces: ids.flatMap((id) => rows.get(id) ?? []) };
+  }
 }
 
 export function facesByIds(ws: Workspace, ids: readonly number[], cropScale: number): Map<number, FaceRow> {
