@@ -255,6 +255,27 @@ test.serial('native transpose equals the stock kernel on the ViT\'s permutations
   }
 });
 
+test.serial('identity on the native path shares data and outlives its source', (t) => {
+  if (skipNative) return t.pass('PROS_SKIP_NATIVE=1');
+  withPath('native', () => {
+    const x = tf.tensor([1, 2, 3, 4], [2, 2]);
+    const before = tf.memory().numBytes;
+    const c = tf.clone(x);
+    t.is(tf.memory().numBytes, before + 16, 'engine counts the clone as a tensor');
+    x.dispose();
+    t.deepEqual(Array.from(c.dataSync()), [1, 2, 3, 4], 'the clone survives disposing its source');
+    const v = tf.variable(c);
+    c.dispose();
+    v.assign(tf.tensor([5, 6, 7, 8], [2, 2]));
+    t.deepEqual(Array.from(v.dataSync()), [5, 6, 7, 8]);
+    // Gradients go through Identity; their values must not change.
+    const a = tf.tensor([0.5, -1, 2], [3]);
+    const g = tf.grad((z: Tensor) => tf.sum(tf.mul(tf.clone(z), z)))(a);
+    t.deepEqual(Array.from(g.dataSync()), [1, -2, 4]);
+    tf.dispose([v, a, g]);
+  });
+});
+
 test.serial('native matMul stays right when the wasm memory grows mid-run', (t) => {
   if (skipNative) return t.pass('PROS_SKIP_NATIVE=1');
   const backend = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };

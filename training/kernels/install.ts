@@ -1,7 +1,7 @@
 // Installs the fastest matmul kernel this machine allows on the wasm backend, and says which:
 //   native-openblas    BatchMatMul/_FusedMatMul through OpenBLAS sgemm on the wasm heap (native/ addon), and
-//                      Transpose through the addon's strided copy, after a start-up self-test against the stock
-//                      kernels;
+//                      Transpose through the addon's strided copy, Identity without a copy, after a start-up
+//                      self-test against the stock kernels;
 //   explicit-transpose transposed operands made explicit, then the stock kernel (always available on wasm);
 //   stock              tfjs-backend-wasm's own kernels, untouched.
 // Choice: opts.prefer, else $PROS_MATMUL (auto|native|explicit|stock), else auto. BLAS threads: opts.blasThreads,
@@ -11,6 +11,7 @@ import type { Tf } from '../../src/backend.ts';
 import { explicitBatchMatMul, explicitFusedMatMul } from './explicit-transpose.ts';
 import { loadNativeAddon, nativeBatchMatMul, nativeFusedMatMul, type NativeAddon } from './native-matmul.ts';
 import { nativeTranspose } from './native-transpose.ts';
+import { sharedIdentity } from './identity.ts';
 import { registerWasmKernel, restoreStock, stockKernels, type WasmBackendLike, type WasmKernel } from './wasm-internals.ts';
 
 export type MatmulPath = 'native-openblas' | 'explicit-transpose' | 'stock' | 'not-wasm';
@@ -77,6 +78,7 @@ export function installMatmul(tf: Tf, opts: InstallMatmulOptions = {}): MatmulIn
   registerWasmKernel(tf, 'BatchMatMul', batch);
   registerWasmKernel(tf, '_FusedMatMul', fused);
   registerWasmKernel(tf, 'Transpose', transpose);
+  registerWasmKernel(tf, 'Identity', sharedIdentity(stock.identity));
   return done({ path: 'native-openblas', reason: `${loaded.library}, ${threads} BLAS thread${threads === 1 ? '' : 's'}, self-test passed` });
 }
 

@@ -14,6 +14,7 @@ export interface WasmBackendLike {
   dataIdMap: { get(dataId: object): { memoryOffset: number; shape: number[]; dtype: string } | undefined };
   makeOutput(shape: number[], dtype: 'float32' | 'int32'): TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
+  incRef(dataId: object): void;
 }
 
 export interface KernelArgs {
@@ -28,6 +29,7 @@ export interface StockKernels {
   batchMatMul: WasmKernel;
   fusedMatMul: WasmKernel;
   transpose: WasmKernel;
+  identity: WasmKernel;
 }
 
 // Marks the kernel functions this project registers, so a second install never mistakes them for stock.
@@ -48,7 +50,7 @@ export function stockKernels(tf: Tf): StockKernels {
     if (ours.has(k.kernelFunc)) throw new Error(`${name} was re-registered before the stock kernel was captured`);
     return k.kernelFunc as unknown as WasmKernel;
   };
-  const stock = { batchMatMul: get('BatchMatMul'), fusedMatMul: get('_FusedMatMul'), transpose: get('Transpose') };
+  const stock = { batchMatMul: get('BatchMatMul'), fusedMatMul: get('_FusedMatMul'), transpose: get('Transpose'), identity: get('Identity') };
   stockByTf.set(tf, stock);
   return stock;
 }
@@ -66,8 +68,10 @@ export function restoreStock(tf: Tf): void {
   registerWasmKernel(tf, 'BatchMatMul', stock.batchMatMul);
   registerWasmKernel(tf, '_FusedMatMul', stock.fusedMatMul);
   registerWasmKernel(tf, 'Transpose', stock.transpose);
+  registerWasmKernel(tf, 'Identity', stock.identity);
   // registerWasmKernel marked them as ours; unmark so a later capture is not refused.
   ours.delete(stock.batchMatMul);
   ours.delete(stock.fusedMatMul);
   ours.delete(stock.transpose);
+  ours.delete(stock.identity);
 }
