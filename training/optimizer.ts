@@ -15,10 +15,12 @@ export class AdamW {
     readonly params: Map<string, Variable>,
     readonly cfg: Pick<OptimConfig, 'beta1' | 'beta2' | 'eps'>,
   ) {
-    for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
-    }
+    tf.tidy(() => {
+      for (const [name, p] of params) {
+        this.m.set(name, tf.variable(tf.zerosLike(p), false));
+        this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      }
+    });
   }
 
   static decays(p: Variable): boolean {
@@ -60,7 +62,9 @@ export function clipGradients(tf: Tf, grads: Map<string, Tensor>, clip: number, 
   const norms = new Map<string, number>();
   let sq = 0;
   for (const [name, g] of grads) {
-    const n = Math.sqrt(tf.tidy(() => tf.sum(tf.square(g))).dataSync()[0]);
+    const sqT = tf.tidy(() => tf.sum(tf.square(g)));
+    const n = Math.sqrt(sqT.dataSync()[0]);
+    sqT.dispose();
     norms.set(name, n);
     sq += n * n;
   }

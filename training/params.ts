@@ -26,7 +26,9 @@ export class Params {
       }
     }
     if (data.length !== size) throw new Error(`parameter ${name}: ${data.length} values for shape [${shape}]`);
-    const v = this.tf.variable(this.tf.tensor(data, shape), true);
+    const t = this.tf.tensor(data, shape);
+    const v = this.tf.variable(t, true);
+    t.dispose();
     this.vars.set(name, v);
     return v;
   }
@@ -51,7 +53,7 @@ export class Params {
       const data = values.get(prefix + name);
       if (!data) throw new Error(`checkpoint has no tensor ${prefix + name}`);
       if (data.length !== v.size) throw new Error(`checkpoint tensor ${prefix + name}: ${data.length} values, expected ${v.size}`);
-      v.assign(this.tf.tensor(data, v.shape));
+      this.tf.tidy(() => v.assign(this.tf.tensor(data, v.shape)));
     }
   }
 

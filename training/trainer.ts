@@ -104,8 +104,10 @@ export function loadModelTensors(tf: Tf, model: Model, t: Map<string, NamedTenso
   model.student.load(values, 'student.');
   model.teacher.load(values, 'teacher.');
   model.protos.load(values);
-  for (const [n, m] of model.opt.m) m.assign(tf.tensor(need(values, `adam.m.${n}`), m.shape));
-  for (const [n, v] of model.opt.v) v.assign(tf.tensor(need(values, `adam.v.${n}`), v.shape));
+  tf.tidy(() => {
+    for (const [n, m] of model.opt.m) m.assign(tf.tensor(need(values, `adam.m.${n}`), m.shape));
+    for (const [n, v] of model.opt.v) v.assign(tf.tensor(need(values, `adam.v.${n}`), v.shape));
+  });
   model.centre.set(need(values, 'centre'));
   model.opt.t = need(values, 'adam.t')[0];
 }
@@ -280,7 +282,7 @@ export function trainStep(
   model.opt.step(gradMap, lr, wd);
   // Prototypes stay unit rows.
   const c = model.protos.get('proto.C');
-  c.assign(tf.tidy(() => l2normalise(tf, c)));
+  tf.tidy(() => c.assign(l2normalise(tf, c)));
 
   // ── teacher: EMA of the student; centre: EMA of the teacher's outputs ──
   emaUpdate(tf, model.teacher, model.student, momentum);

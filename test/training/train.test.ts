@@ -89,11 +89,13 @@ test.serial('data-parallel: averaged gradients equal the full batch, workers sta
   const { tf } = await loadBackend('wasm', { quiet: true });
   const model = buildModel(tf, cfg);
   const dp = await DataParallel.start(cfg, 2, 32);
+  const live: number[] = [];
   try {
     for (const step of [0, 1]) {
       const views = makeViews(images, cfg.views, derive(cfg.seed, 'views', step));
       const grads = new Map<string, Float32Array>();
       const m = trainStep(tf, model, cfg, sched, step, { ...views, globals: views.globals.slice(), locals: views.locals.slice() }, undefined, { grads });
+      live.push(tf.memory().numTensors);
       const [w0, w1] = await dp.stepDebug(step, views);
       t.true(Math.abs(m.loss - w0.metrics.loss) < 1e-4, `loss ${m.loss} vs ${w0.metrics.loss}`);
       let worst = 0;
@@ -105,6 +107,7 @@ test.serial('data-parallel: averaged gradients equal the full batch, workers sta
       }
       t.true(worst < 1e-3, `step ${step}: worst relative gradient difference ${worst}`);
     }
+    t.is(live[1], live[0], 'a step leaves no tensors behind');
     const [a, b] = await Promise.all([dp.tensors(0), dp.tensors(1)]);
     for (const [name, x] of a) t.deepEqual(x.data, b.get(name)!.data, name);
     const local = await modelTensors(model);
