@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import type { ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
 import type { Box } from './queries/faces.ts';
+import { RunSpaceError, RunSpaces } from './run-space.ts';
 
 export interface Neighbour {
   faceId: number;
@@ -44,6 +45,8 @@ type FaceIndex = import('../retrieval/face-index.ts').FaceIndex;
 type FacePool = import('../retrieval/faces/pool.ts').FacePool;
 
 export class SearchUnavailable extends Error {}
+/** The query cannot be answered as asked (a face without an embedding in the chosen run, ...): a 4xx. */
+export class SearchInputError extends Error {}
 
 interface Loaded {
   search: SearchModule;
@@ -99,11 +102,7 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
     }
     return index;
   };
-  const faces = (spaceName: string) => {
-    if (spaceName !== 'human') {
-      throw new SearchUnavailable(`search in a run's ProS embeddings ("${spaceName}") is not available yet`);
-    }
-  };
+  const runSpaces = new RunSpaces(ws, config);
 
   return {
     async unavailable() {
@@ -118,14 +117,22 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
       return ['human', ...runs];
     },
     async byFace(faceId, k, space) {
-      faces(space);
+      if (space !== 'human') {
+        try {
+          return await runSpaces.byFace(space, faceId, k);
+        } catch (err) {
+          if (err instanceof RunSpaceError) throw new SearchInputError(err.message);
+          throw err;
+        }
+      }
       const m = await need();
       const fi = await openIndex();
       const q = await m.search.searchByFace(ws, fi, faceId, k);
       return normaliseHits(q.neighbours);
     },
     async byUpload(bytes, k, space) {
-      faces(space);
+      // Embedding a new photo with a run's backbone would load the model into the server; uploads use human's space.
+      if (space !== 'human') throw new SearchInputError('search by upload uses human descriptors: choose the "human" space');
       const m = await need();
       const fi = await openIndex();
       pool ??= m.pool.FacePool.start(m.search.queryConfig(config));
@@ -143,6 +150,7 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
       stale = true;
     },
     async close() {
+      runSpaces.close();
       const p = await pool?.catch(() => undefined);
       await p?.close();
       (await index?.catch(() => undefined))?.vectors.close();

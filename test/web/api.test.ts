@@ -129,6 +129,27 @@ test.serial('search by upload: the faces of the image and their neighbours', asy
   t.is(body.faces[0].neighbours[0].id, faceOf('audrey.jpg'));
   t.true(body.faces[0].neighbours[0].similarity > 0.95);
   t.true(body.faces[0].neighbours.length <= 3);
+  // Uploads are described with human's models only; a run's space is refused with a reason.
+  form.set('space', 'demo-run');
+  const run = await fetch(`${f.url}/api/search/upload`, { method: 'POST', body: form, headers: { origin: f.url } });
+  t.is(run.status, 422);
+  t.regex(((await run.json()) as any).error, /human/);
+});
+
+test.serial("search in a trained run's ProS embedding space", async (t) => {
+  const spaces = (await get('/api/search/spaces')).body.spaces;
+  t.deepEqual(spaces, ['human', 'demo-run']);
+  const id = faceOf('franck_01829.jpg');
+  const { status, body } = await get(`/api/search?face=${id}&k=3&space=demo-run`);
+  t.is(status, 200);
+  t.is(body.space, 'demo-run');
+  t.is(body.neighbours[0].id, faceOf('franck_03909.jpg'));
+  t.false(body.neighbours.some((n: any) => n.id === id));
+  // A face the run never embedded (a rejected one) cannot be a query in its space.
+  const rejected = one(`SELECT id FROM faces WHERE status = 'rejected' LIMIT 1`);
+  const miss = await get(`/api/search?face=${rejected}&space=demo-run`);
+  t.is(miss.status, 422);
+  t.regex(miss.body.error, /no embedding in run "demo-run"/);
 });
 
 test.serial('reject through the API: written with who/when, gone from accepted, seen by another connection and by search', async (t) => {

@@ -10,6 +10,8 @@ import { openWorkspace, type Workspace } from '../../src/workspace.ts';
 import { nonFaceImage, packagePhotos } from '../../src/demo/corpus.ts';
 import { curate } from '../../retrieval/pipeline.ts';
 import { serve, type Serving } from '../../web/server.ts';
+import { openIndex, VectorStore } from '../../retrieval/index/index.ts';
+import { DESCRIPTOR_DIM } from '../../retrieval/face-index.ts';
 
 export const photo = (name: string) => {
   const p = packagePhotos().find((x) => x.endsWith(`/${name}`));
@@ -55,6 +57,7 @@ export async function buildFixture(): Promise<Fixture> {
   // A crawled caption is whatever the source row said; a folder has none, so give one image a hostile caption.
   ws.db.prepare(`UPDATE images SET caption = ?, licence = 'CC-BY-4.0' WHERE origin LIKE '%audrey.jpg'`).run(HOSTILE_CAPTION);
   addRun(ws, 'demo-run', 40);
+  await addRunEmbeddings(ws, config, 'demo-run');
   addEvals(ws);
   const server = await serve({ ws, config, port: 0 });
   return {
@@ -83,6 +86,42 @@ export function addRun(ws: Workspace, name: string, steps: number): void {
     add.run(name, s, JSON.stringify({ loss: distill + proto, distill, proto, lr: 1e-3 * Math.min(1, (s + 1) / 10),
       teacher_entropy: 4 - s / 20, prototypes_used: 100 + s, img_per_s: 50 + (s % 5) }));
   }
+}
+
+/**
+ * Embeddings as `pros embed` writes them (index/runs/<run>.f32, `embeddings` rows, an ANN index named by the run),
+ * here a fixed random projection of the human descriptors of accepted faces to 64 dimensions, so that neighbours
+ * in the run's space are still meaningful.
+ */
+export async function addRunEmbeddings(ws: Workspace, config: ProsConfig, run: string, dim = 64): Promise<void> {
+  const human = VectorStore.open(join(ws.paths.index, 'descriptors.f32'), DESCRIPTOR_DIM);
+  const faces = ws.db.prepare(`SELECT id, descriptor_row AS row FROM faces WHERE status = 'accepted' AND descriptor_row IS NOT NULL`)
+    .all() as Array<{ id: number; row: number }>;
+  let seed = 12345;
+  const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296) - 0.5;
+  const proj = Float32Array.from({ length: DESCRIPTOR_DIM * dim }, rand);
+  const out = new Float32Array(faces.length * dim);
+  faces.forEach((f, i) => {
+    const d = human.read(f.row);
+    let norm = 0;
+    for (let j = 0; j < dim; j++) {
+      let v = 0;
+      for (let k = 0; k < DESCRIPTOR_DIM; k++) v += d[k] * proj[k * dim + j];
+      out[i * dim + j] = v;
+      norm += v * v;
+    }
+    for (let j = 0; j < dim; j++) out[i * dim + j] /= Math.sqrt(norm);
+  });
+  human.close();
+  const dir = join(ws.paths.index, 'runs');
+  const store = VectorStore.open(join(dir, `${run}.f32`), dim);
+  const first = store.append(out);
+  store.close();
+  const add = ws.db.prepare('INSERT INTO embeddings (run, face_id, row) VALUES (?, ?, ?)');
+  ws.db.transaction(() => faces.forEach((f, i) => add.run(run, f.id, first + i)))();
+  const index = await openIndex(dir, run, dim, config.index);
+  index.add(faces.map((f) => f.id), out);
+  index.save();
 }
 
 export function addEvals(ws: Workspace): void {

@@ -5,7 +5,8 @@ import { Router } from 'express';
 import multer from 'multer';
 import { badRequest, faceIdParam, h, HttpError, notFound, qInt, qText } from '../security.ts';
 import { facesByIds, type FaceRow } from '../queries/faces.ts';
-import { SearchUnavailable, type Neighbour } from '../search-provider.ts';
+import { SearchInputError, SearchUnavailable, type Neighbour } from '../search-provider.ts';
+import { UsageError } from '../../src/command.ts';
 import type { ApiDeps } from './deps.ts';
 
 /** What an upload must look like in its first bytes: JPEG, PNG, WebP, GIF, AVIF/HEIF, TIFF. */
@@ -47,6 +48,8 @@ export function searchRouter({ ws, config, search, maxUploadBytes }: ApiDeps): R
       return await fn();
     } catch (err) {
       if (err instanceof SearchUnavailable) throw new HttpError(503, err.message);
+      if (err instanceof SearchInputError) throw new HttpError(422, err.message);
+      if (err instanceof UsageError) throw new HttpError(422, err.message);
       throw err;
     }
   };
