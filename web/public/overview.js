@@ -12,7 +12,7 @@ function section(title, ...content) {
 const statusColour = { ok: '#2f855a', accepted: '#2f855a', failed: '#9b2c2c', rejected: '#c05621', skipped: '#b7791f',
   duplicate: '#6b46c1', no_face: '#718096', pending: '#a0aec0' };
 const rows = (counts) => counts.map((c) => ({ label: c.reason ? `${c.status}: ${c.reason}` : c.status, value: c.n,
-  colour: statusColour[c.status] }));
+  colour: statusColour[c.status.replace(/^page /, '')] }));
 
 try {
   const o = await api('/api/overview');

@@ -27,9 +27,19 @@ export interface Overview {
   score: Histogram;
 }
 
-function counts(ws: Workspace, table: 'items' | 'images' | 'faces'): Count[] {
+function counts(ws: Workspace, table: 'images' | 'faces'): Count[] {
   return ws.db
     .prepare(`SELECT status, reason, COUNT(*) AS n FROM ${table} GROUP BY status, reason ORDER BY status, n DESC`)
+    .all() as Count[];
+}
+
+/** Fetch outcomes of image URLs and files, then of crawled pages (items.kind, migration 3), each by reason. */
+function itemCounts(ws: Workspace): Count[] {
+  return ws.db
+    .prepare(
+      `SELECT CASE WHEN kind = 'page' THEN 'page ' || status ELSE status END AS status, reason, COUNT(*) AS n
+       FROM items GROUP BY kind, status, reason ORDER BY kind = 'page', status, n DESC`,
+    )
     .all() as Count[];
 }
 
@@ -64,7 +74,7 @@ export function overview(ws: Workspace): Overview {
          GROUP BY s.name ORDER BY s.created_at DESC, s.name`,
       )
       .all() as Overview['sets'],
-    items: counts(ws, 'items'),
+    items: itemCounts(ws),
     images: counts(ws, 'images'),
     faces: counts(ws, 'faces'),
     faceRatio: histogram(ws, 'face_ratio', 20),
