@@ -125,8 +125,8 @@ export const defaults: ProsConfig = {
   decode: { maxPixels: 50_000_000, analysisSize: 640, minSide: 32 },
   faces: { workers: 2, maxDetected: 10, detectorMinScore: 0.3 },
   policy: {
-    minFaceRatio: 0.08,
-    minFaceSize: 48,
+    minFaceRatio: 0.05,
+    minFaceSize: 32,
     minScore: 0.5, // true faces in the package photos scored 0.55–0.97; the mesh stage re-confirms (docs/retrieval-faces.md)
     maxFaces: 1,
     maxYaw: 45,

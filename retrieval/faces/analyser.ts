@@ -10,8 +10,11 @@ import type { AnalysisInput, FaceRecord, ImageAnalysis } from './types.ts';
 
 type Box = [number, number, number, number];
 const DEG = 180 / Math.PI;
-/** Stage-2 crop side as a multiple of the face box's longer side: room for blazeface to see a whole head. */
-const CROP_SCALE = 2.2;
+/**
+ * Stage-2 crop side as a multiple of the (tight, stage-1) face box's longer side: room for blazeface to see a whole
+ * head and for human's own 1.4× enlargement for the mesh.
+ */
+const CROP_SCALE = 3;
 
 interface RawFace {
   box: Box;

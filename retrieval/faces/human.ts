@@ -44,7 +44,9 @@ export function humanConfig(opts: { maxDetected: number; minConfidence: number; 
     filter: { ...off, equalization: false },
     face: {
       enabled: true,
-      detector: { rotation: false, maxDetected: opts.maxDetected, minConfidence: opts.minConfidence, return: false },
+      // human enlarges blazeface's box by `scale` (1.4 by default) to give the mesh model the whole head. Stage 1
+      // wants the face itself (the policy's face ratio and size, dHash, sharpness, export crops): scale 1.
+      detector: { rotation: false, maxDetected: opts.maxDetected, minConfidence: opts.minConfidence, return: false, scale: opts.full ? 1.4 : 1 },
       mesh: { enabled: opts.full },
       description: { enabled: opts.full },
       iris: off,

@@ -29,7 +29,7 @@ test('pose limits: yaw, pitch, roll in degrees, either sign', (t) => {
 });
 
 test('more faces above minScore than maxFaces rejects every face as too_many_faces', (t) => {
-  const second: Geometry = { ...good, box: [500, 80, 100, 100], faceRatio: 0.05 };
+  const second: Geometry = { ...good, box: [500, 80, 100, 100], faceRatio: 0.03 };
   t.deepEqual(judgeImageGeometry([good, second], cfg), ['too_many_faces', 'too_many_faces']);
   // A weak detection in the background does not make a group.
   const weak = { ...second, score: cfg.minScore - 0.1 };
