@@ -54,6 +54,8 @@ export function register(program: Command): void {
           signal: ac.signal,
         });
         if (s.status === 'failed') process.exitCode = 1;
+        // Stopped by Ctrl-C: saved and resumable, but not a finished run.
+        if (s.status === 'stopped') process.exitCode = 130;
         return s;
       },
       (s) =>

@@ -159,6 +159,8 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     let lastWarn = -Infinity;
     try {
       for (let step = start; step < sched.total; step++) {
+        // Let signals (Ctrl-C) and I/O in: with prefetched views a step never leaves the microtask queue otherwise.
+        await new Promise((r) => setImmediate(r));
         if (opts.signal?.aborted) {
           summary.status = 'stopped';
           break;

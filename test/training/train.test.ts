@@ -1,7 +1,7 @@
 // Training end to end on a small real-photo set with the tiny preset scaled down: the loss falls, nothing collapses,
 // resume is exact, data-parallel equals the full batch, and bad input gets a clear error.
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,6 +132,33 @@ test.serial('a non-finite loss stops the run with a clear message and keeps the 
   const w = openWorkspace(ws);
   t.is((w.db.prepare('SELECT status FROM runs WHERE name = ?').get('nan') as { status: string }).status, 'failed');
   w.close();
+});
+
+test.serial('CLI: a JSON config file over the preset; Ctrl-C saves a checkpoint and stops; a rerun without --resume is refused', async (t) => {
+  const ws = join(root, 'ws-cli');
+  const cfgFile = join(root, 'train.json');
+  writeFileSync(cfgFile, JSON.stringify({ ...testOverrides, steps: 400 }));
+  const args = ['bin/pros.js', 'train', '--data', data, '--run', 'cli', '-w', ws, '--config', cfgFile];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const metrics = join(ws, 'runs', 'cli', 'metrics.jsonl');
+  const started = Date.now();
+  while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').split('\n').length > 3) && Date.now() - started < 60_000) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  t.is(code, 130, stderr);
+  t.regex(stderr, /interrupted: saving a checkpoint/);
+  const state = JSON.parse(readFileSync(join(ws, 'runs', 'cli', 'checkpoint', 'state.json'), 'utf8'));
+  t.true(state.step >= 3 && state.step < 400, `stopped at ${state.step}`);
+  const saved = JSON.parse(readFileSync(join(ws, 'runs', 'cli', 'config.json'), 'utf8'));
+  t.is(saved.vit.width, 64);
+  // Resuming with a shorter total is refused rather than silently changing the schedules.
+  const again = spawnSync(process.execPath, ['bin/pros.js', 'train', '--data', data, '--run', 'cli', '-w', ws], { encoding: 'utf8' });
+  t.is(again.status, 2);
+  t.regex(again.stderr, /already exists.*--resume/);
 });
 
 test.serial('bad input: missing or empty manifest, missing crops, bad config key, a clear error each', async (t) => {
