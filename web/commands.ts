@@ -27,18 +27,20 @@ export function register(program: Command): void {
         log.warn(`serving on ${flags.host}: anyone who can reach it can read and curate this workspace`);
       }
       log.info(`pros serve: ${s.url}  (workspace ${ws.root}; Ctrl-C to stop)`);
+      // With --json, one line when listening (so a script can find the port) and the summary when stopped.
       if (flags.json) process.stdout.write(JSON.stringify({ url: s.url, workspace: ws.root }) + '\n');
-      await new Promise<void>((done) => {
-        const stop = () => {
+      const signal = await new Promise<NodeJS.Signals>((done) => {
+        const stop = (sig: NodeJS.Signals) => {
           log.info('stopping');
           void s.close().then(() => {
             ws.close();
-            done();
+            done(sig);
           });
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+      return { url: s.url, workspace: ws.root, stoppedBy: signal };
     }),
   );
 }

@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { openWorkspace } from '../../src/workspace.ts';
+import { serve } from '../../web/server.ts';
 import { buildFixture, HOSTILE_CAPTION, HOSTILE_NAME, photo, type Fixture } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -168,6 +170,27 @@ test.serial("a run's curves and the evaluation table", async (t) => {
   t.regex((await page.textContent('#evals tr:has-text("accuracy") td.best'))!, /^0\.755/);
   await shot(page, 'runs');
   await page.close();
+});
+
+test.serial('an empty workspace shows empty states on every page, not errors', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'pros-web-empty-'));
+  const ws = openWorkspace(root);
+  const empty = await serve({ ws, config: { ...f.config, workspace: root }, port: 0 });
+  try {
+    for (const path of ['/', '/grid.html', '/search.html?face=1', '/runs.html', `/image.html?sha=${'a'.repeat(64)}`]) {
+      const page = await browser.newPage();
+      page.on('pageerror', (e) => problems.push(`empty ${path}: ${e.message}`));
+      await page.goto(empty.url + path);
+      await page.waitForSelector('.notice.empty');
+      t.true((await page.locator('.notice.empty').count()) >= 1, path);
+      if (path === '/') await shot(page, 'empty-overview');
+      await page.close();
+    }
+  } finally {
+    await empty.close();
+    ws.close();
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test.serial('no page threw, tripped the CSP or opened a dialog', (t) => {
