@@ -138,6 +138,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
           `preset ${cfg.preset}, backend ${engine.backend}, ${workers > 1 ? `${workers} data-parallel workers` : 'one thread'}, matmul: ${engine.kernels}`,
       );
     }
+    ws.db.prepare('UPDATE runs SET backend = ? WHERE name = ?').run(engine.backend, opts.run);
     const source = new ViewSource(set.items.map((i) => i.file), cfg);
     const bar = progress({ label: `train ${opts.run}`, total: sched.total, unit: 'steps', silent: opts.quiet });
     bar.tick(start);
