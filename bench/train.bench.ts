@@ -1,4 +1,4 @@
-// npm run bench:train [-- --batch 32 --steps 3 --warmup 1 --stock-steps 1 --paths stock,explicit,data-parallel,native,native:2,both
+// npm run bench:train [-- --batch 16 --steps 3 --warmup 1 --stock-steps 1 --paths stock,explicit,data-parallel,native,native:2,both
 //                        --ceiling-seconds 2 --no-profile]
 // img/s of the tiny preset's full ProS step (teacher forward, student forward + backward on 2 global + 8 local crops,
 // both loss terms, AdamW, EMA) for each matmul path, the achieved GFLOP/s (matmul FLOPs counted analytically,
@@ -25,7 +25,10 @@ function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
-const BATCH = Number(arg('batch', '32'));
+const BATCH = Number(arg('batch', '16'));
+// One wasm instance has at most 4 GB of heap; a ProS step peaks at ~1.15 GB (native) to ~1.45 GB (stock) at batch 8
+// and aborts the instance at batch 32, so larger batches need data-parallel workers.
+const MAX_INSTANCE_BATCH = Number(arg('max-instance-batch', '16'));
 const STEPS = Number(arg('steps', '3'));
 const WARMUP = Number(arg('warmup', '1'));
 const STOCK_STEPS = Number(arg('stock-steps', '1'));
@@ -187,6 +190,11 @@ const { tf } = await loadBackend('wasm', { quiet: true });
 const results: PathResult[] = [];
 for (const p of PATHS) {
   const { prefer, threads, parallel } = parsePath(p);
+  const perInstance = parallel ? BATCH / WORKERS : BATCH;
+  if (perInstance > MAX_INSTANCE_BATCH) {
+    console.log(`${p}: not run (${perInstance} images per wasm instance; above ${MAX_INSTANCE_BATCH} the step outgrows the 4 GB wasm heap)`);
+    continue;
+  }
   try {
     results.push(parallel ? await dataParallel(p, prefer) : await singleProcess(tf, p, prefer, threads));
   } catch (e) {
@@ -211,7 +219,7 @@ if (fastest) {
 }
 
 const profiles: Awaited<ReturnType<typeof breakdown>>[] = [];
-if (PROFILE) {
+if (PROFILE && BATCH <= MAX_INSTANCE_BATCH) {
   const wanted: Array<[MatmulPreference, number]> = [['explicit', 1]];
   if (results.some((r) => r.kernels.includes('native-openblas'))) wanted.push(['native', 1]);
   for (const [prefer, threads] of wanted) {
