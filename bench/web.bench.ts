@@ -177,6 +177,15 @@ try {
     report('grid: set member, by ratio', await measure(s.url, () => `/api/faces?set=bench&sort=ratio&order=asc&offset=${(pick(20) - 1) * 60}`, REQUESTS));
     report('grid: rejected by reason', await measure(s.url, () => `/api/faces?status=rejected&reason=${REASONS[pick(REASONS.length) - 1]}`, REQUESTS));
   }
+  // The other pages a curator opens every day, fewer requests each.
+  const few = Math.max(10, Math.floor(REQUESTS / 5));
+  const cold = performance.now();
+  await (await fetch(`${s.url}/api/overview`)).arrayBuffer();
+  const coldMs = performance.now() - cold;
+  report('overview, first (computed)', { p50: coldMs, p95: coldMs, max: coldMs, n: 1 });
+  report('overview', await measure(s.url, () => '/api/overview', few));
+  report('filter menus', await measure(s.url, () => '/api/filters', few));
+  report('image detail', await measure(s.url, () => `/api/images/${pick(total).toString(16).padStart(64, '0')}`, REQUESTS));
   if (withSearch) {
     report('search: k=12 nearest of a face (human space)', await measure(s.url,
       () => `/api/search?face=${acceptedIds[pick(acceptedIds.length) - 1]}&k=12`, REQUESTS));

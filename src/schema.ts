@@ -154,4 +154,10 @@ export const migrations: string[] = [
   CREATE INDEX tags_tag ON tags(tag, face_id);
   CREATE INDEX set_members_face ON set_members(face_id);
   `,
+  // 5: the web UI's image detail lists the items (URLs, files) an image was met at; its overview counts fetch
+  // outcomes by kind, status and reason from an index instead of the rows
+  `
+  CREATE INDEX items_image ON items(image_sha256);
+  CREATE INDEX items_outcome ON items(kind, status, reason);
+  `,
 ];

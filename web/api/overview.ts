@@ -1,11 +1,12 @@
 import { Router } from 'express';
 import { h } from '../security.ts';
-import { overview } from '../queries/stats.ts';
+import { OverviewCache } from '../queries/stats.ts';
 import type { ApiDeps } from './deps.ts';
 
 export function overviewRouter({ ws }: ApiDeps): Router {
+  const cache = new OverviewCache(ws);
   return Router().get(
     '/overview',
-    h((_req, res) => res.json(overview(ws))),
+    h((_req, res) => res.json(cache.get())),
   );
 }

@@ -2,6 +2,7 @@
 // SQL so a page of 100k faces costs what a page of 100 does on the client.
 import type { Workspace } from '../../src/workspace.ts';
 import { decisionsFor, type Decision } from '../../retrieval/curation.ts';
+import { dbVersion } from './stats.ts';
 
 export const FACE_STATUSES = ['accepted', 'rejected', 'duplicate'] as const;
 export const SORTS = ['id', 'score', 'ratio', 'sharpness', 'yaw'] as const;
@@ -157,8 +158,9 @@ function where(f: GridFilter): { sql: string; args: unknown[] } {
   if (f.maxPitch !== undefined) add('abs(f.pitch) <= ?', f.maxPitch);
   if (f.minSharpness !== undefined) add('f.sharpness >= ?', f.minSharpness);
   // Membership tests as IN lists, so the plan stays a scan of the covering index rather than a walk of face rows.
-  // "+f.id" keeps a large set (tens of thousands of members) from turning into one row lookup per member.
-  if (f.set !== undefined) add('+f.id IN (SELECT face_id FROM set_members WHERE set_name = ?)', f.set);
+  // A membership probe per face walked (not an IN list, which would build a table of all members of a large set
+  // for every page): with a sort-led index the walk stops once the page is full.
+  if (f.set !== undefined) add('EXISTS (SELECT 1 FROM set_members m WHERE m.set_name = ? AND m.face_id = f.id)', f.set);
   if (f.tag !== undefined) add('f.id IN (SELECT face_id FROM tags WHERE tag = ?)', f.tag);
   if (f.image !== undefined) add('f.image_sha256 = ?', f.image);
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', args };
@@ -173,17 +175,14 @@ function where(f: GridFilter): { sql: string; args: unknown[] } {
 export class GridQueries {
   private readonly counts = new Map<string, number>();
   private countsVersion = '';
-  private readonly version;
 
   constructor(
     private readonly ws: Workspace,
     private readonly cropScale: number,
-  ) {
-    this.version = ws.db.prepare('SELECT total_changes()').pluck();
-  }
+  ) {}
 
   private total(w: { sql: string; args: unknown[] }, onlySet: string | undefined): number {
-    const v = `${this.ws.db.pragma('data_version', { simple: true })}:${this.version.get()}`;
+    const v = dbVersion(this.ws);
     if (v !== this.countsVersion) {
       this.counts.clear();
       this.countsVersion = v;
@@ -206,10 +205,11 @@ export class GridQueries {
       ? q.set
       : undefined;
     const total = this.total(w, onlySet);
-    // NULLs last whatever the direction (only nullable keys need the test); id breaks ties so pages never overlap.
+    // NULLs last whatever the direction: SQLite sorts NULL lowest, so only an ascending sort of a nullable key needs
+    // the extra term (which would stop the sort-led index being walked in order); id breaks ties.
     const key = SORT_SQL[q.sort];
     const dir = q.order === 'asc' ? 'ASC' : 'DESC';
-    const nulls = NULLABLE_SORTS.has(q.sort) ? `${key} IS NULL, ` : '';
+    const nulls = NULLABLE_SORTS.has(q.sort) && dir === 'ASC' ? `${key} IS NULL, ` : '';
     const ids = this.ws.db
       .prepare(
         `SELECT f.id FROM faces f ${w.sql}
