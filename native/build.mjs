@@ -10,6 +10,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
 function nodeGypScript() {
+  // npm tells its lifecycle scripts where its own node-gyp is.
+  const fromNpm = process.env.npm_config_node_gyp;
+  if (fromNpm && existsSync(fromNpm)) return fromNpm;
   try {
     return require.resolve('node-gyp/bin/node-gyp.js');
   } catch {}

@@ -2,12 +2,15 @@
 // ViT uses (forward and gradients), broadcasting, empty shapes, memory growth mid-run, and the fallback.
 // The native path needs the addon built (npm install builds it) and OpenBLAS; PROS_SKIP_NATIVE=1 skips those checks.
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Tensor } from '@tensorflow/tfjs';
 import { loadBackend, type Tf } from '../../src/backend.ts';
 import { installMatmul, relativeError, uninstallMatmul, type MatmulPreference } from '../../training/kernels/install.ts';
 
 const { tf } = await loadBackend('wasm', { quiet: true });
 const skipNative = process.env.PROS_SKIP_NATIVE === '1';
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const TOL = 1e-5;
 
 // The tiny preset: 64-px globals and 32-px locals, patch 8, width 192, 3 heads (64 per head), MLP 768; batch 2 here.
@@ -81,7 +84,7 @@ test.serial('matMul: every ViT shape and transpose combination equals the stock 
 
 test.serial('matMul gradients (which use the transposed kernels) equal the stock kernel', (t) => {
   for (const [name, [as, bs]] of Object.entries(vitShapes)) {
-    if (!/qkv|attention scores|attention·v/.test(name)) continue;
+    if (!/qkv|attention scores|attention·v|mlp fc1/.test(name)) continue;
     for (const [ta, tb] of combos) {
       const a = rand(orient(as, ta));
       const b = rand(orient(bs, tb));
@@ -338,6 +341,27 @@ test.serial('fallback is taken and said when OpenBLAS is absent', (t) => {
   t.regex(result.reason, /libopenblas not found/);
   t.regex(said, /matmul: explicit-transpose \(libopenblas not found/);
   uninstallMatmul(tf);
+});
+
+test.serial('a fresh process without OpenBLAS says so and trains on explicit transposes', (t) => {
+  if (skipNative) return t.pass('PROS_SKIP_NATIVE=1');
+  const script = [
+    "import { loadBackend } from './src/backend.ts';",
+    "import { installMatmul } from './training/kernels/install.ts';",
+    "const { tf } = await loadBackend('wasm', { quiet: true });",
+    'const r = installMatmul(tf);',
+    'console.log(JSON.stringify({ r, y: Array.from(tf.matMul(tf.ones([2, 3]), tf.ones([4, 3]), false, true).dataSync()) }));',
+  ].join('\n');
+  const out = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: root,
+    env: { ...process.env, PROS_OPENBLAS: '/nonexistent/libopenblas.so.0', PROS_MATMUL: '' },
+    encoding: 'utf8',
+  });
+  t.is(out.status, 0, out.stderr);
+  t.regex(out.stderr, /matmul: explicit-transpose \(libopenblas not found/);
+  const { r, y } = JSON.parse(out.stdout.trim().split('\n').pop()!);
+  t.is(r.path, 'explicit-transpose');
+  t.deepEqual(y, Array(8).fill(3));
 });
 
 test.serial('PROS_MATMUL forces a path; auto takes native when it is there', (t) => {
