@@ -5,8 +5,10 @@
 //   explicit-transpose transposed operands made explicit, then the stock kernel (always available on wasm);
 //   stock              tfjs-backend-wasm's own kernels, untouched.
 // Choice: opts.prefer, else $PROS_MATMUL (auto|native|explicit|stock), else auto. BLAS threads: opts.blasThreads,
-// else $PROS_BLAS_THREADS, else 1. $PROS_NATIVE_ADDON and $PROS_OPENBLAS override where the addon and the library
+// else $PROS_BLAS_THREADS, else every core on the main thread and 1 in a worker thread. $PROS_NATIVE_ADDON and $PROS_OPENBLAS override where the addon and the library
 // are looked for (tests point them at nothing). Environment variables reach data-parallel worker threads too.
+import { availableParallelism } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 import type { Tf } from '../../src/backend.ts';
 import { explicitBatchMatMul, explicitFusedMatMul } from './explicit-transpose.ts';
 import { loadNativeAddon, nativeBatchMatMul, nativeFusedMatMul, type NativeAddon } from './native-matmul.ts';
@@ -20,8 +22,8 @@ export type MatmulPreference = 'auto' | 'native' | 'explicit' | 'stock';
 export interface InstallMatmulOptions {
   prefer?: MatmulPreference;
   /**
-   * OpenBLAS threads (default $PROS_BLAS_THREADS, else 1: parallelism comes from data-parallel workers). The count is
-   * process-wide: worker threads of one process share it.
+   * OpenBLAS threads (default $PROS_BLAS_THREADS, else: every core on the main thread, 1 in a worker thread, where
+   * parallelism comes from the data-parallel workers). The count is process-wide: the last install sets it.
    */
   blasThreads?: number;
   quiet?: boolean;
@@ -66,7 +68,7 @@ export function installMatmul(tf: Tf, opts: InstallMatmulOptions = {}): MatmulIn
 
   const loaded = loadNativeAddon(opts.addonPath ?? process.env.PROS_NATIVE_ADDON, opts.blasLibrary ?? process.env.PROS_OPENBLAS);
   if (!loaded.addon) return useExplicit(loaded.reason);
-  const threads = loaded.addon.setThreads(Math.max(1, opts.blasThreads ?? (Number(process.env.PROS_BLAS_THREADS) || 1)));
+  const threads = loaded.addon.setThreads(Math.max(1, opts.blasThreads ?? (Number(process.env.PROS_BLAS_THREADS) || (isMainThread ? availableParallelism() : 1))));
   const backend = tf.backend() as unknown as WasmBackendLike;
   const batch = nativeBatchMatMul(loaded.addon);
   const fused = nativeFusedMatMul(loaded.addon, explicitFusedMatMul(stock, tf));
