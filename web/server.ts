@@ -3,6 +3,7 @@
 import express, { type Express } from 'express';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
@@ -93,7 +94,15 @@ export interface Serving {
 export async function serve(opts: ServeOptions): Promise<Serving> {
   const host = opts.host ?? '127.0.0.1';
   const extra = [...(opts.extraHosts ?? [])];
-  if (!['127.0.0.1', 'localhost', '::1'].includes(host) && host !== '0.0.0.0' && host !== '::') extra.push(host);
+  if (host === '0.0.0.0' || host === '::') {
+    // Bound to every interface: the machine's own names and addresses are its Host values; others are still refused.
+    extra.push(hostname());
+    for (const list of Object.values(networkInterfaces())) {
+      for (const a of list ?? []) extra.push(a.family === 'IPv6' ? `[${a.address}]` : a.address);
+    }
+  } else if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
+    extra.push(host.includes(':') ? `[${host}]` : host);
+  }
   const app = createServer(opts.ws, opts.config, { ...opts, extraHosts: extra });
   const server = createHttpServer(app);
   await new Promise<void>((resolveListen, rejectListen) => {

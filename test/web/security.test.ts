@@ -5,6 +5,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { crc32 } from 'node:zlib';
 import { buildFixture, HOSTILE_CAPTION, photo, post, type Fixture } from './helpers.ts';
 
 let f: Fixture;
@@ -93,7 +94,7 @@ test('crawled strings come back as data, and every page forbids inline script', 
   }
 });
 
-test('uploads: too large is 413, not an image is 415, no file is 400', async (t) => {
+test('uploads: too large is 413, not an image is 415, no file is 400, a pixel bomb is 422', async (t) => {
   const send = async (data: Buffer | null, name = 'x.jpg') => {
     const form = new FormData();
     if (data) form.append('image', new Blob([new Uint8Array(data)]), name);
@@ -111,7 +112,28 @@ test('uploads: too large is 413, not an image is 415, no file is 400', async (t)
   const svg = await send(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'), 'x.png');
   t.is(svg.status, 415);
   t.is((await send(null)).status, 400);
+  // A decompression bomb: a valid PNG header claiming 100000 × 100000 pixels. Sniffed as PNG, refused by decode.
+  const bomb = await send(pngHeader(100_000, 100_000), 'bomb.png');
+  t.is(bomb.status, 422);
+  t.regex(bomb.body.error, /too_many_pixels/);
 });
+
+function pngHeader(width: number, height: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(8 + data.length + 4);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), 8 + data.length);
+    return out;
+  };
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr),
+    chunk('IDAT', Buffer.alloc(16)), chunk('IEND', Buffer.alloc(0))]);
+}
 
 test('state changes from another origin, or with no origin at all, are refused and write nothing', async (t) => {
   const n = decisions();

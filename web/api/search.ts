@@ -7,26 +7,11 @@ import { badRequest, faceIdParam, h, HttpError, notFound, qInt, qText } from '..
 import { facesByIds, type FaceRow } from '../queries/faces.ts';
 import { SearchInputError, SearchUnavailable, type Neighbour } from '../search-provider.ts';
 import { UsageError } from '../../src/command.ts';
+import { sniffFormat } from '../../retrieval/decode.ts';
 import type { ApiDeps } from './deps.ts';
 
-/** What an upload must look like in its first bytes: JPEG, PNG, WebP, GIF, AVIF/HEIF, TIFF. */
-export function sniffImage(b: Buffer): string | null {
-  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
-  if (b.length >= 8 && b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) {
-    return 'image/png';
-  }
-  if (b.length >= 12 && b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP') {
-    return 'image/webp';
-  }
-  if (b.length >= 6 && /^GIF8[79]a$/.test(b.toString('latin1', 0, 6))) return 'image/gif';
-  if (b.length >= 12 && b.toString('latin1', 4, 8) === 'ftyp' && /^(avif|avis|heic|heix|mif1)$/.test(b.toString('latin1', 8, 12))) {
-    return 'image/avif';
-  }
-  if (b.length >= 4 && (b.toString('latin1', 0, 4) === 'II*\0' || b.toString('latin1', 0, 4) === 'MM\0*')) {
-    return 'image/tiff';
-  }
-  return null;
-}
+/** Formats an upload may be, by its first bytes (the same sniffing and decodable set as curation). */
+const UPLOAD_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff']);
 
 export function searchRouter({ ws, config, search, maxUploadBytes }: ApiDeps): Router {
   const scale = config.export.scale;
@@ -84,8 +69,10 @@ export function searchRouter({ ws, config, search, maxUploadBytes }: ApiDeps): R
       h(async (req, res) => {
         const file = req.file;
         if (!file) throw badRequest('expected a multipart form with one file field named "image"');
-        const type = sniffImage(file.buffer);
-        if (!type) throw new HttpError(415, 'the upload is not a JPEG, PNG, WebP, GIF, AVIF or TIFF image');
+        const type = sniffFormat(file.buffer);
+        if (!type || !UPLOAD_FORMATS.has(type)) {
+          throw new HttpError(415, 'the upload is not a JPEG, PNG, WebP, GIF, AVIF, HEIF or TIFF image');
+        }
         const { k, space } = params(req.body ?? {});
         const result = await guard(() => search.byUpload(file.buffer, k, space));
         res.json({
