@@ -14,7 +14,7 @@ import { explicitBatchMatMul, explicitFusedMatMul } from './explicit-transpose.t
 import { loadNativeAddon, nativeBatchMatMul, nativeFusedMatMul, type NativeAddon } from './native-matmul.ts';
 import { nativeTranspose } from './native-transpose.ts';
 import { sharedIdentity } from './identity.ts';
-import { registerWasmKernel, restoreStock, stockKernels, type WasmBackendLike, type WasmKernel } from './wasm-internals.ts';
+import { PINNED_WASM_VERSION, registerWasmKernel, restoreStock, stockKernels, wasmBackendVersion, type WasmBackendLike, type WasmKernel } from './wasm-internals.ts';
 
 export type MatmulPath = 'native-openblas' | 'explicit-transpose' | 'stock' | 'not-wasm';
 export type MatmulPreference = 'auto' | 'native' | 'explicit' | 'stock';
@@ -66,6 +66,9 @@ export function installMatmul(tf: Tf, opts: InstallMatmulOptions = {}): MatmulIn
   };
   if (prefer === 'explicit') return useExplicit('asked for');
 
+  // The native kernels read tfjs-backend-wasm internals (wasm-internals.ts); another version may lay them out otherwise.
+  const version = wasmBackendVersion();
+  if (version !== PINNED_WASM_VERSION) return useExplicit(`tfjs-backend-wasm ${version} is not the pinned ${PINNED_WASM_VERSION} the native kernels were written against`);
   const loaded = loadNativeAddon(opts.addonPath ?? process.env.PROS_NATIVE_ADDON, opts.blasLibrary ?? process.env.PROS_OPENBLAS);
   if (!loaded.addon) return useExplicit(loaded.reason);
   const threads = loaded.addon.setThreads(Math.max(1, opts.blasThreads ?? (Number(process.env.PROS_BLAS_THREADS) || (isMainThread ? availableParallelism() : 1))));

@@ -4,10 +4,19 @@
 // - backend.makeOutput(shape, dtype): allocates an output tensor on the heap (may grow the memory);
 // - backend.wasm.HEAPU8: the heap view, REPLACED when the memory grows, so it is re-read after every allocation;
 // - backend.disposeData(dataId): frees an intermediate made inside a kernel.
+import { createRequire } from 'node:module';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { Tf } from '../../src/backend.ts';
 
 export const PINNED_WASM_VERSION = '4.22.0';
+
+export function wasmBackendVersion(): string {
+  try {
+    return (createRequire(import.meta.url)('@tensorflow/tfjs-backend-wasm/package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
 
 export interface WasmBackendLike {
   wasm: { HEAPU8: Uint8Array };
