@@ -45,7 +45,7 @@ export function readDataset(root: string, task: TaskName, format?: Format): Task
   if (existsSync(join(root, 'set.json'))) {
     const kind = (JSON.parse(readFileSyncSafe(join(root, 'set.json'))) as { kind?: string }).kind;
     if (kind === 'synthetic' || kind === 'pseudo') d.dataset = `${kind}-${d.dataset}`;
-    if (kind === 'pseudo' && d.task === 'landmarks') d.pseudo = true;
+    if (kind === 'pseudo') d.pseudo = true;
   }
   return d;
 }

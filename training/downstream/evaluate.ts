@@ -46,8 +46,12 @@ export interface EvalOptions {
   batch?: number;
   /** Hidden width of an MLP head (classification); 0: linear. */
   hidden?: number;
+  /** What a classification head reads: the CLS token, or all patch tokens (landmarks always read the tokens). */
+  features?: 'cls' | 'patches';
   maxTrain?: number;
   maxTest?: number;
+  /** L2 penalty on the head's weight matrices. */
+  l2?: number;
   log?: (line: string) => void;
 }
 
@@ -82,9 +86,9 @@ export interface EvalSummary {
   rows: EvalRow[];
 }
 
-function taskFor(d: TaskData, hidden?: number): AnyTask {
-  if (d.task === 'attributes') return attributesTask(d.names, { hidden }) as AnyTask;
-  if (d.task === 'expression') return expressionTask(d.classes, { hidden }) as AnyTask;
+function taskFor(d: TaskData, hidden?: number, input?: 'cls' | 'patches'): AnyTask {
+  if (d.task === 'attributes') return attributesTask(d.names, { hidden, input }) as AnyTask;
+  if (d.task === 'expression') return expressionTask(d.classes, { hidden, input }) as AnyTask;
   return landmarksTask(d.points, d.normaliser) as AnyTask;
 }
 
@@ -129,7 +133,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   const label = runLabel(o);
   if (protocol === 'finetune' && o.backbone === 'human') throw new UsageError('human\'s descriptor is a fixed feature: use --protocol linear');
   const data = readDataset(o.data, o.task, o.format);
-  const task = taskFor(data, o.hidden);
+  const task = taskFor(data, o.hidden, o.features);
   const samples = data.samples as Array<TaskData['samples'][number]>;
   const trainAll = samples.filter((s) => s.split === 'train').slice(0, o.maxTrain);
   const testAll = samples.filter((s) => s.split === 'test' || (s.split === 'val' && !samples.some((x) => x.split === 'test'))).slice(0, o.maxTest);
@@ -194,7 +198,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
       }
       const norm = standardiser(x, shape[shape.length - 1]!);
       const head = task.head(o.tf, { dim: frozen.train.dim, tokens: usePatches ? frozen.train.tokens : undefined }, yTrain, seed + 1);
-      const curve = await fitOnFeatures(o.tf, head, norm(x), shape, y, yTrain[0]!.length, task.loss(o.tf), { epochs, batch, lr, seed });
+      const curve = await fitOnFeatures(o.tf, head, norm(x), shape, y, yTrain[0]!.length, task.loss(o.tf), { epochs, batch, lr, seed, l2: o.l2 ?? 1e-3 });
       log(`seed ${seed}: ${idx.length} training examples, loss ${curve[0]!.toFixed(4)} → ${curve.at(-1)!.toFixed(4)}`);
       pred = await predictFeatures(o.tf, head, norm(pick(frozen.test, te.ok.map((_, i) => i))), shape);
       head.dispose();
@@ -204,7 +208,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
       const head = task.head(o.tf, { dim: bb.dim, tokens: task.input === 'patches' ? (bb.inputSize / bb.patch) ** 2 : undefined }, yTrain, seed + 1);
       const curve = await finetune(o.tf, bb, head, {
         images: idx.map((i) => tr.ok[i]!.decoded.pixels), size, targets: yTrain, flipTarget: task.flipTarget, input: task.input,
-      }, task.loss(o.tf), { epochs, batch, lr, backboneLr: o.backboneLr ?? lr * 0.1, seed });
+      }, task.loss(o.tf), { epochs, batch, lr, backboneLr: o.backboneLr ?? lr * 0.1, seed, l2: o.l2 ?? 1e-3 });
       log(`seed ${seed}: fine-tuned on ${idx.length} examples, loss ${curve[0]!.toFixed(4)} → ${curve.at(-1)!.toFixed(4)}`);
       pred = await predictImages(o.tf, bb, head, te.ok.map((x) => x.decoded.pixels), size, task.input);
       head.dispose();
@@ -213,7 +217,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   }
   source.dispose();
 
-  const extra = JSON.stringify({ data: o.data, backend: o.backend, epochs, lr, train: tr.ok.length, test: te.ok.length, pseudo: !!(data as { pseudo?: boolean }).pseudo });
+  const extra = JSON.stringify({ data: o.data, backend: o.backend, epochs, lr, train: tr.ok.length, test: te.ok.length, pseudo: !!data.pseudo });
   const insert = o.ws.db.prepare('INSERT INTO evals (run, task, dataset, protocol, shots, seed, metric, value, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
   o.ws.db.transaction(() => {
     for (const r of rows) insert.run(r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric, r.value, extra);
@@ -224,7 +228,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   return {
     run: label, task: o.task, dataset: data.dataset, protocol, shots, seeds, metric: task.main.metric, ...main,
     baseline: { name: baseRows[0]!.name, ...b }, train: tr.ok.length, test: te.ok.length, failedImages, missingFeatures,
-    pseudo: !!(data as { pseudo?: boolean }).pseudo, seconds: (Date.now() - t0) / 1000, rows,
+    pseudo: !!data.pseudo, seconds: (Date.now() - t0) / 1000, rows,
   };
 }
 

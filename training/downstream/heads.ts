@@ -20,7 +20,9 @@ function dense(tf: Tf, inDim: number, outDim: number, seed: number, bias?: Float
   return [w, b];
 }
 
-export function classifierHead(tf: Tf, inDim: number, out: number, opts: { hidden?: number; seed: number }): Head {
+export function classifierHead(tf: Tf, input: { dim: number; tokens?: number }, out: number, opts: { hidden?: number; seed: number }): Head {
+  if (input.tokens) return tokenHead(tf, input.dim, input.tokens, out, opts.seed);
+  const inDim = input.dim;
   const layers: Array<[Variable, Variable]> = opts.hidden
     ? [dense(tf, inDim, opts.hidden, opts.seed), dense(tf, opts.hidden, out, opts.seed + 1)]
     : [dense(tf, inDim, out, opts.seed)];
@@ -81,4 +83,23 @@ function gelu(tf: Tf, x: Tensor2D): Tensor2D {
     const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), c);
     return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner))) as Tensor2D;
   });
+}
+
+/**
+ * A linear map from all patch tokens (each first reduced to a few channels): it can read a cue at one place in the
+ * face, such as the mouth, which the CLS token of a small or briefly trained ViT may not carry linearly.
+ */
+export function tokenHead(tf: Tf, dim: number, tokens: number, out: number, seed: number, reduce = 16): Head {
+  const [rw, rb] = dense(tf, dim, reduce, seed);
+  const [w, b] = dense(tf, tokens * reduce, out, seed + 1);
+  return {
+    variables: [rw, rb, w, b],
+    apply: (x) =>
+      tf.tidy(() => {
+        const [n] = x.shape;
+        const z = tf.reshape(tf.add(tf.matMul(tf.reshape(x, [n! * tokens, dim]) as Tensor2D, rw), rb), [n!, tokens * reduce]) as Tensor2D;
+        return tf.add(tf.matMul(z, w), b);
+      }),
+    dispose: () => tf.dispose([rw, rb, w, b]),
+  };
 }

@@ -38,6 +38,10 @@ export async function analyse(human: Human, pixels: Float32Array, size: number, 
   }
 }
 
+// human.detect() merges a call's config into the instance's for good: every caller states what it needs.
+const DESCRIBE = { face: { description: { enabled: true }, emotion: { enabled: false } } };
+export const EMOTION_AND_MESH = { face: { description: { enabled: false }, emotion: { enabled: true, minConfidence: 0 } } };
+
 export async function humanSource(): Promise<FeatureSource> {
   const human = await getHuman();
   return {
@@ -48,7 +52,7 @@ export async function humanSource(): Promise<FeatureSource> {
       const cls = new Float32Array(images.length * dim);
       let missing = 0;
       for (const [i, im] of images.entries()) {
-        const face = await analyse(human, im, size);
+        const face = await analyse(human, im, size, DESCRIBE);
         if (face?.embedding) cls.set(face.embedding.slice(0, dim), i * dim);
         else missing++;
       }

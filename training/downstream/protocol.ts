@@ -18,6 +18,8 @@ export interface FitOptions {
   lr: number;
   /** Fine-tune only: the backbone's learning rate (lower than the head's). */
   backboneLr?: number;
+  /** L2 penalty on the head's weights (matrices only, not biases). */
+  l2?: number;
   seed: number;
 }
 
@@ -56,7 +58,7 @@ export async function fitOnFeatures(
       const cost = tf.tidy(() => {
         const xb = tf.reshape(rows(tf, x, width, idx), [idx.length, ...shape]);
         const yb = rows(tf, y, yWidth, idx);
-        return opt.minimize(() => loss(head.apply(xb), yb), true, head.variables)!;
+        return opt.minimize(() => withL2(tf, loss(head.apply(xb), yb), head, o.l2), true, head.variables)!;
       });
       sum += (await cost.data())[0]! * idx.length;
       cost.dispose();
@@ -109,7 +111,7 @@ export async function finetune(tf: Tf, backbone: Backbone, head: Head, d: Finetu
         const y = tf.tensor2d(concat(tgts), [tgts.length, tgts[0]!.length]);
         const { value, grads } = tf.variableGrads(() => {
           const out = backbone.forward(x, true);
-          return loss(head.apply(d.input === 'cls' ? out.cls : out.patches), y);
+          return withL2(tf, loss(head.apply(d.input === 'cls' ? out.cls : out.patches), y), head, o.l2);
         }, all);
         headOpt.applyGradients(pick(grads, head.variables));
         bbOpt.applyGradients(pick(grads, backbone.variables));
@@ -151,4 +153,10 @@ function concat(parts: Float32Array[]): Float32Array {
     o += p.length;
   }
   return out;
+}
+
+function withL2(tf: Tf, value: Scalar, head: Head, l2 = 0): Scalar {
+  if (!l2) return value;
+  const mats = head.variables.filter((v) => v.rank === 2);
+  return tf.add(value, tf.mul(l2, tf.addN(mats.map((w) => tf.sum(tf.square(w)))))) as Scalar;
 }

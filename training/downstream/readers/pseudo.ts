@@ -6,7 +6,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync, existsSync } from
 import { extname, join } from 'node:path';
 import { VERSION } from '../../../src/config.ts';
 import { decode } from '../images.ts';
-import { analyse, getHuman } from '../human.ts';
+import { analyse, getHuman, EMOTION_AND_MESH } from '../human.ts';
 import { writePts } from './pts300w.ts';
 import { RAF_CLASSES } from './rafdb.ts';
 import { DatasetError } from './files.ts';
@@ -63,7 +63,6 @@ export async function pseudolabel(o: PseudoOptions): Promise<PseudoSummary> {
   });
   const size = o.size ?? 192;
   const human = await getHuman();
-  const config = { face: { emotion: { enabled: true, minConfidence: 0 }, description: { enabled: false } } };
   const imgDir = join(o.out, 'Image', 'aligned');
   mkdirSync(imgDir, { recursive: true });
   mkdirSync(join(o.out, 'EmoLabel'), { recursive: true });
@@ -72,7 +71,7 @@ export async function pseudolabel(o: PseudoOptions): Promise<PseudoSummary> {
   for (const [i, item] of items.entries()) {
     const src = join(o.set, item.path);
     const d = await decode({ image: src, split: 'train' }, size);
-    const face = await analyse(human, d.pixels, size, config);
+    const face = await analyse(human, d.pixels, size, EMOTION_AND_MESH);
     o.onProgress?.(i + 1, items.length);
     const top = face?.emotion.slice().sort((a, b) => b.score - a.score)[0];
     if (!face || face.mesh.length < 468 || !top || !HUMAN_TO_RAF[top.emotion]) {

@@ -14,6 +14,8 @@ export interface AttributeData {
   dataset: string;
   names: string[];
   samples: Array<Sample & { labels: number[] }>;
+  /** Set when the labels were made by a model, not people. */
+  pseudo?: boolean;
 }
 
 export interface ExpressionData {
@@ -21,6 +23,8 @@ export interface ExpressionData {
   dataset: string;
   classes: string[];
   samples: Array<Sample & { label: number }>;
+  /** Set when the labels were made by a model, not people. */
+  pseudo?: boolean;
 }
 
 export type Normaliser = 'inter-ocular' | 'box-diagonal';

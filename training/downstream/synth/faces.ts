@@ -9,14 +9,15 @@ export type Expression = (typeof RAF_CLASSES)[number];
 
 /**
  * The expressions facesjs can draw, from its mouth shapes (looked at one by one) and the eyebrow angle
- * (positive: inner ends down, a frown; negative: inner ends up). Fear and disgust have no drawable cue.
+ * (positive: inner ends down, a frown; negative: inner ends up), with smile lines for happiness. Fear and disgust
+ * have no drawable cue.
  */
-export const SYNTH_EXPRESSIONS: Record<string, { mouths: string[]; brow: [number, number] }> = {
-  Happiness: { mouths: ['smile', 'smile2', 'smile3', 'smile-closed'], brow: [-4, 4] },
-  Sadness: { mouths: ['closed'], brow: [-18, -10] },
-  Anger: { mouths: ['angry'], brow: [12, 20] },
-  Surprise: { mouths: ['mouth'], brow: [-8, -4] },
-  Neutral: { mouths: ['straight', 'mouth6'], brow: [-2, 2] },
+export const SYNTH_EXPRESSIONS: Record<string, { mouths: string[]; brow: [number, number]; smileLines: boolean }> = {
+  Happiness: { mouths: ['smile', 'smile2', 'smile3', 'smile-closed'], brow: [-4, 4], smileLines: true },
+  Sadness: { mouths: ['closed'], brow: [-22, -14], smileLines: false },
+  Anger: { mouths: ['angry'], brow: [16, 25], smileLines: false },
+  Surprise: { mouths: ['mouth'], brow: [-10, -6], smileLines: false },
+  Neutral: { mouths: ['straight', 'mouth6'], brow: [-2, 2], smileLines: false },
 };
 
 /** CelebA attribute names used for the synthetic set: each one's meaning matches CelebA's where the name is CelebA's. */
@@ -59,6 +60,8 @@ export function drawFace(rng: Rng): SynthFace {
   const cue = SYNTH_EXPRESSIONS[expression]!;
   face.mouth = { id: choice(rng, cue.mouths), flip: rng() < 0.5 && expression !== 'Anger' };
   face.eyebrow.angle = Math.round(uniform(rng, cue.brow[0], cue.brow[1]));
+  // Smiling raises the cheeks: the nasolabial lines show (facesjs draws them as smileLine).
+  face.smileLine = cue.smileLines ? { id: choice(rng, ['line1', 'line2', 'line3', 'line4']), size: uniform(rng, 1.2, 2) } : { id: 'none', size: 1 };
 
   face.glasses.id = rng() < 0.3 ? choice(rng, GLASSES) : 'none';
   face.facialHair.id = gender === 'male' && rng() < 0.5 ? choice(rng, BEARDS) : 'none';

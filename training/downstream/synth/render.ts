@@ -93,7 +93,8 @@ class Mask {
   }
   /** Top, bottom and mean row of the mask in column x (searching a few neighbours if the column is empty). */
   column(x: number): { top: number; bottom: number; mid: number } {
-    for (const dx of [0, -1, 1, -2, 2, -3, 3]) {
+    // Thin strokes can leave a column empty at mask resolution: look at the nearest non-empty one.
+    for (const dx of [0, ...Array.from({ length: 24 }, (_, i) => (i % 2 ? 1 : -1) * Math.ceil((i + 1) / 2))]) {
       const xi = Math.min(this.n - 1, Math.max(0, Math.round(x) + dx));
       let top = -1, bottom = -1, sum = 0, count = 0;
       for (let y = 0; y < this.n; y++) {

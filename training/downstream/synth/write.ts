@@ -66,10 +66,10 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
     const file = `${stem}_aligned.png`;
     const f = drawFace(rng);
     const pose: Pose = {
-      angle: Math.round(uniform(rng, -1, 1) * (opts.rotate ?? 12) * 10) / 10,
-      zoom: 1 + uniform(rng, -1, 1) * (opts.zoom ?? 0.1),
-      dx: uniform(rng, -1, 1) * (opts.shift ?? 0.06),
-      dy: uniform(rng, -1, 1) * (opts.shift ?? 0.06),
+      angle: Math.round(uniform(rng, -1, 1) * (opts.rotate ?? 6) * 10) / 10,
+      zoom: 1 + uniform(rng, -1, 1) * (opts.zoom ?? 0.05),
+      dx: uniform(rng, -1, 1) * (opts.shift ?? 0.03),
+      dy: uniform(rng, -1, 1) * (opts.shift ?? 0.03),
     };
     const [png, flat] = await Promise.all([renderPng(f.face, size, DEFAULT_VIEW, pose), landmarks68(f.face, size)]);
     const pts = posePoints(flat, size, DEFAULT_VIEW, pose);
@@ -98,7 +98,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
   writeFileSync(join(opts.out, 'set.json'), JSON.stringify({
     name: 'synthetic', kind: 'synthetic', size, margin: null, policy: null,
     counts: { faces: opts.count, train: nTrain, test: nTest }, generator: 'facesjs', seed,
-    pose: { rotate: opts.rotate ?? 12, zoom: opts.zoom ?? 0.1, shift: opts.shift ?? 0.06 },
+    pose: { rotate: opts.rotate ?? 6, zoom: opts.zoom ?? 0.05, shift: opts.shift ?? 0.03 },
     labels: { expressions, attributes: attrCounts },
     createdAt: new Date().toISOString(), version: VERSION,
   }, null, 2) + '\n');

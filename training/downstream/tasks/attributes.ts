@@ -8,7 +8,7 @@ import type { TaskSpec } from './task.ts';
 
 type S = AttributeData['samples'][number];
 
-export function attributesTask(names: string[], opts: { hidden?: number } = {}): TaskSpec<S> {
+export function attributesTask(names: string[], opts: { hidden?: number; input?: 'cls' | 'patches' } = {}): TaskSpec<S> {
   const k = names.length;
   const binarise = (rows: Float32Array[]) => rows.map((r) => Array.from(r, (v) => (v > 0 ? 1 : 0)));
   const rowsOf = (pred: number[][], truth: number[][]) => {
@@ -17,9 +17,9 @@ export function attributesTask(names: string[], opts: { hidden?: number } = {}):
   };
   return {
     name: 'attributes',
-    input: 'cls',
+    input: opts.input ?? 'cls',
     target: (s) => Float32Array.from(s.labels),
-    head: (tf, input, _t, seed) => classifierHead(tf, input.dim, k, { hidden: opts.hidden, seed }),
+    head: (tf, input, _t, seed) => classifierHead(tf, input, k, { hidden: opts.hidden, seed }),
     loss: (tf) => (pred, target) => tf.losses.sigmoidCrossEntropy(target, pred),
     flipTarget: null,
     // logits > 0 ⇔ p > 0.5

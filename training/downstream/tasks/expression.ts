@@ -9,7 +9,7 @@ type S = ExpressionData['samples'][number];
 
 const argmax = (v: Float32Array) => v.reduce((best, x, i) => (x > v[best]! ? i : best), 0);
 
-export function expressionTask(classes: string[], opts: { hidden?: number } = {}): TaskSpec<S> {
+export function expressionTask(classes: string[], opts: { hidden?: number; input?: 'cls' | 'patches' } = {}): TaskSpec<S> {
   const c = classes.length;
   const rowsOf = (pred: number[], truth: number[]) => {
     const r = classification(pred, truth, c);
@@ -21,13 +21,13 @@ export function expressionTask(classes: string[], opts: { hidden?: number } = {}
   };
   return {
     name: 'expression',
-    input: 'cls',
+    input: opts.input ?? 'cls',
     target: (s) => {
       const t = new Float32Array(c);
       t[s.label] = 1;
       return t;
     },
-    head: (tf, input, _t, seed) => classifierHead(tf, input.dim, c, { hidden: opts.hidden, seed }),
+    head: (tf, input, _t, seed) => classifierHead(tf, input, c, { hidden: opts.hidden, seed }),
     loss: (tf) => (pred, target) => tf.losses.softmaxCrossEntropy(target, pred),
     flipTarget: null,
     metrics: (pred, truth) => rowsOf(pred.map(argmax), truth.map(argmax)),

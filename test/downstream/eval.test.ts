@@ -1,0 +1,89 @@
+// End to end on synthetic faces: a briefly trained mini ViT, linear probes and a few-shot fine-tune, baselines in
+// the same table, results in the evals table and the report.
+import test from 'ava';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { loadBackend } from '../../src/backend.ts';
+import { openWorkspace } from '../../src/workspace.ts';
+import { train } from '../../training/launcher.ts';
+import { synthesize } from '../../training/downstream/synth/write.ts';
+import { evaluate } from '../../training/downstream/evaluate.ts';
+import { report, reportGroups } from '../../training/downstream/report.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'pros-eval-'));
+const data = join(root, 'synth');
+const wsDir = join(root, 'ws');
+const SIZE = 48;
+// A mini ViT so the whole file stays well under a minute on two cores.
+const mini = {
+  steps: 12, batchSize: 16, workers: 1,
+  vit: { imageSize: SIZE, depth: 2, width: 96, heads: 2 },
+  views: { globalSize: SIZE, localSize: 16, locals: 2 },
+  head: { hidden: 256, bottleneck: 64, outputs: 256 },
+  proto: { count: 64 },
+};
+
+const ready = (async () => {
+  await synthesize({ out: data, count: 600, size: SIZE, seed: 1 });
+  const s = await train({ data, run: 'mini', workspace: wsDir, backend: 'wasm', quiet: true, config: 'tiny', overrides: mini });
+  if (s.status !== 'done') throw new Error(`training failed: ${s.error}`);
+  const { tf, name } = await loadBackend('wasm', { quiet: true });
+  return { tf, backend: name, ws: openWorkspace(wsDir) };
+})();
+
+test.serial('expression: a linear probe on the trained backbone beats chance by a clear margin', async (t) => {
+  const { tf, backend, ws } = await ready;
+  const r = await evaluate({ ws, tf, backend, task: 'expression', data, run: 'mini', features: 'patches' });
+  t.is(r.dataset, 'synthetic-rafdb');
+  t.is(r.test, 120);
+  // 5 drawable expressions: chance is 20%; the majority class of this test split is the baseline row.
+  t.true(r.mean > 0.3, `accuracy ${r.mean}`);
+  t.true(r.mean > r.baseline.mean + 0.05, `accuracy ${r.mean} vs majority ${r.baseline.mean}`);
+  const recalls = r.rows.filter((x) => x.run === 'mini' && x.metric.startsWith('recall:'));
+  t.is(recalls.length, 5);
+});
+
+test.serial('landmarks: the patch-token head beats the mean-shape baseline', async (t) => {
+  const { tf, backend, ws } = await ready;
+  const r = await evaluate({ ws, tf, backend, task: 'landmarks', data, run: 'mini' });
+  t.is(r.baseline.name, 'mean-shape');
+  t.true(r.mean < r.baseline.mean, `NME ${r.mean} vs mean shape ${r.baseline.mean}`);
+  t.true(r.mean > 0 && r.mean < 0.2);
+});
+
+test.serial('few-shot fine-tune over seeds, attributes with the random-init baseline, and the report', async (t) => {
+  const { tf, backend, ws } = await ready;
+  const ft = await evaluate({ ws, tf, backend, task: 'expression', data, run: 'mini', protocol: 'finetune', shots: 3, seeds: 2, epochs: 2 });
+  t.is(ft.seeds, 2);
+  t.is(ft.train, 480);
+  const seeds = new Set(ft.rows.filter((r) => r.run === 'mini').map((r) => r.seed));
+  t.deepEqual([...seeds], [0, 1]);
+  t.true(Number.isFinite(ft.std));
+  const attr = await evaluate({ ws, tf, backend, task: 'attributes', data, run: 'mini', backbone: 'random', maxTrain: 200, epochs: 20 });
+  t.is(attr.run, 'random');
+  t.true(attr.rows.some((r) => r.metric === 'accuracy:Eyeglasses'));
+  const stored = ws.db.prepare("SELECT COUNT(*) AS n FROM evals WHERE run = 'mini' AND protocol = 'finetune' AND shots = 3").get() as { n: number };
+  t.is(stored.n, ft.rows.filter((r) => r.run === 'mini').length);
+  const md = report(ws);
+  t.regex(md, /### expression · synthetic-rafdb · finetune · 3-shot/);
+  t.regex(md, /\| mini \| distill \+ proto, tiny ViT, 12 steps on synth/);
+  t.regex(md, /\| random \| same ViT, random init/);
+  t.regex(md, /\| majority \|/);
+  t.regex(md, /\| mean-shape \|/);
+  const g = reportGroups(ws).find((x) => x.task === 'landmarks')!;
+  t.true(g.lowerIsBetter);
+});
+
+test.serial('pros eval on a malformed annotation file exits 2 naming the file and line', (t) => {
+  const bad = join(root, 'bad');
+  mkdirSync(join(bad, 'EmoLabel'), { recursive: true });
+  mkdirSync(join(bad, 'Image/aligned'), { recursive: true });
+  writeFileSync(join(bad, 'EmoLabel/list_patition_label.txt'), 'train_00001.jpg 4\ntrain_00002.jpg happy\n');
+  const r = spawnSync('node', ['bin/pros.js', 'eval', 'expression', '--data', bad, '--backbone', 'random', '-w', wsDir, '--backend', 'cpu', '-q'], { encoding: 'utf8' });
+  t.is(r.status, 2);
+  t.regex(r.stderr, /list_patition_label\.txt:2: expected "<file> <label 1-7>"/);
+  const help = execFileSync('node', ['bin/pros.js', 'eval', '--help'], { encoding: 'utf8' });
+  t.regex(help, /--protocol <p>/);
+});
