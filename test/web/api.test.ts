@@ -221,10 +221,12 @@ test.serial('runs: curves per logged key over steps; evals averaged over seeds w
   t.is(runs[0].name, 'demo-run');
   const m = (await get('/api/runs/demo-run/metrics')).body;
   t.is(m.steps.length, 40);
-  for (const key of ['loss', 'distill', 'proto', 'lr', 'teacher_entropy', 'prototypes_used', 'img_per_s']) {
+  for (const key of ['loss', 'distill', 'proto', 'lr', 'teacherEntropy', 'protosUsed', 'imgPerSec', 'gradNorm']) {
     t.is(m.series[key].length, 40, key);
   }
-  t.is(m.series.prototypes_used[39], 139);
+  t.is(m.series.protosUsed[39], 139);
+  t.false('collapse' in m.series);
+  t.deepEqual(m.notes, [{ step: 3, key: 'collapse', text: 'one output dominates' }]);
   const thin = (await get('/api/runs/demo-run/metrics?points=10')).body;
   t.true(thin.steps.length <= 11 && thin.steps.at(-1) === 39);
   t.is((await get('/api/runs/nope/metrics')).status, 404);

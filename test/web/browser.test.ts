@@ -161,8 +161,12 @@ test.serial("a run's curves and the evaluation table", async (t) => {
   await page.waitForSelector('a.run-link');
   await page.click('a.run-link');
   await page.waitForSelector('#curves svg.chart');
-  t.true((await page.locator('#curves svg.chart').count()) >= 4);
-  t.is(await page.locator('#curves svg.chart path').count() >= 7, true);
+  // Loss terms, lr, teacher entropy, prototypes in use, img/s, and one chart each for the other keys.
+  const titles = await page.locator('#curves .plot h4').allTextContents();
+  for (const title of ['Loss terms', 'Learning rate', 'Teacher entropy', 'Prototypes in use', 'Throughput (img/s)', 'gradNorm']) {
+    t.true(titles.includes(title), title);
+  }
+  t.is(await page.locator('#curves .plot:has(h4:text-is("Loss terms")) path').count(), 4);
   t.true((await page.locator('#evals tbody tr').count()) >= 2);
   t.is(await page.locator('#evals th.baseline').count(), 2);
   // NME is an error: the lowest is marked best; accuracy: the highest.

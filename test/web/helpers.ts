@@ -83,8 +83,11 @@ export function addRun(ws: Workspace, name: string, steps: number): void {
   for (let s = 0; s < steps; s++) {
     const distill = 6 * Math.exp(-s / 15) + 1;
     const proto = 2 * Math.exp(-s / 20) + 0.5;
-    add.run(name, s, JSON.stringify({ loss: distill + proto, distill, proto, lr: 1e-3 * Math.min(1, (s + 1) / 10),
-      teacher_entropy: 4 - s / 20, prototypes_used: 100 + s, img_per_s: 50 + (s % 5) }));
+    // The trainer's LoggedMetrics names (training/trainer.ts StepMetrics + imgPerSec).
+    add.run(name, s, JSON.stringify({ step: s, loss: distill + proto, distill, proto, protoCe: proto * 0.9,
+      protoMeanEntropy: 3 - s / 30, lr: 1e-3 * Math.min(1, (s + 1) / 10), weightDecay: 0.04 + s / 1000, momentum: 0.996,
+      teacherTemp: 0.04, teacherEntropy: 4 - s / 20, teacherStudentKl: 0.5, protosUsed: 100 + s, protosUsedStudent: 90 + s,
+      featureStd: 0.3, gradNorm: 1 + 1 / (s + 1), imgPerSec: 50 + (s % 5), collapse: s === 3 ? 'one output dominates' : undefined }));
   }
 }
 

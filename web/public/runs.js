@@ -6,13 +6,14 @@ header('runs.html');
 const main = document.getElementById('main');
 const curves = el('div', { id: 'curves' });
 
-// Which chart a logged key goes on, by name: the trainer decides the names, this only groups them.
+// Which chart a logged key goes on, by name (the trainer's StepMetrics names first, then looser patterns): loss
+// terms together, quantities on other scales apart. A key no group claims gets a chart of its own.
 const GROUPS = [
-  ['Loss terms', /loss|distill|proto(?!.*(used|use|active|count))|koleo|ibot|dino|entropy_reg|mim/i],
-  ['Learning rate and weight decay', /^(lr|wd|weight_?decay|momentum|teacher_?momentum|temp)/i],
-  ['Teacher entropy', /entropy/i],
-  ['Prototypes in use', /proto.*(used|use|active|count)|prototypes/i],
-  ['Throughput (img/s)', /img|throughput|per_?s(ec)?$|samples/i],
+  ['Loss terms', /^(loss|distill|proto|protoCe|koleo|ibot)$|loss/i],
+  ['Learning rate', /^(lr|learning_?rate)$/i],
+  ['Teacher entropy', /entropy|kl$/i],
+  ['Prototypes in use', /used|in_?use|active/i],
+  ['Throughput (img/s)', /img|throughput|per_?s(ec)?$/i],
 ];
 
 function grouped(series) {
@@ -33,6 +34,7 @@ async function showRun(name) {
     const charts = [...grouped(r.series)].map(([title, s]) => lineChart(r.steps, s, { title }));
     clear(curves, el('h2', {}, `Run ${r.run}`),
       el('p', {}, `${r.rows} logged steps${r.rows > r.steps.length ? `, ${r.steps.length} plotted` : ''}`),
+      r.notes.length ? el('ul', { class: 'notes', id: 'run-notes' }, r.notes.map((n) => el('li', {}, `step ${n.step} · ${n.key}: ${n.text}`))) : null,
       charts.length ? el('div', { class: 'plots' }, charts) : el('p', { class: 'notice empty' }, 'no metrics logged yet'),
       el('details', {}, el('summary', {}, 'config'), el('pre', {}, JSON.stringify(r.config, null, 2))));
     const p = new URLSearchParams(location.search);

@@ -154,6 +154,8 @@ export interface RunCurves {
   series: Record<string, Array<number | null>>;
   /** How many metric rows the run has; above `maxPoints` the series are an even subsample. */
   rows: number;
+  /** Text the trainer logged at a step (e.g. `collapse` signs), newest last, at most 100, from every row. */
+  notes: Array<{ step: number; key: string; text: string }>;
 }
 
 export function runCurves(ws: Workspace, run: string, maxPoints = 2000): RunCurves | undefined {
@@ -182,7 +184,17 @@ export function runCurves(ws: Workspace, run: string, maxPoints = 2000): RunCurv
       series[key][i] = v;
     }
   });
-  return { run: r.name, config: safeObject(r.config), steps, series, rows };
+  // Notes are rare and matter (a collapse warning), so they are read from every row, not the subsample; the LIKE
+  // (a key followed by a string value) spares parsing the all-numeric rows.
+  const notes: RunCurves['notes'] = [];
+  const textRows = ws.db
+    .prepare(
+      `SELECT m.step, j.key, j.value FROM metrics m, json_each(m.values_json) j
+       WHERE m.run = ? AND m.values_json LIKE '%":"%' AND j.type = 'text' ORDER BY m.step DESC LIMIT 100`,
+    )
+    .all(run) as Array<{ step: number; key: string; value: string }>;
+  for (const t of textRows.reverse()) notes.push({ step: t.step, key: t.key, text: t.value });
+  return { run: r.name, config: safeObject(r.config), steps, series, rows, notes };
 }
 
 // ---- evaluation ---------------------------------------------------------------------------------------------
