@@ -230,9 +230,16 @@ test.serial('runs: curves per logged key over steps; evals averaged over seeds w
   const thin = (await get('/api/runs/demo-run/metrics?points=10')).body;
   t.true(thin.steps.length <= 11 && thin.steps.at(-1) === 39);
   t.is((await get('/api/runs/nope/metrics')).status, 404);
-  const ev = (await get('/api/evals')).body.results;
-  const human = ev.find((r: any) => r.run === 'human' && r.task === 'attributes');
+  const body = (await get('/api/evals')).body;
+  const ev = body.results;
+  const human = ev.find((r: any) => r.run === 'human' && r.task === 'attributes' && r.metric === 'mean_accuracy');
+  // The report groups (`pros report`'s table): best first, lower-is-better for NME.
+  const attrs = body.groups.find((g: any) => g.task === 'attributes');
+  t.deepEqual(attrs.entries.map((e: any) => e.run), ['demo-run', 'human', 'random']);
+  const lm = body.groups.find((g: any) => g.task === 'landmarks');
+  t.true(lm.lowerIsBetter);
+  t.is(lm.entries[0].run, 'demo-run');
   t.is(human.seeds, 2);
   t.true(Math.abs(human.mean - 0.705) < 1e-9);
-  t.true(Math.abs(human.std - 0.005) < 1e-9);
+  t.true(Math.abs(human.std - Math.SQRT1_2 * 0.01) < 1e-9);
 });

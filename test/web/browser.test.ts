@@ -170,8 +170,9 @@ test.serial("a run's curves and the evaluation table", async (t) => {
   t.true((await page.locator('#evals tbody tr').count()) >= 2);
   t.is(await page.locator('#evals th.baseline').count(), 2);
   // NME is an error: the lowest is marked best; accuracy: the highest.
-  t.is(await page.textContent('#evals tr:has-text("nme") td.best'), '0.125');
-  t.regex((await page.textContent('#evals tr:has-text("accuracy") td.best'))!, /^0\.755/);
+  t.is(await page.textContent('#evals tr:has-text("nme") td.best'), '12.50%');
+  t.regex((await page.textContent('#evals tr:has-text("mean_accuracy") td.best'))!, /^75\.5% ± 0\.7%/);
+  t.is(await page.locator('#evals-all tbody tr').count(), 3);
   await shot(page, 'runs');
   await page.close();
 });

@@ -131,8 +131,12 @@ export function addEvals(ws: Workspace): void {
   const add = ws.db.prepare(
     'INSERT INTO evals (run, task, dataset, protocol, shots, seed, metric, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
+  // Rows as training/downstream/evaluate.ts writes them: the task's main metric plus others.
   for (const [run, v] of [['random', 0.5], ['human', 0.7], ['demo-run', 0.75]] as const) {
-    for (const seed of [0, 1]) add.run(run, 'attributes', 'synthetic', 'linear', null, seed, 'accuracy', v + seed * 0.01);
+    for (const seed of [0, 1]) {
+      add.run(run, 'attributes', 'synthetic', 'linear', null, seed, 'mean_accuracy', v + seed * 0.01);
+      add.run(run, 'attributes', 'synthetic', 'linear', null, seed, 'mean_f1', v - 0.1);
+    }
     add.run(run, 'landmarks', 'synthetic', 'linear', 10, 0, 'nme', 0.2 - v / 10);
   }
 }

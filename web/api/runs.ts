@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { h, notFound, qInt, runParam } from '../security.ts';
 import { evalTable, listRuns, runCurves } from '../queries/stats.ts';
+import { reportGroups } from '../../training/downstream/report.ts';
 import type { ApiDeps } from './deps.ts';
 
 export function runsRouter({ ws }: ApiDeps): Router {
@@ -20,6 +21,8 @@ export function runsRouter({ ws }: ApiDeps): Router {
     )
     .get(
       '/evals',
-      h((_req, res) => res.json({ results: evalTable(ws) })),
+      // groups: the table `pros report` prints (main metric per task, latest value per seed, best first);
+      // results: every metric logged, averaged over seeds.
+      h((_req, res) => res.json({ groups: reportGroups(ws), results: evalTable(ws) })),
     );
 }

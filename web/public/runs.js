@@ -62,22 +62,48 @@ function runsTable(runs) {
 }
 
 const LOWER_IS_BETTER = /nme|err|mae|mse|rmse|loss|fr\b|failure/i;
+const BASELINES = ['random', 'human', 'majority', 'mean-shape'];
+const baselinesFirst = (a, b) => (BASELINES.includes(b) - BASELINES.includes(a)) || a.localeCompare(b);
 
-/** Rows: one per setting (task, dataset, protocol, shots, metric); columns: baselines first, then runs. */
+/**
+ * The table `pros report` prints: a row per (task, dataset, protocol, shots) on the task's main metric, a column per
+ * run with the baselines first, mean ± std over seeds, the best in bold (groups come sorted best first).
+ */
+function reportTable(groups) {
+  if (groups.length === 0) return el('p', { class: 'notice empty' }, 'no evaluation results yet — `pros eval <task> --run NAME` adds them');
+  const runs = [...new Set(groups.flatMap((g) => g.entries.map((e) => e.run)))].sort(baselinesFirst);
+  const about = new Map(groups.flatMap((g) => g.entries.map((e) => [e.run, e.about])));
+  const pct = (g, v) => `${(v * 100).toFixed(g.task === 'landmarks' ? 2 : 1)}%`;
+  return el('table', { class: 'data', id: 'evals' },
+    el('thead', {}, el('tr', {}, ['task', 'dataset', 'protocol', 'shots', 'metric'].map((c) => el('th', {}, c)),
+      runs.map((r) => el('th', { class: BASELINES.includes(r) ? 'baseline' : '', title: about.get(r) ?? '' }, r)))),
+    el('tbody', {}, groups.map((g) => {
+      const cells = new Map(g.entries.map((e) => [e.run, e]));
+      const best = g.entries[0];
+      return el('tr', {}, el('td', {}, g.task), el('td', {}, g.dataset), el('td', {}, g.protocol),
+        el('td', {}, String(g.shots ?? 'full')), el('td', {}, `${g.metric} ${g.lowerIsBetter ? '↓' : '↑'}`),
+        runs.map((name) => {
+          const c = cells.get(name);
+          if (!c) return el('td', {}, '');
+          return el('td', { class: `num${c === best && cells.size > 1 ? ' best' : ''}`, title: `${c.seeds} seed(s)${c.pseudo ? ', pseudo-labels' : ''}` },
+            `${pct(g, c.mean)}${c.seeds > 1 ? ` ± ${pct(g, c.std)}` : ''}${c.pseudo ? ' *' : ''}`);
+        }));
+    })));
+}
+
+/** Every metric logged, averaged over seeds: the detail behind the report table. */
 function evalsTable(results) {
-  if (results.length === 0) return el('p', { class: 'notice empty' }, 'no evaluation results yet — `pros eval <task> --run NAME` adds them');
-  const baselines = ['random', 'human'];
-  const runs = [...new Set(results.map((r) => r.run))].sort((a, b) =>
-    (baselines.includes(b) - baselines.includes(a)) || a.localeCompare(b));
+  if (results.length === 0) return null;
+  const runs = [...new Set(results.map((r) => r.run))].sort(baselinesFirst);
   const settings = new Map();
   for (const r of results) {
     const key = [r.task, r.dataset, r.protocol, r.shots ?? 'full', r.metric].join('|');
     if (!settings.has(key)) settings.set(key, { r, cells: new Map() });
     settings.get(key).cells.set(r.run, r);
   }
-  return el('table', { class: 'data', id: 'evals' },
+  return el('details', {}, el('summary', {}, `all metrics (${settings.size})`), el('table', { class: 'data', id: 'evals-all' },
     el('thead', {}, el('tr', {}, ['task', 'dataset', 'protocol', 'shots', 'metric'].map((c) => el('th', {}, c)),
-      runs.map((r) => el('th', { class: baselines.includes(r) ? 'baseline' : '' }, r)))),
+      runs.map((r) => el('th', { class: BASELINES.includes(r) ? 'baseline' : '' }, r)))),
     el('tbody', {}, [...settings.values()].map(({ r, cells }) => {
       // Errors (NME, MAE, ...) are best low; scores (accuracy, F1, ...) best high.
       const means = [...cells.values()].map((c) => c.mean);
@@ -89,12 +115,13 @@ function evalsTable(results) {
           return el('td', { class: `num${c.mean === best && cells.size > 1 ? ' best' : ''}`, title: `${c.seeds} seed(s)` },
             `${fmt(c.mean, 3)}${c.seeds > 1 ? ` ± ${fmt(c.std, 3)}` : ''}`);
         }));
-    })));
+    }))));
 }
 
 try {
-  const [{ runs }, { results }] = await Promise.all([api('/api/runs'), api('/api/evals')]);
-  clear(main, el('h1', {}, 'Training runs'), runsTable(runs), curves, el('h1', {}, 'Evaluation'), evalsTable(results));
+  const [{ runs }, { groups, results }] = await Promise.all([api('/api/runs'), api('/api/evals')]);
+  clear(main, el('h1', {}, 'Training runs'), runsTable(runs), curves, el('h1', {}, 'Evaluation'), reportTable(groups),
+    evalsTable(results));
   const chosen = params().get('run');
   if (chosen) await showRun(chosen);
 } catch (err) {

@@ -222,5 +222,9 @@ export function evalTable(ws: Workspace): EvalCell[] {
        ORDER BY task, dataset, protocol, shots, metric, run`,
     )
     .all() as Array<Omit<EvalCell, 'std'> & { sq: number }>;
-  return rows.map(({ sq, ...r }) => ({ ...r, std: Math.sqrt(Math.max(0, sq - r.mean * r.mean)) }));
+  // Sample standard deviation over seeds, as `pros report` gives it (training/downstream/metrics.ts meanStd).
+  return rows.map(({ sq, ...r }) => ({
+    ...r,
+    std: r.seeds > 1 ? Math.sqrt(Math.max(0, ((sq - r.mean * r.mean) * r.seeds) / (r.seeds - 1))) : 0,
+  }));
 }
