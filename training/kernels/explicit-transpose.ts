@@ -41,9 +41,9 @@ export function explicitBatchMatMul(stock: StockKernels): WasmKernel {
 }
 
 /**
- * Stock _FusedMatMul (4.22.0) is right only for one batch with no transposes: with transposeB or with several
- * batches it returns wrong values. So: transposes made explicit, the fused kernel for one batch, and for several
- * batches the unfused composition (BatchMatMul, Add, the activation's own kernel).
+ * Stock _FusedMatMul (4.22.0) adds the bias wrongly off XNNPACK's path (transposeB, or several batches): rows after
+ * the first get the wrong bias elements. So: transposes made explicit, the fused kernel for one batch, and for
+ * several batches the unfused composition (BatchMatMul, Add, the activation's own kernel).
  */
 export function explicitFusedMatMul(stock: StockKernels, tf: Tf): WasmKernel {
   const fusedOneBatch = withExplicitTransposes(stock, stock.fusedMatMul);

@@ -124,8 +124,8 @@ export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): 
   return scale === 0 ? diff : diff / scale;
 }
 
-// The fused reference is the explicit-transpose kernel: stock _FusedMatMul with transposeB or several batches
-// returns wrong values in 4.22.0 (see docs/training-kernels.md).
+// The fused reference is the explicit-transpose kernel: stock _FusedMatMul adds the bias wrongly with transposeB or
+// several batches in 4.22.0 (see docs/training-kernels.md).
 function selfTest(
   tf: Tf, backend: WasmBackendLike, refBatch: WasmKernel, refFused: WasmKernel, batch: WasmKernel, fused: WasmKernel,
 ): string | null {
