@@ -40,6 +40,7 @@ interface EvalFlags extends CommonOptions {
   backboneLr?: number;
   batch?: number;
   hidden: number;
+  features: 'cls' | 'tokens';
   maxTrain?: number;
   maxTest?: number;
 }
@@ -79,6 +80,7 @@ export function register(program: Command): void {
       .option('--backbone-lr <x>', 'fine-tune: backbone learning rate (default lr / 10)', floatArg(0))
       .option('--batch <n>', 'batch size', intArg(1))
       .option('--hidden <n>', 'attributes/expression: hidden width of an MLP head (0: linear head)', intArg(0), 0)
+      .addOption(new Option('--features <f>', 'attributes/expression: the head reads the CLS token, or all patch tokens (stored as protocol "<p>:tokens")').choices(['cls', 'tokens']).default('cls'))
       .option('--max-train <n>', 'use at most the first N training images', intArg(1))
       .option('--max-test <n>', 'use at most the first N test images', intArg(1)),
   ).action(async (task: TaskName, flags: EvalFlags) => {
@@ -88,12 +90,14 @@ export function register(program: Command): void {
         userErrors(async () => {
           const { ws, config } = openContext(flags);
           const { tf, name } = await loadBackend(config.backend, { quiet: flags.quiet || flags.json });
+          const bar = progress({ label: 'decode', total: 1, unit: 'images', silent: flags.quiet || flags.json });
+          let shown = 0;
           try {
             return await evaluate({
               ws, tf, backend: name, task, data: flags.data, format: flags.format, run: flags.run, backbone: flags.backbone,
               preset: flags.preset, protocol: flags.protocol, shots: flags.shots, seeds: flags.seeds, epochs: flags.epochs,
               lr: flags.lr, backboneLr: flags.backboneLr, batch: flags.batch, hidden: flags.hidden || undefined,
-              maxTrain: flags.maxTrain, maxTest: flags.maxTest, log: (l) => log.info(l),
+              features: flags.features === 'tokens' ? 'patches' : 'cls', maxTrain: flags.maxTrain, maxTest: flags.maxTest, log: (l) => log.info(l),
             });
           } finally {
             ws.close();

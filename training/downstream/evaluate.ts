@@ -53,6 +53,8 @@ export interface EvalOptions {
   /** L2 penalty on the head's weight matrices. */
   l2?: number;
   log?: (line: string) => void;
+  /** Images decoded so far, of `total`. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface EvalRow {
@@ -144,7 +146,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   // Whole photos (300W, WFLW, AffectNet) are cut round the face; a box or points give the region.
   const margin = data.task === 'landmarks' && (data.dataset === '300w' || data.dataset === 'wflw') ? 1.25 : 1;
   log(`decoding ${trainAll.length} train + ${testAll.length} test images at ${size} px`);
-  const [tr, te] = [await decodeAll(trainAll, size, margin), await decodeAll(testAll, size, margin)];
+  const total = trainAll.length + testAll.length;
+  const tr = await decodeAll(trainAll, size, margin, (d) => o.onProgress?.(d, total));
+  const te = await decodeAll(testAll, size, margin, (d) => o.onProgress?.(trainAll.length + d, total));
   const failedImages = tr.failed.length + te.failed.length;
   for (const f of [...tr.failed, ...te.failed].slice(0, 5)) log(`skipped ${f.reason}`);
   const trainTargets = tr.ok.map(({ sample, decoded }) => task.target(sample, decoded.region, size));
@@ -167,8 +171,10 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   const epochs = o.epochs ?? (protocol === 'linear' ? 60 : 8);
   const batch = o.batch ?? 32;
   const lr = o.lr ?? (protocol === 'linear' ? 3e-3 : 1e-3);
+  // A classification head on the patch tokens instead of the CLS token is a different protocol in the table.
+  const protocolLabel = task.name !== 'landmarks' && task.input === 'patches' ? `${protocol}:tokens` : protocol;
   const store = (run: string, seed: number, metrics: MetricRow[]) => {
-    for (const m of metrics) rows.push({ run, task: o.task, dataset: data.dataset, protocol, shots, seed, metric: m.metric, value: m.value });
+    for (const m of metrics) rows.push({ run, task: o.task, dataset: data.dataset, protocol: protocolLabel, shots, seed, metric: m.metric, value: m.value });
   };
 
   let frozen: { train: Features; trainFlip?: Features; test: Features } | null = null;
@@ -203,7 +209,11 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
       pred = await predictFeatures(o.tf, head, norm(pick(frozen.test, te.ok.map((_, i) => i))), shape);
       head.dispose();
     } else {
-      if (seed > 0) ({ source, backbone } = await makeSource(o)); // a fresh backbone: fine-tuning changed the last one
+      if (seed > 0) {
+        // A fresh backbone: fine-tuning changed the last one.
+        source.dispose();
+        ({ source, backbone } = await makeSource(o));
+      }
       const bb = backbone!;
       const head = task.head(o.tf, { dim: bb.dim, tokens: task.input === 'patches' ? (bb.inputSize / bb.patch) ** 2 : undefined }, yTrain, seed + 1);
       const curve = await finetune(o.tf, bb, head, {
