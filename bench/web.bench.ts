@@ -185,6 +185,7 @@ try {
   report('overview, first (computed)', { p50: coldMs, p95: coldMs, max: coldMs, n: 1 });
   report('overview', await measure(s.url, () => '/api/overview', few));
   report('filter menus', await measure(s.url, () => '/api/filters', few));
+  report('image grid: a page, newest first', await measure(s.url, () => `/api/images?offset=${(pick(Math.max(1, Math.floor(total / 60))) - 1) * 60}`, REQUESTS));
   report('image detail', await measure(s.url, () => `/api/images/${pick(total).toString(16).padStart(64, '0')}`, REQUESTS));
   if (withSearch) {
     report('search: k=12 nearest of a face (human space)', await measure(s.url,

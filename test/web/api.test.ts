@@ -71,6 +71,21 @@ test.serial('grid filters by status, reason, score, ratio, pose, sharpness and s
   }
 });
 
+test.serial('image grid: every analysed image, those without a usable face too, each with its faces', async (t) => {
+  const all = (await get('/api/images?limit=500')).body;
+  t.is(all.total, one('SELECT COUNT(*) FROM images'));
+  const none = (await get('/api/images?status=no_face')).body;
+  t.is(none.total, one(`SELECT COUNT(*) FROM images WHERE status = 'no_face'`));
+  t.true(none.images.every((i: any) => i.faces.length === 0 && i.status === 'no_face'));
+  const crowd = (await get('/api/images?reason=too_many_faces')).body;
+  t.is(crowd.images.length, 1);
+  t.is(crowd.images[0].faces.length, crowd.images[0].nFaces);
+  t.true(crowd.images[0].nFaces >= 3);
+  const byFaces = (await get('/api/images?sort=faces&limit=1')).body;
+  t.is(byFaces.images[0].sha256, crowd.images[0].sha256);
+  t.is((await get('/api/images?status=nope')).status, 400);
+});
+
 test.serial('image detail: every face with box, landmarks and pose, the source, and near-duplicates', async (t) => {
   const sha = one(`SELECT sha256 FROM images WHERE origin LIKE '%three-faces.jpg'`);
   const { status, body } = await get(`/api/images/${sha}`);

@@ -81,6 +81,22 @@ test.serial('grid: thumbnails with boxes, then filtered to accepted faces', asyn
   await page.close();
 });
 
+test.serial('image grid: a crowd image shows every face box', async (t) => {
+  const page = await open('/images.html');
+  await page.waitForSelector('#f-reason option[value="too_many_faces"]', { state: 'attached' });
+  await page.selectOption('#f-reason', 'too_many_faces');
+  await page.click('#apply');
+  await page.waitForFunction(() => document.querySelectorAll('figure.image-tile').length === 1);
+  await page.waitForSelector('figure.image-tile svg rect.box');
+  t.is(await page.locator('figure.image-tile svg rect.box').count(), one(`SELECT n_faces FROM images WHERE reason = 'too_many_faces'`));
+  await page.selectOption('#f-reason', '');
+  await page.click('#apply');
+  await page.waitForFunction((n) => document.querySelectorAll('figure.image-tile').length === n, one('SELECT COUNT(*) FROM images'));
+  await shot(page, 'images');
+  await page.close();
+  t.pass();
+});
+
 test.serial('detail page: faces drawn with boxes and landmarks; hostile caption and file name are only text', async (t) => {
   const sha = one(`SELECT sha256 FROM images WHERE origin LIKE '%audrey.jpg'`);
   const page = await open('/grid.html?status=accepted');
@@ -182,7 +198,7 @@ test.serial('an empty workspace shows empty states on every page, not errors', a
   const ws = openWorkspace(root);
   const empty = await serve({ ws, config: { ...f.config, workspace: root }, port: 0 });
   try {
-    for (const path of ['/', '/grid.html', '/search.html?face=1', '/runs.html', `/image.html?sha=${'a'.repeat(64)}`]) {
+    for (const path of ['/', '/grid.html', '/images.html', '/search.html?face=1', '/runs.html', `/image.html?sha=${'a'.repeat(64)}`]) {
       const page = await browser.newPage();
       page.on('pageerror', (e) => problems.push(`empty ${path}: ${e.message}`));
       await page.goto(empty.url + path);

@@ -81,7 +81,7 @@ test('crawled strings come back as data, and every page forbids inline script', 
   const r = await fetch(`${f.url}/api/images/${audrey}`);
   t.is(r.headers.get('content-type'), 'application/json; charset=utf-8');
   t.is(((await r.json()) as any).caption, HOSTILE_CAPTION);
-  for (const page of ['/', '/grid.html', '/image.html', '/search.html', '/runs.html']) {
+  for (const page of ['/', '/grid.html', '/images.html', '/image.html', '/search.html', '/runs.html']) {
     const p = await fetch(f.url + page);
     t.is(p.status, 200, page);
     const csp = p.headers.get('content-security-policy') ?? '';

@@ -368,13 +368,81 @@ export function faceImage(ws: Workspace, id: number): string | undefined {
 }
 
 /** Distinct values for the grid's filter menus. */
-export function filterChoices(ws: Workspace): { sets: string[]; reasons: string[]; tags: string[] } {
+export function filterChoices(ws: Workspace): { sets: string[]; reasons: string[]; tags: string[]; imageReasons: string[] } {
   return {
+    imageReasons: ws.db
+      .prepare('SELECT DISTINCT reason FROM images WHERE reason IS NOT NULL ORDER BY reason')
+      .pluck()
+      .all() as string[],
     sets: ws.db.prepare('SELECT name FROM sets ORDER BY name').pluck().all() as string[],
     reasons: ws.db
       .prepare('SELECT DISTINCT reason FROM faces WHERE reason IS NOT NULL ORDER BY reason')
       .pluck()
       .all() as string[],
     tags: ws.db.prepare('SELECT DISTINCT tag FROM tags ORDER BY tag LIMIT 500').pluck().all() as string[],
+  };
+}
+
+// ---- the image grid -----------------------------------------------------------------------------------------
+
+export const IMAGE_STATUSES = ['accepted', 'rejected', 'no_face', 'failed'] as const;
+export const IMAGE_SORTS = ['newest', 'ratio', 'faces'] as const;
+
+export interface ImageGridQuery {
+  status?: (typeof IMAGE_STATUSES)[number];
+  reason?: string;
+  sort: (typeof IMAGE_SORTS)[number];
+  order: 'asc' | 'desc';
+  offset: number;
+  limit: number;
+}
+
+export interface ImageTile {
+  sha256: string;
+  width: number | null;
+  height: number | null;
+  status: string;
+  reason: string | null;
+  nFaces: number;
+  faceRatio: number | null;
+  origin: string;
+  faces: Array<{ id: number; box: Box; status: string }>;
+}
+
+/** A page of images (those with no usable face included: no_face, crowds), each with its faces' boxes. */
+export function imagePage(ws: Workspace, q: ImageGridQuery): { total: number; offset: number; limit: number; images: ImageTile[] } {
+  const parts: string[] = [];
+  const args: unknown[] = [];
+  if (q.status !== undefined) {
+    parts.push('status = ?');
+    args.push(q.status);
+  }
+  if (q.reason !== undefined) {
+    parts.push('reason = ?');
+    args.push(q.reason);
+  }
+  const w = parts.length ? `WHERE ${parts.join(' AND ')}` : '';
+  const dir = q.order === 'asc' ? 'ASC' : 'DESC';
+  const order = { newest: `rowid ${dir}`, ratio: `face_ratio IS NULL, face_ratio ${dir}, rowid ${dir}`, faces: `n_faces ${dir}, rowid ${dir}` }[q.sort];
+  const total = ws.db.prepare(`SELECT COUNT(*) FROM images ${w}`).pluck().get(...args) as number;
+  const rows = ws.db
+    .prepare(
+      `SELECT sha256, width, height, status, reason, n_faces AS nFaces, face_ratio AS faceRatio, origin FROM images ${w}
+       ORDER BY ${order} LIMIT ? OFFSET ?`,
+    )
+    .all(...args, q.limit, q.offset) as Array<Omit<ImageTile, 'faces'>>;
+  const faces = ws.db.prepare('SELECT id, x, y, w, h, status FROM faces WHERE image_sha256 = ? ORDER BY idx');
+  return {
+    total,
+    offset: q.offset,
+    limit: q.limit,
+    images: rows.map((r) => ({
+      ...r,
+      faces: (faces.all(r.sha256) as Array<Box & { id: number; status: string }>).map((f) => ({
+        id: f.id,
+        box: { x: f.x, y: f.y, w: f.w, h: f.h },
+        status: f.status,
+      })),
+    })),
   };
 }
