@@ -2,7 +2,7 @@
 // packages plus generated images, serves it on 127.0.0.1, and runs the real chain on it: crawl and curate, export,
 // a short ProS training run, a small evaluation, and where to browse the results.
 import type { Command } from 'commander';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { intArg, openContext, run, withCommonOptions, type CommonOptions } from './command.ts';
 import { log } from './log.ts';
@@ -12,22 +12,30 @@ import { curate } from '../retrieval/pipeline.ts';
 import { exportSet } from '../retrieval/export.ts';
 import { formatSummary, type CurateSummary } from '../retrieval/summary.ts';
 import { interruptible } from '../retrieval/commands.ts';
+import { train, type TrainSummary } from '../training/launcher.ts';
+import { embedSet } from '../training/embed.ts';
 
 interface DemoFlags extends CommonOptions {
   set: string;
   synthetic: number;
   nonface: number;
+  steps: number;
+  train: boolean;
 }
 
 export interface DemoResult {
   corpus: { dir: string; files: number; served: string };
   curate: CurateSummary;
+  train?: Pick<TrainSummary, 'run' | 'runDir' | 'status' | 'step' | 'firstLoss' | 'lastLoss' | 'imgPerSec' | 'backend' | 'kernels' | 'checkpoint' | 'metricsFile' | 'warnings'>;
+  embedded?: number;
+  workspace: string;
 }
 
 export async function demo(o: DemoFlags): Promise<DemoResult> {
   const ctx = openContext(o);
   const ac = interruptible();
   const quiet = o.quiet || o.json;
+  let result: DemoResult;
   try {
     const corpusDir = join(ctx.ws.root, 'demo-corpus');
     log.info(`building the demo corpus in ${corpusDir}`);
@@ -45,13 +53,58 @@ export async function demo(o: DemoFlags): Promise<DemoResult> {
         summary.exported = { dir: exported.dir, crops: exported.crops };
       }
       if (!quiet) process.stderr.write(formatSummary(summary) + '\n');
-      return { corpus: { dir: corpusDir, files: corpus.files.length, served: server.pageUrl }, curate: summary };
+      result = { corpus: { dir: corpusDir, files: corpus.files.length, served: server.pageUrl }, curate: summary, workspace: ctx.ws.root };
     } finally {
       await server.close();
     }
   } finally {
     ctx.ws.close();
   }
+  if (!o.train || result.curate.interrupted || !result.curate.exported?.crops) return result;
+
+  // A short real ProS run on the curated set (the tiny CPU preset), then the teacher's embeddings of the set, so the
+  // web UI can search in the learned space beside human's descriptors. Rerunning the demo continues the run.
+  log.info(`training ProS (tiny preset, ${o.steps} steps) on ${result.curate.exported.dir}`);
+  const runName = `${o.set}-tiny`;
+  const t = await train({
+    data: result.curate.exported.dir,
+    config: 'tiny',
+    run: runName,
+    workspace: ctx.config.workspace,
+    backend: ctx.config.backend,
+    overrides: { steps: o.steps },
+    resume: existsSync(join(ctx.ws.paths.runs, runName)),
+    quiet,
+    signal: ac.signal,
+  });
+  result.train = {
+    run: t.run, runDir: t.runDir, status: t.status, step: t.step, firstLoss: t.firstLoss, lastLoss: t.lastLoss,
+    imgPerSec: t.imgPerSec, backend: t.backend, kernels: t.kernels, checkpoint: t.checkpoint, metricsFile: t.metricsFile, warnings: t.warnings,
+  };
+  if (t.status === 'done' && t.checkpoint) {
+    const e = await embedSet({ run: runName, set: o.set, workspace: ctx.config.workspace, backend: ctx.config.backend, quiet });
+    result.embedded = e.embedded + e.alreadyEmbedded;
+  }
+  return result;
+}
+
+export function formatDemo(r: DemoResult): string {
+  const lines = [
+    `demo corpus   ${r.corpus.files} files in ${r.corpus.dir} (served at ${r.corpus.served} during the run)`,
+    `curated set   ${r.curate.exported?.dir ?? '(not exported)'}: ${r.curate.setSize} faces`,
+  ];
+  if (r.train) {
+    const loss = r.train.firstLoss != null && r.train.lastLoss != null ? `, loss ${r.train.firstLoss.toFixed(3)} → ${r.train.lastLoss.toFixed(3)}` : '';
+    lines.push(
+      `training run  ${r.train.run}: ${r.train.status} at step ${r.train.step}${loss}, ${r.train.imgPerSec.toFixed(1)} img/s on ${r.train.backend} (${r.train.kernels})`,
+      `  checkpoint  ${r.train.checkpoint ?? '(none)'}`,
+      `  metrics     ${r.train.metricsFile}`,
+    );
+    for (const w of r.train.warnings) lines.push(`  warning     ${w}`);
+    if (r.embedded !== undefined) lines.push(`embeddings    ${r.embedded} faces of the set in the run's ProS space`);
+  }
+  lines.push(`browse        node bin/pros.js serve --workspace ${r.workspace}   → http://127.0.0.1:8080/`);
+  return lines.join('\n');
 }
 
 export function register(program: Command): void {
@@ -61,8 +114,10 @@ export function register(program: Command): void {
       .description('Run the whole chain on a local demo corpus served on 127.0.0.1 (no network needed)')
       .option('-s, --set <name>', 'name of the curated demo set', 'demo')
       .option('--synthetic <n>', 'drawn synthetic faces in the corpus', intArg(0), 8)
-      .option('--nonface <n>', 'generated non-face images in the corpus', intArg(0), 8),
+      .option('--nonface <n>', 'generated non-face images in the corpus', intArg(0), 8)
+      .option('--steps <n>', 'steps of the short ProS training run', intArg(1), 40)
+      .option('--no-train', 'stop after curating (no training, embedding or evaluation)'),
   ).action(async (o: DemoFlags) => {
-    await run(o, () => demo(o), (r) => `demo corpus: ${r.corpus.files} files (${r.corpus.dir})\ncurated set: ${r.curate.exported?.dir ?? '(not exported)'}`);
+    await run(o, () => demo(o), formatDemo);
   });
 }
