@@ -11,6 +11,7 @@ import { progress } from '../src/progress.ts';
 import { openWorkspace } from '../src/workspace.ts';
 import { openIndex, VectorStore } from '../retrieval/index/index.ts';
 import { loadBackbone, type Backbone } from './backbone.ts';
+import { l2normalise } from './head.ts';
 import { hasCheckpoint } from './checkpoint.ts';
 import { installKernels } from './kernels-hook.ts';
 import { readManifest } from './manifest.ts';
@@ -55,7 +56,7 @@ export async function embedFiles(backbone: Backbone, tf: typeof import('@tensorf
     const emb = tf.tidy(() => {
       const x = backbone.normalise(tf.tensor4d(pixels, [chunk.length, size, size, 3], 'int32'));
       const cls = backbone.forward(x, false).cls as Tensor2D;
-      return tf.div(cls, tf.maximum(tf.norm(cls, 'euclidean', 1, true), 1e-12));
+      return l2normalise(tf, cls);
     });
     out.set((await emb.data()) as Float32Array, i * backbone.dim);
     emb.dispose();

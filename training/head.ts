@@ -20,7 +20,9 @@ export function initHead(p: Params, cfg: HeadConfig, inDim: number, rng: Rng): v
 }
 
 export function l2normalise(tf: Tf, x: Tensor, axis = -1): Tensor {
-  return tf.div(x, tf.maximum(tf.norm(x, 'euclidean', axis, true), 1e-12));
+  // x · rsqrt(Σx²) rather than x / tf.norm(x): tf.norm goes through Pow, a slow single-threaded wasm kernel that
+  // was the largest non-matmul cost of a step (the last layer's weights are normalised every step).
+  return tf.mul(x, tf.rsqrt(tf.maximum(tf.sum(tf.square(x), axis, true), 1e-24)));
 }
 
 export function headForward(tf: Tf, p: Params, cfg: HeadConfig, x: Tensor2D): { z: Tensor2D; logits: Tensor2D } {
