@@ -5,7 +5,8 @@ import sharp from 'sharp';
 import { mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import type { Workspace } from '../src/workspace.ts';
-import { facesByIds, imageBlob } from './queries/faces.ts';
+import { facesByIds } from './queries/faces.ts';
+import { imageBlob } from './queries/images.ts';
 
 /** Sizes a page may ask for; a fixed list keeps the cache bounded. */
 export const THUMB_SIZES = [96, 160, 256, 512, 1024] as const;

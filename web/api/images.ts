@@ -2,7 +2,7 @@
 // image itself, re-encoded at a bounded size. Images are named only by sha256.
 import { Router } from 'express';
 import { h, notFound, qEnum, qInt, qText, shaParam } from '../security.ts';
-import { IMAGE_SORTS, IMAGE_STATUSES, imageDetail, imagePage } from '../queries/faces.ts';
+import { IMAGE_SORTS, IMAGE_STATUSES, imageDetail, imagePage } from '../queries/images.ts';
 import { thumbSize } from './faces.ts';
 import type { ApiDeps } from './deps.ts';
 
