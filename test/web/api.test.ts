@@ -121,6 +121,23 @@ test.serial('thumbnails are JPEGs of the asked size, made once and cached in the
   t.is(Math.max(bm.width!, bm.height!), 256);
 });
 
+test.serial('thumbnails follow EXIF orientation: the face crop of a turned copy shows the same face', async (t) => {
+  const grey = async (id: number) => {
+    const r = await fetch(`${f.url}/api/faces/${id}/thumb?size=96`);
+    return sharp(Buffer.from(await r.arrayBuffer())).greyscale().resize(32, 32).raw().toBuffer();
+  };
+  const diff = (a: Buffer, b: Buffer) => a.reduce((sum, v, i) => sum + Math.abs(v - b[i]), 0) / a.length;
+  const upright = await grey(faceOf('SeanConnery.jpg'));
+  const turned = await grey(faceOf('connery-exif6.jpg'));
+  const other = await grey(faceOf('cage.jpg'));
+  t.log(`grey difference: turned copy ${diff(upright, turned).toFixed(1)}, another face ${diff(upright, other).toFixed(1)}`);
+  t.true(diff(upright, turned) < diff(upright, other) / 2);
+  const sha = one('SELECT image_sha256 FROM faces WHERE id = ?', faceOf('connery-exif6.jpg'));
+  const img = one('SELECT width FROM images WHERE sha256 = ?', sha);
+  const thumb = await sharp(Buffer.from(await (await fetch(`${f.url}/api/images/${sha}/thumb?size=1024`)).arrayBuffer())).metadata();
+  t.is(thumb.width, Math.min(1024, img));
+});
+
 test.serial('search by face: neighbours best first, the same person nearest, only accepted faces', async (t) => {
   const id = faceOf('franck_01829.jpg');
   const { status, body } = await get(`/api/search?face=${id}&k=5`);

@@ -33,6 +33,10 @@ export async function makeCorpus(): Promise<string> {
   // A re-encoded smaller copy: a near-duplicate for the detail page.
   const meta = await sharp(photo('audrey.jpg')).metadata();
   await sharp(photo('audrey.jpg')).resize(Math.round(meta.width! * 0.8)).jpeg({ quality: 80 }).toFile(join(dir, 'audrey-copy.jpg'));
+  // Pixels stored turned a quarter, with EXIF orientation 6 saying how to show them upright: boxes are in upright
+  // pixels, so thumbnails and overlays must apply the orientation too.
+  await sharp(photo('SeanConnery.jpg')).rotate(-90).withMetadata({ orientation: 6 }).jpeg({ quality: 90 })
+    .toFile(join(dir, 'connery-exif6.jpg'));
   for (let i = 0; i < 2; i++) writeFileSync(join(dir, `nonface-${i}.jpg`), await nonFaceImage(i));
   writeFileSync(join(dir, 'notes.jpg'), 'not an image at all');
   return dir;
