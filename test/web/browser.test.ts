@@ -157,7 +157,7 @@ test.serial('search by upload: a chosen file, and a file dropped on the page', a
 });
 
 test.serial('reject a face in the grid: gone from the accepted filter, recorded under the curator name', async (t) => {
-  const id = faceOf('SeanConnery.jpg');
+  const id = faceOf('cage.jpg');
   const page = await open('/grid.html?status=accepted');
   await page.waitForSelector(`figure.tile[data-id="${id}"]`);
   await page.fill('#who', 'carol');
