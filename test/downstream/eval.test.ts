@@ -36,7 +36,7 @@ const ready = (async () => {
 test.serial('expression: a linear probe on the trained backbone beats chance by a clear margin', async (t) => {
   const { tf, backend, ws } = await ready;
   const r = await evaluate({ ws, tf, backend, task: 'expression', data, run: 'mini', features: 'patches' });
-  t.is(r.dataset, 'synthetic-rafdb');
+  t.is(r.dataset, 'synthetic-rafdb:synth');
   t.is(r.test, 120);
   // 5 drawable expressions: chance is 20%; the majority class of this test split is the baseline row.
   t.true(r.mean > 0.3, `accuracy ${r.mean}`);
@@ -67,7 +67,7 @@ test.serial('few-shot fine-tune over seeds, attributes with the random-init base
   const stored = ws.db.prepare("SELECT COUNT(*) AS n FROM evals WHERE run = 'mini' AND protocol = 'finetune' AND shots = 3").get() as { n: number };
   t.is(stored.n, ft.rows.filter((r) => r.run === 'mini').length);
   const md = report(ws);
-  t.regex(md, /### expression · synthetic-rafdb · finetune · 3-shot/);
+  t.regex(md, /### expression · synthetic-rafdb:synth · finetune · 3-shot/);
   t.regex(md, /\| mini \| distill \+ proto, tiny ViT, 12 steps on synth/);
   t.regex(md, /\| random \| same ViT, random init/);
   t.regex(md, /\| majority \|/);

@@ -55,11 +55,11 @@ test('pseudolabel: human labels curated crops in the RAF-DB and 300W layouts, ma
   const r = await evaluate({ ws, tf, backend: name, task: 'expression', data: out, backbone: 'human', epochs: 30 });
   t.is(r.run, 'human');
   t.true(r.pseudo);
-  t.is(r.dataset, 'pseudo-rafdb');
+  t.is(r.dataset, 'pseudo-rafdb:pseudo');
   t.is(r.missingFeatures, 0);
   const lmr = await evaluate({ ws, tf, backend: name, task: 'landmarks', data: out, backbone: 'random', preset: 'tiny', vit: { imageSize: 32, depth: 1 }, epochs: 10 });
   t.true(lmr.pseudo);
-  t.regex(report(ws), /landmarks · pseudo-300w · linear · full \(pseudo-labels made by human, not ground truth\)/);
+  t.regex(report(ws), /landmarks · pseudo-300w:pseudo · linear · full \(pseudo-labels made by human, not ground truth\)/);
   await t.throwsAsync(evaluate({ ws, tf, backend: name, task: 'expression', data: out, backbone: 'human', protocol: 'finetune' }), { message: /fixed feature/ });
   ws.close();
 });

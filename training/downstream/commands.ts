@@ -15,6 +15,7 @@ import { DatasetError } from './readers/files.ts';
 import { resolveSetDir } from '../manifest.ts';
 
 export { evaluate, synthesize, report, pseudolabel };
+export { quickEvaluation } from './quick.ts';
 
 /** Bad data is the user's to fix: exit code 2 with the message, no stack. */
 async function userErrors<T>(body: () => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 // Picks the reader for a dataset folder from the files it holds (or --format), per task.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { readCelebA } from './readers/celeba.ts';
 import { readRafDb } from './readers/rafdb.ts';
 import { readAffectNet } from './readers/affectnet.ts';
@@ -44,7 +44,8 @@ export function readDataset(root: string, task: TaskName, format?: Format): Task
   // A synthetic or pseudo-labelled set says so in its set.json; the dataset name carries it into every result row.
   if (existsSync(join(root, 'set.json'))) {
     const kind = (JSON.parse(readFileSyncSafe(join(root, 'set.json'))) as { kind?: string }).kind;
-    if (kind === 'synthetic' || kind === 'pseudo') d.dataset = `${kind}-${d.dataset}`;
+    // Two synthetic folders are two datasets: the folder's name keeps their rows apart in the report.
+    if (kind === 'synthetic' || kind === 'pseudo') d.dataset = `${kind}-${d.dataset}:${basename(resolve(root))}`;
     if (kind === 'pseudo') d.pseudo = true;
   }
   return d;

@@ -8,6 +8,7 @@ import type { Workspace } from '../../src/workspace.ts';
 import { UsageError } from '../../src/command.ts';
 import { loadBackbone, randomBackbone, readRunConfig, type Backbone } from '../backbone.ts';
 import type { ViTConfig } from '../config.ts';
+import { hasCheckpoint } from '../checkpoint.ts';
 import { readDataset, type Format, type TaskName } from './data.ts';
 import { decodeAll, flipPixels, type Decoded } from './images.ts';
 import { backboneSource, FeatureCache, type FeatureSource, type Features } from './features.ts';
@@ -116,6 +117,7 @@ async function makeSource(o: EvalOptions): Promise<{ source: FeatureSource; back
     return { source: backboneSource(o.tf, bb, `random:${preset}:${JSON.stringify(vit ?? {})}`), backbone: bb };
   }
   const dir = runDir(o);
+  if (!hasCheckpoint(dir)) throw new UsageError(`run "${o.run}" has no checkpoint yet (its training failed or has not saved one)`);
   const bb = await loadBackbone(dir, o.tf);
   const stamp = existsSync(join(dir, 'checkpoint')) ? statSync(join(dir, 'checkpoint')).mtimeMs : 0;
   return { source: backboneSource(o.tf, bb, `run:${o.run}:${stamp}`), backbone: bb };
