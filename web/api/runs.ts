@@ -1,7 +1,6 @@
 import { Router } from 'express';
 import { h, notFound, qInt, runParam } from '../security.ts';
-import { evalTable, listRuns, runCurves } from '../queries/stats.ts';
-import { reportGroups } from '../../training/downstream/report.ts';
+import { listRuns, runCurves } from '../queries/stats.ts';
 import type { ApiDeps } from './deps.ts';
 
 export function runsRouter({ ws }: ApiDeps): Router {
@@ -18,11 +17,5 @@ export function runsRouter({ ws }: ApiDeps): Router {
         if (!curves) throw notFound(`no run named "${name}"`);
         res.json(curves);
       }),
-    )
-    .get(
-      '/evals',
-      // groups: the table `pros report` prints (main metric per task, latest value per seed, best first);
-      // results: every metric logged, averaged over seeds.
-      h((_req, res) => res.json({ groups: reportGroups(ws), results: evalTable(ws) })),
     );
 }
