@@ -9,6 +9,14 @@ import { exportSet } from './export.ts';
 import { formatSummary, type CurateSummary } from './summary.ts';
 import { FaceIndex } from './face-index.ts';
 import { expand, searchByFace, searchByImage, type QueryFace } from './search.ts';
+import { registerCuration } from './curation-commands.ts';
+import { validSetName } from './curation.ts';
+
+/** Set names become folders under curated/: refuse anything that is not a plain name. */
+function setName(name: string, flag: string): string {
+  if (!validSetName(name)) throw new UsageError(`${flag} ${name}: use letters, digits, '.', '-' and '_' (at most 64)`);
+  return name;
+}
 
 /** Ctrl-C once: finish the items in flight, save, summarise. Twice: leave at once (the rerun redoes in-flight items). */
 export function interruptible(): AbortController {
@@ -57,6 +65,7 @@ function formatHits(q: QueryFace, k: number): string {
 }
 
 export function register(program: Command): void {
+  registerCuration(program);
   withCommonOptions(
     program
       .command('curate')
@@ -76,6 +85,7 @@ export function register(program: Command): void {
       .option('--no-export', 'do not export the set\'s crops and manifest'),
   ).action(async (sources: string[], o: CurateFlags) => {
     await run<CurateSummary>(o, async () => {
+      setName(o.set, '--set');
       const ctx = openContext(o, curateFlags(o));
       const ac = interruptible();
       try {
@@ -125,6 +135,7 @@ export function register(program: Command): void {
       .option('--no-export', 'do not export the grown set'),
   ).action(async (o: CommonOptions & { seed: string; into: string; k: number; minSimilarity: number; export: boolean }) => {
     await run(o, async () => {
+      setName(o.into, '--into');
       const ctx = openContext(o);
       try {
         const result = await expand(ctx.ws, ctx.config, o.seed, o.k, o.into, o.minSimilarity);
