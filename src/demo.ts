@@ -14,6 +14,9 @@ import { formatSummary, type CurateSummary } from '../retrieval/summary.ts';
 import { interruptible } from '../retrieval/commands.ts';
 import { train, type TrainSummary } from '../training/launcher.ts';
 import { embedSet } from '../training/embed.ts';
+import { quickEvaluation } from '../training/downstream/quick.ts';
+import { loadBackend } from './backend.ts';
+import { openWorkspace } from './workspace.ts';
 
 interface DemoFlags extends CommonOptions {
   set: string;
@@ -28,6 +31,8 @@ export interface DemoResult {
   curate: CurateSummary;
   train?: Pick<TrainSummary, 'run' | 'runDir' | 'status' | 'step' | 'firstLoss' | 'lastLoss' | 'imgPerSec' | 'backend' | 'kernels' | 'checkpoint' | 'metricsFile' | 'warnings'>;
   embedded?: number;
+  /** The closing evaluation table (Markdown), as `pros report` prints it. */
+  evaluation?: string;
   workspace: string;
 }
 
@@ -66,14 +71,16 @@ export async function demo(o: DemoFlags): Promise<DemoResult> {
   // web UI can search in the learned space beside human's descriptors. Rerunning the demo continues the run.
   log.info(`training ProS (tiny preset, ${o.steps} steps) on ${result.curate.exported.dir}`);
   const runName = `${o.set}-tiny`;
+  const resume = existsSync(join(ctx.ws.paths.runs, runName));
   const t = await train({
     data: result.curate.exported.dir,
-    config: 'tiny',
+    // A resumed run keeps its saved config; only a new run takes the preset.
+    config: resume ? undefined : 'tiny',
     run: runName,
     workspace: ctx.config.workspace,
     backend: ctx.config.backend,
     overrides: { steps: o.steps },
-    resume: existsSync(join(ctx.ws.paths.runs, runName)),
+    resume,
     quiet,
     signal: ac.signal,
   });
@@ -84,6 +91,17 @@ export async function demo(o: DemoFlags): Promise<DemoResult> {
   if (t.status === 'done' && t.checkpoint) {
     const e = await embedSet({ run: runName, set: o.set, workspace: ctx.config.workspace, backend: ctx.config.backend, quiet });
     result.embedded = e.embedded + e.alreadyEmbedded;
+    // A small evaluation: linear probes for expression and landmarks on drawn synthetic faces, for the run's
+    // teacher and the same ViT at random init, so the table has its baseline beside it.
+    log.info('evaluating the teacher against a random-init ViT on synthetic faces (linear probes)');
+    const { tf, name } = await loadBackend(ctx.config.backend, { quiet: true });
+    const ws = openWorkspace(ctx.config.workspace);
+    try {
+      const q = await quickEvaluation({ ws, tf, backend: name, run: runName, log: quiet ? undefined : (l) => log.info(l) });
+      result.evaluation = q.markdown;
+    } finally {
+      ws.close();
+    }
   }
   return result;
 }
@@ -103,6 +121,7 @@ export function formatDemo(r: DemoResult): string {
     for (const w of r.train.warnings) lines.push(`  warning     ${w}`);
     if (r.embedded !== undefined) lines.push(`embeddings    ${r.embedded} faces of the set in the run's ProS space`);
   }
+  if (r.evaluation) lines.push('', r.evaluation.trim(), '');
   lines.push(`browse        node bin/pros.js serve --workspace ${r.workspace}   → http://127.0.0.1:8080/`);
   return lines.join('\n');
 }
