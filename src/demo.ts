@@ -18,6 +18,8 @@ import { quickEvaluation } from '../training/downstream/quick.ts';
 import { loadBackend } from './backend.ts';
 import { openWorkspace } from './workspace.ts';
 
+const DEMO_PORT = 47310;
+
 interface DemoFlags extends CommonOptions {
   set: string;
   synthetic: number;
@@ -45,11 +47,12 @@ export async function demo(o: DemoFlags): Promise<DemoResult> {
     const corpusDir = join(ctx.ws.root, 'demo-corpus');
     log.info(`building the demo corpus in ${corpusDir}`);
     const corpus = await buildCorpus(corpusDir, { synthetic: o.synthetic, nonface: o.nonface });
-    const server = await serveCorpus(corpus);
+    // A fixed port keeps the corpus URLs the same from run to run, so a rerun finds its items already done.
+    const server = await serveCorpus(corpus, DEMO_PORT);
     try {
       log.info(`serving it at ${server.pageUrl}`);
-      // The URL list names the demo server's current port, so it is written anew each run; the crawl and the
-      // list resume by URL, and a rerun on a new port redoes nothing already analysed (images dedup by sha256).
+      // The URL list names the server's port, so it is written anew each run; were the port taken and another
+      // used, the items would be new URLs but their images are known by sha256 and not analysed again.
       const listFile = join(ctx.ws.root, 'demo-urls.txt');
       writeFileSync(listFile, urlList(corpus, server.origin));
       const summary = await curate({ ws: ctx.ws, config: ctx.config, sources: [server.pageUrl, listFile], set: o.set, signal: ac.signal, quiet });

@@ -54,7 +54,14 @@ export async function serveCorpus(corpus: Corpus, port = 0): Promise<CorpusServe
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found');
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      // The wanted port is taken: any free one will do (the demo's URLs then differ from the last run's).
+      if (err.code === 'EADDRINUSE' && port !== 0) server.listen(0, '127.0.0.1', resolve);
+      else reject(err);
+    });
+    server.listen(port, '127.0.0.1', resolve);
+  });
   const addr = server.address() as { port: number };
   const origin = `http://127.0.0.1:${addr.port}`;
   return {
