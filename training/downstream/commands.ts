@@ -42,6 +42,7 @@ interface EvalFlags extends CommonOptions {
   batch?: number;
   hidden: number;
   features: 'cls' | 'tokens';
+  nme?: 'inter-ocular' | 'box-diagonal';
   maxTrain?: number;
   maxTest?: number;
 }
@@ -82,6 +83,7 @@ export function register(program: Command): void {
       .option('--batch <n>', 'batch size', intArg(1))
       .option('--hidden <n>', 'attributes/expression: hidden width of an MLP head (0: linear head)', intArg(0), 0)
       .addOption(new Option('--features <f>', 'attributes/expression: the head reads the CLS token, or all patch tokens (stored as protocol "<p>:tokens")').choices(['cls', 'tokens']).default('cls'))
+      .addOption(new Option('--nme <normaliser>', 'landmarks: NME normaliser (default: the dataset\'s; inter-ocular for 300W and WFLW)').choices(['inter-ocular', 'box-diagonal']))
       .option('--max-train <n>', 'use at most the first N training images', intArg(1))
       .option('--max-test <n>', 'use at most the first N test images', intArg(1)),
   ).action(async (task: TaskName, flags: EvalFlags) => {
@@ -98,7 +100,7 @@ export function register(program: Command): void {
               ws, tf, backend: name, task, data: flags.data, format: flags.format, run: flags.run, backbone: flags.backbone,
               preset: flags.preset, protocol: flags.protocol, shots: flags.shots, seeds: flags.seeds, epochs: flags.epochs,
               lr: flags.lr, backboneLr: flags.backboneLr, batch: flags.batch, hidden: flags.hidden || undefined,
-              features: flags.features === 'tokens' ? 'patches' : 'cls', maxTrain: flags.maxTrain, maxTest: flags.maxTest, log: (l) => log.info(l),
+              features: flags.features === 'tokens' ? 'patches' : 'cls', normaliser: flags.nme, maxTrain: flags.maxTrain, maxTest: flags.maxTest, log: (l) => log.info(l),
             });
           } finally {
             ws.close();

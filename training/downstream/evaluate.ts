@@ -17,7 +17,7 @@ import { attributesTask } from './tasks/attributes.ts';
 import { expressionTask } from './tasks/expression.ts';
 import { landmarksTask } from './tasks/landmarks.ts';
 import type { AnyTask, MetricRow } from './tasks/task.ts';
-import type { TaskData } from './readers/types.ts';
+import type { Normaliser, TaskData } from './readers/types.ts';
 import { meanStd } from './metrics.ts';
 import { mulberry32 } from './synth/rng.ts';
 
@@ -53,6 +53,8 @@ export interface EvalOptions {
   maxTest?: number;
   /** L2 penalty on the head's weight matrices. */
   l2?: number;
+  /** Landmarks: override the dataset's NME normaliser (AFLW-19 style datasets ask for the box diagonal). */
+  normaliser?: Normaliser;
   log?: (line: string) => void;
   /** Images decoded so far, of `total`. */
   onProgress?: (done: number, total: number) => void;
@@ -137,6 +139,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   const label = runLabel(o);
   if (protocol === 'finetune' && o.backbone === 'human') throw new UsageError('human\'s descriptor is a fixed feature: use --protocol linear');
   const data = readDataset(o.data, o.task, o.format);
+  if (o.normaliser && data.task === 'landmarks') data.normaliser = o.normaliser;
   const task = taskFor(data, o.hidden, o.features);
   const samples = data.samples as Array<TaskData['samples'][number]>;
   const trainAll = samples.filter((s) => s.split === 'train').slice(0, o.maxTrain);
