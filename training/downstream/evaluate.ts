@@ -177,7 +177,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   const batch = o.batch ?? 32;
   const lr = o.lr ?? (protocol === 'linear' ? 3e-3 : 1e-3);
   // A classification head on the patch tokens instead of the CLS token is a different protocol in the table.
-  const protocolLabel = task.name !== 'landmarks' && task.input === 'patches' ? `${protocol}:tokens` : protocol;
+  const protocolLabel = task.name !== 'landmarks' && task.input === 'patches' && o.backbone !== 'human' ? `${protocol}:tokens` : protocol;
   const store = (run: string, seed: number, metrics: MetricRow[]) => {
     for (const m of metrics) rows.push({ run, task: o.task, dataset: data.dataset, protocol: protocolLabel, shots, seed, metric: m.metric, value: m.value });
   };
