@@ -198,7 +198,13 @@ export function trainStep(
   let distill = 0;
   let protoParts: { ce: number; meanEntropy: number; usage: Float32Array } = { ce: 0, meanEntropy: 0, usage: new Float32Array(cfg.proto.count) };
   let protoValue = 0;
-  const trainable = [...model.student.list(), ...model.protos.list()];
+  // Only what the enabled terms reach is trained: the prototypes serve only L_proto, and the head's last layer only
+  // L_distill (an ablation with one term off leaves the other's parameters without a gradient).
+  const names = [
+    ...model.student.names().filter((n) => cfg.distill.enabled || n !== LAST_LAYER),
+    ...(cfg.proto.enabled ? model.protos.names() : []),
+  ];
+  const trainable = names.map((n) => (n.startsWith('proto.') ? model.protos.get(n) : model.student.get(n)));
   const dropPath = dropPathMasks(cfg.seed, step, coll.rank ?? 0, coll.size, [2, cfg.views.locals]);
   const { value, grads } = tf.variableGrads(() => {
     const groups = locals ? [globals, locals] : [globals];
@@ -225,7 +231,6 @@ export function trainStep(
   locals?.dispose();
 
   // ── average over workers: gradients, the teacher's batch mean (centre), prototype usage, metrics ──
-  const names = [...model.student.names(), ...model.protos.names()];
   const gradMap = new Map<string, Tensor>();
   for (const [i, v] of trainable.entries()) if (!grads[v.name]) throw new Error(`no gradient for ${names[i]}`);
   const usageLocal = new Float32Array(cfg.proto.count);
@@ -281,8 +286,10 @@ export function trainStep(
   }
   model.opt.step(gradMap, lr, wd);
   // Prototypes stay unit rows.
-  const c = model.protos.get('proto.C');
-  tf.tidy(() => c.assign(l2normalise(tf, c)));
+  if (cfg.proto.enabled) {
+    const c = model.protos.get('proto.C');
+    tf.tidy(() => c.assign(l2normalise(tf, c)));
+  }
 
   // ── teacher: EMA of the student; centre: EMA of the teacher's outputs ──
   emaUpdate(tf, model.teacher, model.student, momentum);
