@@ -8,6 +8,7 @@ import type { Workspace } from '../src/workspace.ts';
 import { progress } from '../src/progress.ts';
 import { log } from '../src/log.ts';
 import { cropFace, cropSpec, toCropPixels, type Box } from './crop.ts';
+import { mulberry32 } from '../src/random.ts';
 
 /** One line of manifest.jsonl: the contract between retrieval and training. */
 export interface ManifestLine {
@@ -53,18 +54,6 @@ interface FaceRow {
   blob_path: string | null;
 }
 
-/** A small seeded generator (mulberry32): the same face gets the same jitter on every export. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function exportSet(
   ws: Workspace,
   config: ProsConfig,
@@ -105,7 +94,7 @@ export async function exportSet(
   let failed = 0;
   for (const r of rows) {
     const box: Box = [r.x, r.y, r.w, r.h];
-    const spec = cropSpec(box, scale, size, jitter, seeded(r.id));
+    const spec = cropSpec(box, scale, size, jitter, mulberry32(r.id)); // the same face gets the same jitter on every export
     const rel = `crops/${r.id}.jpg`;
     const file = join(dir, rel);
     try {

@@ -8,6 +8,7 @@ import { log } from '../src/log.ts';
 import { openIndex, type AnnIndex } from './index/ann.ts';
 import { VectorStore } from './index/store.ts';
 import { reconcileIndex } from './index/exact.ts';
+import { hammingHex } from './faces/measure.ts';
 import type { CurateStore, ItemOutcome, NewFace, NewImage } from './store.ts';
 
 export const DESCRIPTOR_DIM = 1024;
@@ -26,18 +27,6 @@ interface FaceQuality {
   dhash: string | null;
   descriptor_row: number | null;
   image_sha256: string;
-}
-
-export function hamming(a: string, b: string): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i += 8) {
-    let x = (parseInt(a.slice(i, i + 8), 16) ^ parseInt(b.slice(i, i + 8), 16)) >>> 0;
-    while (x) {
-      x &= x - 1;
-      d++;
-    }
-  }
-  return d;
 }
 
 export function cosine(a: Float32Array, b: Float32Array): number {
@@ -152,7 +141,7 @@ export class FaceIndex {
     for (const n of this.search(d, 5)) {
       if (n.similarity < this.config.dedup.nearThreshold) break;
       const q = this.qualityOf.get(n.faceId) as FaceQuality | undefined;
-      if (q?.dhash && dhash && hamming(q.dhash, dhash) <= this.config.dedup.maxHashDistance) return q;
+      if (q?.dhash && dhash && hammingHex(q.dhash, dhash) <= this.config.dedup.maxHashDistance) return q;
     }
     return undefined;
   }

@@ -5,6 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFi
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
+import { mulberry32 } from '../random.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -43,18 +44,9 @@ export function packagePhotos(): string[] {
   return out;
 }
 
-/** A seeded generator so the corpus is the same on every machine. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-
 /** Images with no face in them: gradients, noise, shapes, text. */
 export async function nonFaceImage(i: number, width = 640, height = 480): Promise<Buffer> {
-  const r = rng(1000 + i);
+  const r = mulberry32(1000 + i); // seeded: the corpus is the same on every machine
   const colour = () => `rgb(${Math.floor(r() * 255)},${Math.floor(r() * 255)},${Math.floor(r() * 255)})`;
   switch (i % 4) {
     case 0: {
@@ -86,7 +78,7 @@ export async function nonFaceImage(i: number, width = 640, height = 480): Promis
 /** A drawn face (facesjs) on a plain background, rasterised by sharp. */
 export async function syntheticFace(i: number, size = 480): Promise<Buffer> {
   const { generate, faceToSvgString } = await import('facesjs');
-  const r = rng(5000 + i);
+  const r = mulberry32(5000 + i);
   const original = Math.random;
   // facesjs draws its features with Math.random: make it the seeded generator for the call, so drawings repeat.
   Math.random = r;

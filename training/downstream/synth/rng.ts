@@ -1,17 +1,9 @@
 // A small seeded PRNG (mulberry32): synthetic sets, few-shot draws and head initialisation are reproducible from a seed.
 
-export type Rng = () => number;
+import { mulberry32, type Rand } from '../../../src/random.ts';
 
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export type Rng = Rand;
+export { mulberry32 };
 
 export function choice<T>(rng: Rng, items: readonly T[]): T {
   return items[Math.floor(rng() * items.length)]!;
