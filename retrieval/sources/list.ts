@@ -1,6 +1,32 @@
-// Shared by the URL-list readers: one written URL (+ row metadata) → an item, or a rejected entry.
-import type { ReadOptions, SourceItem } from './types.ts';
+// Shared by the URL-list readers: reading a list line by line, and one written URL (+ row metadata) → an item, or a
+// rejected entry.
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { SourceError, type ReadOptions, type SourceItem } from './types.ts';
 import { absoluteHttpUrl } from './url.ts';
+
+/**
+ * The lines of a text file, streamed, numbered from 1, trimmed (a leading BOM dropped), blank ones skipped; ends
+ * quietly when `signal` aborts. A read failure is a SourceError naming the file.
+ */
+export async function* numberedLines(file: string, signal?: AbortSignal): AsyncGenerator<[number, string]> {
+  const input = createReadStream(file, { encoding: 'utf8' });
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let n = 0;
+  try {
+    for await (const raw of lines) {
+      n++;
+      if (signal?.aborted) return;
+      const line = (n === 1 ? raw.replace(/^\uFEFF/, '') : raw).trim();
+      if (line) yield [n, line];
+    }
+  } catch (err) {
+    throw new SourceError(`${file}: cannot read (${(err as Error).message})`);
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+}
 
 export function listItem(
   text: unknown,
