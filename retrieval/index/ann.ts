@@ -1,8 +1,8 @@
 // AnnIndex: the one small interface over the approximate-nearest-neighbour engines (usearch, hnswlib-node).
 // Ids are the faces table's ids. Similarity is cosine. An index file sits beside an ids file written with it;
 // if the two disagree after a crash the index is dropped and rebuilt from the VectorStore (see reconcile.ts).
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { IndexConfig } from '../../src/config.ts';
 
 export interface SearchResult {
@@ -43,6 +43,14 @@ export function writeIds(file: string, ids: Iterable<number>): void {
   const arr = Float64Array.from(ids);
   writeFileSync(`${file}.tmp`, new Uint8Array(arr.buffer));
   renameSync(`${file}.tmp`, file);
+}
+
+/** Saves an engine's index file atomically (written to .tmp, then renamed) and then its ids file. */
+export function saveEngineFiles(files: EngineFiles, writeIndex: (path: string) => void, ids: Iterable<number>): void {
+  mkdirSync(dirname(files.index), { recursive: true });
+  writeIndex(`${files.index}.tmp`);
+  renameSync(`${files.index}.tmp`, files.index);
+  writeIds(files.ids, ids);
 }
 
 export function readIds(file: string): number[] | null {

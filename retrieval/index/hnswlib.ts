@@ -1,9 +1,8 @@
 // hnswlib-node engine: float32 HNSW, one thread. Its addPoint and searchKnn take plain arrays, one vector a call.
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { IndexConfig } from '../../src/config.ts';
-import { engineFiles, readIds, writeIds, type AnnIndex, type EngineFiles, type SearchResult } from './ann.ts';
+import { engineFiles, readIds, saveEngineFiles, type AnnIndex, type EngineFiles, type SearchResult } from './ann.ts';
 
 const require = createRequire(import.meta.url);
 type Hnswlib = typeof import('hnswlib-node');
@@ -117,10 +116,7 @@ export class HnswIndex implements AnnIndex {
 
   save(): void {
     if (!this.files) return;
-    mkdirSync(join(this.files.index, '..'), { recursive: true });
-    this.index.writeIndexSync(`${this.files.index}.tmp`);
-    renameSync(`${this.files.index}.tmp`, this.files.index);
-    writeIds(this.files.ids, this.idSet);
+    saveEngineFiles(this.files, (path) => this.index.writeIndexSync(path), this.idSet);
   }
 
   setEf(ef: number): void {

@@ -1,11 +1,11 @@
 // usearch engine: prebuilt SIMD binaries picked at run time, multi-threaded batch add and search, quantised storage
 // (i8 by default: a quarter of float32's memory). Keys are bigint; our ids are numbers.
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { IndexConfig } from '../../src/config.ts';
-import { engineFiles, readIds, writeIds, type AnnIndex, type EngineFiles, type SearchResult } from './ann.ts';
+import { engineFiles, readIds, saveEngineFiles, type AnnIndex, type EngineFiles, type SearchResult } from './ann.ts';
 
 const require = createRequire(import.meta.url);
 type Usearch = typeof import('usearch');
@@ -108,10 +108,7 @@ export class UsearchIndex implements AnnIndex {
 
   save(): void {
     if (!this.files) return;
-    mkdirSync(join(this.files.index, '..'), { recursive: true });
-    this.index.save(`${this.files.index}.tmp`);
-    renameSync(`${this.files.index}.tmp`, this.files.index);
-    writeIds(this.files.ids, this.idSet);
+    saveEngineFiles(this.files, (path) => this.index.save(path), this.idSet);
   }
 
   /** usearch fixes the search breadth at construction: round-trip through a file to change it. */
