@@ -101,8 +101,14 @@ export function register(program: Command): void {
               preset: flags.preset, protocol: flags.protocol, shots: flags.shots, seeds: flags.seeds, epochs: flags.epochs,
               lr: flags.lr, backboneLr: flags.backboneLr, batch: flags.batch, hidden: flags.hidden || undefined,
               features: flags.features === 'tokens' ? 'patches' : 'cls', normaliser: flags.nme, maxTrain: flags.maxTrain, maxTest: flags.maxTest, log: (l) => log.info(l),
+              onProgress: (done, total) => {
+                bar.setTotal(total);
+                bar.tick(done - shown);
+                shown = done;
+              },
             });
           } finally {
+            bar.stop();
             ws.close();
           }
         }),

@@ -157,7 +157,6 @@ export async function landmarks68(face: FaceConfig, size: number, view = DEFAULT
   // Nose 27–35: bridge from the eye line down to the tip, then the base left to right.
   const nb = nose.extent()!;
   const ncx = (nb.lo + nb.hi) / 2;
-  const ncol = nose.column(ncx);
   const [eyeL, eyeR] = halves(eye, centreX);
   const eyeLine = (eye.column((eyeL!.lo + eyeL!.hi) / 2).mid + eye.column((eyeR!.lo + eyeR!.hi) / 2).mid) / 2;
   let noseBottom = 0, noseTop = Infinity;
