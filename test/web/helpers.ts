@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { defaults, type ProsConfig } from '../../src/config.ts';
 import { openWorkspace, type Workspace } from '../../src/workspace.ts';
-import { nonFaceImage, packagePhotos } from '../../src/demo/corpus.ts';
+import { nonFaceImage, packagePhotos } from '../../app/demo/corpus.ts';
 import { curate } from '../../retrieval/pipeline.ts';
 import { serve, type Serving } from '../../web/server.ts';
 import { openIndex, VectorStore } from '../../retrieval/index/index.ts';
