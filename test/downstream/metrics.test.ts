@@ -1,6 +1,7 @@
 // Metrics against values worked out by hand, and the flip permutation's properties.
 import test from 'ava';
-import { attributeAccuracy, classification, nme, meanStd } from '../../training/downstream/metrics.ts';
+import { attributeAccuracy, classification, nme } from '../../training/downstream/metrics.ts';
+import { meanStd } from '../../src/evals.ts';
 import { flipLandmarks, flipPermutation, FLIP_68, FLIP_98 } from '../../training/downstream/flip.ts';
 import { flipPixels } from '../../training/downstream/images.ts';
 import type { Point } from '../../training/downstream/readers/types.ts';

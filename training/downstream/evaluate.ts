@@ -18,7 +18,7 @@ import { expressionTask } from './tasks/expression.ts';
 import { landmarksTask } from './tasks/landmarks.ts';
 import type { AnyTask, MetricRow } from './tasks/task.ts';
 import type { Normaliser, TaskData } from './readers/types.ts';
-import { meanStd } from './metrics.ts';
+import { meanStd } from '../../src/evals.ts';
 import { mulberry32 } from './synth/rng.ts';
 
 export type BackboneKind = 'run' | 'random' | 'human';

@@ -53,9 +53,3 @@ export function nme(pred: Point[], truth: Point[], kind: Normaliser, box?: [numb
   for (let i = 0; i < truth.length; i++) sum += Math.hypot(pred[i]![0] - truth[i]![0], pred[i]![1] - truth[i]![1]);
   return sum / truth.length / d;
 }
-
-export function meanStd(values: number[]): { mean: number; std: number } {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const v = values.length > 1 ? values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1) : 0;
-  return { mean, std: Math.sqrt(v) };
-}
