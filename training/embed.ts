@@ -9,7 +9,7 @@ import { InputError } from '../src/errors.ts';
 import { defaults, type Backend, type IndexConfig } from '../src/config.ts';
 import { progress } from '../src/progress.ts';
 import { openWorkspace } from '../src/workspace.ts';
-import { openIndex, VectorStore } from '../retrieval/index/index.ts';
+import { openIndex, VectorStore } from '../src/index/index.ts';
 import { loadBackbone, type Backbone } from './backbone.ts';
 import { l2normalise } from './head.ts';
 import { hasCheckpoint } from './checkpoint.ts';

@@ -4,7 +4,7 @@
 // and run in parallel; a batch of queries goes to every shard and the per-shard top-k lists are merged.
 import { mkdirSync } from 'node:fs';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import type { IndexConfig } from '../../src/config.ts';
+import type { IndexConfig } from '../config.ts';
 import { engineFiles, readIds, writeIds, type AnnIndex, type EngineFiles, type SearchResult } from './ann.ts';
 
 interface Shard {

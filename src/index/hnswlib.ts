@@ -1,7 +1,7 @@
 // hnswlib-node engine: float32 HNSW, one thread. Its addPoint and searchKnn take plain arrays, one vector a call.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { IndexConfig } from '../../src/config.ts';
+import type { IndexConfig } from '../config.ts';
 import { engineFiles, readIds, saveEngineFiles, type AnnIndex, type EngineFiles, type SearchResult } from './ann.ts';
 
 const require = createRequire(import.meta.url);
