@@ -1,8 +1,10 @@
-// hnswlib-node engine: float32 HNSW, one thread. Its addPoint and searchKnn take plain arrays, one vector a call.
-import { existsSync } from 'node:fs';
+// hnswlib-node engine: float32 HNSW. Its addPoint and searchKnn take plain arrays, one vector a call, on one thread:
+// `HnswIndex` is one index on the calling thread (index.threads = 1); `ShardedHnswIndex` spreads it over several cores.
+import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { IndexConfig } from '../config.ts';
-import { engineFiles, readIds, saveEngineFiles, type AnnIndex, type EngineFiles, type SearchResult } from './ann.ts';
+import { engineFiles, readIds, saveEngineFiles, writeIds, type AnnIndex, type EngineFiles, type SearchResult } from './ann.ts';
 
 const require = createRequire(import.meta.url);
 type Hnswlib = typeof import('hnswlib-node');
@@ -121,5 +123,156 @@ export class HnswIndex implements AnnIndex {
 
   setEf(ef: number): void {
     this.index.setEf(ef);
+  }
+}
+
+// Over several cores: one shard per worker thread (id % shards), each its own HierarchicalNSW.
+// The AnnIndex interface is synchronous, so a call posts its request to every shard involved and blocks on an
+// Atomics flag per shard until each has answered; replies are read with receiveMessageOnPort. Adds split by shard
+// and run in parallel; a batch of queries goes to every shard and the per-shard top-k lists are merged.
+interface Shard {
+  worker: Worker;
+  port: MessagePort;
+  signal: Int32Array;
+}
+
+type Reply = { ok: true; [k: string]: unknown } | { ok: false; error: string };
+
+export class ShardedHnswIndex implements AnnIndex {
+  readonly engine = 'hnswlib' as const;
+  private readonly idSet = new Set<number>();
+
+  private constructor(
+    readonly dim: number,
+    private readonly shards: Shard[],
+    private readonly files: EngineFiles | null,
+  ) {}
+
+  static async open(dir: string | null, name: string, dim: number, cfg: IndexConfig): Promise<ShardedHnswIndex> {
+    const n = Math.max(2, cfg.threads);
+    const files = dir ? engineFiles(dir, name, `hnswlib-s${n}`) : null;
+    if (dir) mkdirSync(dir, { recursive: true });
+    const shards: Shard[] = [];
+    for (let s = 0; s < n; s++) {
+      const { port1, port2 } = new MessageChannel();
+      const signal = new Int32Array(new SharedArrayBuffer(4));
+      const file = files ? `${files.index}.${s}` : `/dev/null/${s}`;
+      const workerData = { dim, M: cfg.M, efConstruction: cfg.efConstruction, efSearch: cfg.efSearch, file, port: port2, signal };
+      const worker = new Worker(new URL('./hnswlib-shard-worker.js', import.meta.url), { workerData, transferList: [port2] });
+      worker.unref();
+      shards.push({ worker, port: port1, signal });
+    }
+    const idx = new ShardedHnswIndex(dim, shards, files);
+    const lists = idx.callAll(shards.map(() => ({ op: 'open' }))) as { ids: number[] }[];
+    const saved = files ? readIds(files.ids) : null;
+    const inFiles = new Set(lists.flatMap((l) => l.ids));
+    if (saved && saved.every((i) => inFiles.has(i))) {
+      saved.forEach((i) => idx.idSet.add(i));
+      // Labels saved in a shard past its ids file (a crash between renames) are hidden.
+      const stray = [...inFiles].filter((i) => !idx.idSet.has(i));
+      if (stray.length) idx.removeFromShards(stray);
+    } else if (inFiles.size) {
+      idx.removeFromShards([...inFiles]);
+    }
+    return idx;
+  }
+
+  private shardOf(id: number): number {
+    return id % this.shards.length;
+  }
+
+  /** Sends one request to each shard that has one (null: none) and blocks until all have answered. */
+  private callAll(requests: (Record<string, unknown> | null)[], transfers: ArrayBuffer[][] = []): unknown[] {
+    requests.forEach((req, s) => {
+      if (!req) return;
+      const shard = this.shards[s]!;
+      Atomics.store(shard.signal, 0, 0);
+      shard.port.postMessage(req, transfers[s] ?? []);
+    });
+    return requests.map((req, s) => {
+      if (!req) return null;
+      const shard = this.shards[s]!;
+      let msg: { message: Reply } | undefined;
+      for (;;) {
+        Atomics.wait(shard.signal, 0, 0, 1000);
+        msg = receiveMessageOnPort(shard.port) as { message: Reply } | undefined;
+        if (msg) break;
+        if (shard.worker.threadId < 0) throw new Error(`hnswlib shard ${s} has exited`);
+      }
+      if (!msg.message.ok) throw new Error(`hnswlib shard ${s}: ${msg.message.error}`);
+      return msg.message;
+    });
+  }
+
+  add(ids: number[], vectors: Float32Array): void {
+    if (vectors.length !== ids.length * this.dim) throw new Error(`add: ${ids.length} ids but ${vectors.length / this.dim} vectors`);
+    if (!ids.length) return;
+    const parts = this.shards.map(() => [] as number[]);
+    ids.forEach((id, i) => parts[this.shardOf(id)]!.push(i));
+    const vecs = parts.map((rows) => {
+      const v = new Float32Array(rows.length * this.dim);
+      rows.forEach((r, j) => v.set(vectors.subarray(r * this.dim, (r + 1) * this.dim), j * this.dim));
+      return v;
+    });
+    this.callAll(
+      parts.map((rows, s) => (rows.length ? { op: 'add', ids: rows.map((r) => ids[r]!), vectors: vecs[s] } : null)),
+      vecs.map((v) => [v.buffer as ArrayBuffer]),
+    );
+    for (const id of ids) this.idSet.add(id);
+  }
+
+  search(queries: Float32Array, k: number): SearchResult {
+    const n = queries.length / this.dim;
+    if (!this.idSet.size || !n) return { ids: Array.from({ length: n }, () => []), sims: Array.from({ length: n }, () => []) };
+    const replies = this.callAll(this.shards.map(() => ({ op: 'search', queries, k }))) as SearchResult[];
+    const out: SearchResult = { ids: [], sims: [] };
+    for (let q = 0; q < n; q++) {
+      const merged = replies.flatMap((r) => r.ids[q]!.map((id, j) => ({ id, s: r.sims[q]![j]! })));
+      merged.sort((a, b) => b.s - a.s);
+      const top = merged.slice(0, k);
+      out.ids.push(top.map((m) => m.id));
+      out.sims.push(top.map((m) => m.s));
+    }
+    return out;
+  }
+
+  private removeFromShards(ids: number[]): void {
+    const parts = this.shards.map(() => [] as number[]);
+    for (const id of ids) parts[this.shardOf(id)]!.push(id);
+    this.callAll(parts.map((p) => (p.length ? { op: 'remove', ids: p } : null)));
+  }
+
+  remove(ids: number[]): void {
+    const present = ids.filter((i) => this.idSet.has(i));
+    if (!present.length) return;
+    this.removeFromShards(present);
+    for (const id of present) this.idSet.delete(id);
+  }
+
+  has(id: number): boolean {
+    return this.idSet.has(id);
+  }
+
+  count(): number {
+    return this.idSet.size;
+  }
+
+  ids(): number[] {
+    return [...this.idSet];
+  }
+
+  save(): void {
+    if (!this.files) return;
+    this.callAll(this.shards.map(() => ({ op: 'save' })));
+    writeIds(this.files.ids, this.idSet);
+  }
+
+  setEf(ef: number): void {
+    this.callAll(this.shards.map(() => ({ op: 'setEf', ef })));
+  }
+
+  /** Stops the shard threads (they are unref'd, so a process also exits without this). */
+  async close(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.worker.terminate()));
   }
 }

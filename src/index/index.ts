@@ -12,7 +12,7 @@ export { exactSearch, exactSearchVectors, reconcileIndex, rebuildIndex, type Can
 export async function openIndex(dir: string, name: string, dim: number, cfg: IndexConfig): Promise<AnnIndex> {
   if (cfg.engine === 'usearch') return (await import('./usearch.ts')).UsearchIndex.open(dir, name, dim, cfg);
   // hnswlib-node is single-threaded per index: with threads > 1 it runs one shard per worker thread.
-  if (cfg.engine === 'hnswlib' && cfg.threads > 1) return (await import('./hnswlib-shards.ts')).ShardedHnswIndex.open(dir, name, dim, cfg);
+  if (cfg.engine === 'hnswlib' && cfg.threads > 1) return (await import('./hnswlib.ts')).ShardedHnswIndex.open(dir, name, dim, cfg);
   if (cfg.engine === 'hnswlib') return (await import('./hnswlib.ts')).HnswIndex.open(dir, name, dim, cfg);
   throw new Error(`unknown index engine ${String(cfg.engine)}`);
 }
