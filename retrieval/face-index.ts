@@ -8,13 +8,9 @@ import { log } from '../src/log.ts';
 import { openIndex, reconcileIndex, VectorStore, type AnnIndex } from '../src/index/index.ts';
 import { hammingHex } from './faces/measure.ts';
 import type { CurateStore, ItemOutcome, NewFace, NewImage } from './store.ts';
+import type { Neighbour } from '../src/contracts/geometry.ts';
 
 export const DESCRIPTOR_DIM = 1024;
-
-export interface Neighbour {
-  faceId: number;
-  similarity: number;
-}
 
 interface FaceQuality {
   id: number;

@@ -8,7 +8,8 @@ import { InputError } from '../src/errors.ts';
 import { decodeImage } from './decode.ts';
 import { FacePool } from './faces/pool.ts';
 import type { FaceRecord } from './faces/types.ts';
-import { FaceIndex, type Neighbour } from './face-index.ts';
+import { FaceIndex } from './face-index.ts';
+import type { Neighbour } from '../src/contracts/geometry.ts';
 import { CurateStore } from './store.ts';
 
 export interface FaceHit extends Neighbour {

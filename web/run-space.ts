@@ -8,7 +8,7 @@ import type { ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
 import { InputError } from '../src/errors.ts';
 import { openIndex, VectorStore, type AnnIndex } from '../src/index/index.ts';
-import type { Neighbour } from './search-provider.ts';
+import type { Neighbour } from '../src/contracts/geometry.ts';
 
 const WIDTHS = [32, 64, 96, 128, 192, 256, 320, 384, 512, 640, 768, 1024, 1280, 1536, 2048];
 

@@ -4,18 +4,12 @@
 import sharp from 'sharp';
 import type { ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
-import type { Box } from './queries/faces.ts';
+import type { BoxRect, Neighbour } from '../src/contracts/geometry.ts';
 import { InputError } from '../src/errors.ts';
 import { RunSpaces } from './run-space.ts';
 
-export interface Neighbour {
-  faceId: number;
-  /** Cosine similarity, higher is closer. */
-  similarity: number;
-}
-
 export interface UploadFace {
-  box: Box;
+  box: BoxRect;
   score: number;
   landmarks: Array<[number, number]>;
   neighbours: Neighbour[];
@@ -166,7 +160,7 @@ export function normaliseHits(raw: unknown): Neighbour[] {
   return out;
 }
 
-function toBox(v: unknown): Box | null {
+function toBox(v: unknown): BoxRect | null {
   if (Array.isArray(v) && v.length === 4 && v.every((x) => num(x) !== null)) {
     return { x: v[0], y: v[1], w: v[2], h: v[3] };
   }

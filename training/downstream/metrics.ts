@@ -1,5 +1,6 @@
 // The downstream metrics, as the benchmarks define them.
-import type { Point, Normaliser } from './readers/types.ts';
+import type { Normaliser } from './readers/types.ts';
+import type { Point } from '../../src/contracts/geometry.ts';
 import { OUTER_EYE_CORNERS } from './flip.ts';
 
 /** Per-attribute accuracy and their mean; `pred` and `truth` are rows of 0/1 per sample. */

@@ -5,7 +5,8 @@ import { Router } from 'express';
 import multer from 'multer';
 import { badRequest, faceIdParam, h, HttpError, notFound, qInt, qText } from '../security.ts';
 import { facesByIds, type FaceRow } from '../queries/faces.ts';
-import { SearchUnavailable, type Neighbour } from '../search-provider.ts';
+import { SearchUnavailable } from '../search-provider.ts';
+import type { Neighbour } from '../../src/contracts/geometry.ts';
 import { sniffFormat } from '../../retrieval/decode.ts';
 import type { ApiDeps } from './deps.ts';
 

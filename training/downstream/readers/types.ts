@@ -1,8 +1,8 @@
 // The one shape every dataset reader returns, per task. Image paths are absolute; splits follow the dataset's own.
 import { InputError } from '../../../src/errors.ts';
+import type { Point } from '../../../src/contracts/geometry.ts';
 
 export type Split = 'train' | 'val' | 'test';
-export type Point = [number, number];
 
 export interface Sample {
   image: string;
