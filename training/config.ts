@@ -79,8 +79,10 @@ export interface ProtoConfig {
 }
 
 export interface OptimConfig {
-  /** Base learning rate per 256 images: lr = baseLr × batch / 256. [recon: 5e-4] */
+  /** Base learning rate per 256 images: lr = baseLr × scale(batch / 256). [recon: 5e-4] */
   baseLr: number;
+  /** How the rate scales with the batch: linear (DINO, batch / 256), sqrt (√(batch / 256)) or none (baseLr as is). [recon: linear] */
+  lrScaling: 'linear' | 'sqrt' | 'none';
   minLr: number;
   /** Linear warm-up as a fraction of the run. [recon: 10 of 100 epochs] */
   warmupFraction: number;
@@ -94,6 +96,11 @@ export interface OptimConfig {
   beta1: number;
   beta2: number;
   eps: number;
+}
+
+/** KoLeo regulariser on the student's CLS of each global crop (DINOv2). 0: off. [recon: DINOv2 0.1] */
+export interface KoleoConfig {
+  weight: number;
 }
 
 export interface TeacherConfig {
@@ -131,6 +138,7 @@ export interface TrainConfig {
   head: HeadConfig;
   distill: DistillConfig;
   proto: ProtoConfig;
+  koleo: KoleoConfig;
   optim: OptimConfig;
   teacher: TeacherConfig;
   collapse: CollapseConfig;
@@ -179,6 +187,7 @@ const common: Omit<TrainConfig, 'preset' | 'vit' | 'head' | 'views'> & { views: 
   },
   optim: {
     baseLr: 5e-4,
+    lrScaling: 'linear',
     minLr: 1e-6,
     warmupFraction: 0.1,
     weightDecay: 0.04,
@@ -190,6 +199,7 @@ const common: Omit<TrainConfig, 'preset' | 'vit' | 'head' | 'views'> & { views: 
     beta2: 0.999,
     eps: 1e-8,
   },
+  koleo: { weight: 0 },
   teacher: { momentum: 0.996, momentumEnd: 1 },
   collapse: { minEntropyRatio: 0.05, maxEntropyRatio: 0.995, minKl: 1e-4, minFeatureStd: 0.1, afterFraction: 0.3 },
 };
@@ -268,6 +278,8 @@ function validate(c: TrainConfig): void {
   if (!Number.isInteger(c.workers) || c.workers < 0) fail(`workers must be 0 (auto) or an integer ≥ 1`);
   if (c.workers > 1 && c.batchSize % c.workers) fail('batchSize must divide by workers');
   if (!['sharpen', 'sinkhorn'].includes(c.proto.target)) fail(`proto.target must be sharpen or sinkhorn`);
+  if (!['linear', 'sqrt', 'none'].includes(c.optim.lrScaling)) fail(`optim.lrScaling must be linear, sqrt or none`);
+  if (!(c.koleo.weight >= 0)) fail('koleo.weight must be ≥ 0');
   if (!['per-parameter', 'global'].includes(c.optim.clipMode)) fail(`optim.clipMode must be per-parameter or global`);
   if (c.head.layers < 1) fail('head.layers must be ≥ 1');
 }

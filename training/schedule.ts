@@ -42,9 +42,16 @@ export function stepsFor(cfg: TrainConfig, images: number): { total: number; ste
   return { stepsPerEpoch, total: cfg.steps > 0 ? cfg.steps : cfg.epochs * stepsPerEpoch };
 }
 
+/** The peak learning rate after the batch-size rule. */
+export function peakLr(cfg: TrainConfig): number {
+  const r = cfg.batchSize / 256;
+  const scale = cfg.optim.lrScaling === 'linear' ? r : cfg.optim.lrScaling === 'sqrt' ? Math.sqrt(r) : 1;
+  return cfg.optim.baseLr * scale;
+}
+
 export function buildSchedules(cfg: TrainConfig, images: number): Schedules {
   const { total, stepsPerEpoch } = stepsFor(cfg, images);
-  const lr = (cfg.optim.baseLr * cfg.batchSize) / 256;
+  const lr = peakLr(cfg);
   return {
     total,
     stepsPerEpoch,

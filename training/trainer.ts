@@ -7,6 +7,7 @@ import type { NamedTensor } from './checkpoint.ts';
 import { emaUpdate } from './ema.ts';
 import { LAST_LAYER, headForward, initHead, l2normalise } from './head.ts';
 import { distillLoss, meanEntropy, teacherProbs, updateCentre } from './loss/distill.ts';
+import { koleoLoss } from './loss/koleo.ts';
 import { protoLoss, protoProbs, sharpen, sinkhorn, single, type Collective } from './loss/prototypes.ts';
 import { AdamW, clipGradients } from './optimizer.ts';
 import { Params } from './params.ts';
@@ -37,6 +38,8 @@ export interface StepMetrics {
   proto: number;
   protoCe: number;
   protoMeanEntropy: number;
+  /** KoLeo term (0 when off). */
+  koleo: number;
   lr: number;
   weightDecay: number;
   momentum: number;
@@ -198,6 +201,7 @@ export function trainStep(
   let distill = 0;
   let protoParts: { ce: number; meanEntropy: number; usage: Float32Array } = { ce: 0, meanEntropy: 0, usage: new Float32Array(cfg.proto.count) };
   let protoValue = 0;
+  let koleoValue = 0;
   // Only what the enabled terms reach is trained: the prototypes serve only L_proto, and the head's last layer only
   // L_distill (an ablation with one term off leaves the other's parameters without a gradient).
   const names = [
@@ -225,6 +229,15 @@ export function trainStep(
       protoValue = p.loss.dataSync()[0];
       loss = tf.add(loss, tf.mul(p.loss, cfg.proto.weight));
     }
+    if (cfg.koleo.weight > 0) {
+      // Per global crop, over this worker's images (DINOv2 does it per crop and per device).
+      const b = views.batch;
+      let k: Scalar = tf.scalar(0);
+      for (let i = 0; i < 2; i++) k = tf.add(k, koleoLoss(tf, s.cls.slice([i * b, 0], [b, -1]) as Tensor2D));
+      k = tf.div(k, 2);
+      koleoValue = k.dataSync()[0];
+      loss = tf.add(loss, tf.mul(k, cfg.koleo.weight));
+    }
     return loss;
   }, trainable);
   globals.dispose();
@@ -235,7 +248,7 @@ export function trainStep(
   for (const [i, v] of trainable.entries()) if (!grads[v.name]) throw new Error(`no gradient for ${names[i]}`);
   const usageLocal = new Float32Array(cfg.proto.count);
   for (const i of t.usage.dataSync()) usageLocal[i] += 1;
-  const stats = new Float32Array([value.dataSync()[0], distill, protoValue, protoParts.ce, t.entropy.dataSync()[0], t.featureStd.dataSync()[0]]);
+  const stats = new Float32Array([value.dataSync()[0], distill, protoValue, protoParts.ce, t.entropy.dataSync()[0], t.featureStd.dataSync()[0], koleoValue]);
   const batchMean = t.batchMean.dataSync() as Float32Array;
   const vars = trainable;
   if (coll.size > 1) {
@@ -264,7 +277,7 @@ export function trainStep(
   } else {
     for (const [i, v] of vars.entries()) gradMap.set(names[i], grads[v.name]);
   }
-  const [loss, distillAvg, protoAvg, protoCe, entropy, featureStd] = stats;
+  const [loss, distillAvg, protoAvg, protoCe, entropy, featureStd, koleoAvg] = stats;
   const disposeAll = () => {
     value.dispose();
     for (const g of gradMap.values()) g.dispose();
@@ -303,6 +316,7 @@ export function trainStep(
     proto: protoAvg,
     protoCe,
     protoMeanEntropy: protoParts.meanEntropy,
+    koleo: koleoAvg,
     lr,
     weightDecay: wd,
     momentum,
