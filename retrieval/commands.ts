@@ -43,12 +43,13 @@ interface CurateFlags extends CommonOptions {
   export: boolean;
   minFaceRatio?: number;
   nearDuplicate?: number;
+  allowPrivate?: boolean;
 }
 
 function curateFlags(o: CurateFlags): DeepPartial<ProsConfig> {
   return {
     crawl: { depth: o.depth },
-    fetch: { concurrency: o.concurrency, perHost: o.perHost, totalTimeoutMs: o.timeout, retries: o.retries },
+    fetch: { concurrency: o.concurrency, perHost: o.perHost, totalTimeoutMs: o.timeout, retries: o.retries, allowPrivate: o.allowPrivate },
     index: { engine: o.engine },
     faces: { workers: o.workers },
     policy: { minFaceRatio: o.minFaceRatio },
@@ -77,6 +78,7 @@ export function register(program: Command): void {
       .option('--per-host <n>', 'requests in flight per host', intArg(1))
       .option('--timeout <ms>', 'total timeout of one request', intArg(1))
       .option('--retries <n>', 'retries on transient errors', intArg(0))
+      .option('--allow-private', 'also fetch from loopback, private, link-local and other non-public addresses (refused by default)')
       .option('--workers <n>', 'face-analysis worker threads', intArg(1))
       .option('--min-face-ratio <r>', 'largest face area over image area to accept', floatArg(0, 1))
       .option('--near-duplicate <cos>', 'descriptor similarity marking near-duplicates', floatArg(0, 1))

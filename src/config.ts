@@ -22,6 +22,14 @@ export interface FetchConfig {
   respectRobots: boolean;
   /** Honour `X-Robots-Tag: noai` / `noimageai` as an opt-out from AI training. */
   respectNoAI: boolean;
+  /**
+   * Fetch from any address. Off by default: loopback, private, link-local (cloud metadata), multicast, reserved and
+   * unspecified addresses are refused (`private_address`), so crawled pages cannot aim the crawler at internal
+   * services. `--allow-private` turns it on, e.g. for the demo's corpus server on 127.0.0.1.
+   */
+  allowPrivate: boolean;
+  /** Non-public ranges (CIDR, e.g. "10.1.2.0/24") fetched even without allowPrivate: one intranet, not all of them. */
+  allowAddresses: string[];
 }
 
 export interface CrawlConfig {
@@ -120,6 +128,8 @@ export const defaults: ProsConfig = {
     userAgent: `pros/${VERSION} (face-corpus curation; respects robots.txt and X-Robots-Tag noai)`,
     respectRobots: true,
     respectNoAI: true,
+    allowPrivate: false,
+    allowAddresses: [],
   },
   crawl: { depth: 1, sameHost: true, maxPages: 500 },
   decode: { maxPixels: 50_000_000, analysisSize: 640, minSide: 32 },

@@ -39,7 +39,8 @@ export interface DemoResult {
 }
 
 export async function demo(o: DemoFlags): Promise<DemoResult> {
-  const ctx = openContext(o);
+  // The corpus is served on 127.0.0.1, which the fetcher refuses by default: the demo opts in, visibly.
+  const ctx = openContext(o, { fetch: { allowPrivate: true } });
   const ac = interruptible();
   const quiet = o.quiet || o.json;
   let result: DemoResult;
