@@ -10,11 +10,12 @@ import { formatSummary, type CurateSummary } from './summary.ts';
 import { FaceIndex } from './face-index.ts';
 import { expand, searchByFace, searchByImage, type QueryFace } from './search.ts';
 import { registerCuration } from './curation-commands.ts';
-import { validSetName } from './curation.ts';
+import { SET_NAME_RULE, validSetName } from './curation.ts';
+import { clip, parseFaceId } from '../src/input.ts';
 
 /** Set names become folders under curated/: refuse anything that is not a plain name. */
-function setName(name: string, flag: string): string {
-  if (!validSetName(name)) throw new UsageError(`${flag} ${name}: use letters, digits, '.', '-' and '_' (at most 64)`);
+export function setName(name: string, flag: string): string {
+  if (!validSetName(name)) throw new UsageError(`${flag} ${clip(name, 60)}: use ${SET_NAME_RULE}`);
   return name;
 }
 
@@ -115,7 +116,11 @@ export function register(program: Command): void {
       const ctx = openContext(o);
       try {
         const index = await FaceIndex.open(ctx.ws, ctx.config);
-        if (/^\d+$/.test(query) && !existsSync(query)) return [await searchByFace(ctx.ws, index, Number(query), o.k)];
+        if (/^\d+$/.test(query) && !existsSync(query)) {
+          const id = parseFaceId(query);
+          if (id === undefined) throw new UsageError(`${clip(query, 40)}: not a face id (a positive integer below 2^53)`);
+          return [await searchByFace(ctx.ws, index, id, o.k)];
+        }
         if (!existsSync(query)) throw new UsageError(`${query}: no such file, and not a face id`);
         const found = await searchByImage(ctx.ws, ctx.config, index, readFileSync(query), o.k);
         if (found.length === 0) throw new UsageError(`${query}: no face found in the image`);

@@ -3,12 +3,14 @@
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import { openContext, run, UsageError, withCommonOptions, type CommonOptions } from '../src/command.ts';
+import { clip, parseFaceId } from '../src/input.ts';
 import { accept, addToSet, CurationInputError, decisionsFor, reject, removeFromSet, tag, untag, type CurationResult } from './curation.ts';
 
 function faceIds(args: string[]): number[] {
   return args.map((a) => {
-    if (!/^\d+$/.test(a)) throw new UsageError(`"${a}" is not a face id`);
-    return Number(a);
+    const id = parseFaceId(a);
+    if (id === undefined) throw new UsageError(`"${clip(a, 40)}" is not a face id (a positive integer below 2^53)`);
+    return id;
   });
 }
 

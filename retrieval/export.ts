@@ -110,7 +110,7 @@ export async function exportSet(
       bar.tick();
       continue;
     }
-    const landmarks = r.landmarks ? (JSON.parse(r.landmarks) as Array<[number, number]>) : [];
+    const landmarks = storedLandmarks(r.landmarks);
     const line: ManifestLine = {
       id: r.id,
       path: rel,
@@ -150,4 +150,15 @@ export async function exportSet(
   };
   writeFileSync(infoFile, JSON.stringify(info, null, 2) + '\n');
   return { dir, crops: written, failed };
+}
+
+/** Landmarks as stored (JSON text); an unreadable value gives none rather than stopping the export. */
+function storedLandmarks(text: string | null): Array<[number, number]> {
+  if (!text) return [];
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? (v as Array<[number, number]>) : [];
+  } catch {
+    return [];
+  }
 }

@@ -181,7 +181,8 @@ export function deepMerge<T>(base: T, override: unknown, path = ''): T {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(override)) {
     const where = path ? `${path}.${key}` : key;
-    if (!(key in base)) throw new ConfigError(`config: unknown key "${where}"`);
+    // Own keys only: "__proto__", "constructor" or "toString" are unknown keys, not a way into Object.prototype.
+    if (!Object.hasOwn(base, key)) throw new ConfigError(`config: unknown key "${where}"`);
     out[key] = deepMerge((base as Record<string, unknown>)[key], value, where);
   }
   return out as T;
@@ -210,7 +211,7 @@ export function loadConfig(file?: string, flags: DeepPartial<ProsConfig> = {}): 
 
 function stripUndefined(v: unknown): unknown {
   if (!isPlainObject(v)) return v;
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = Object.create(null);
   for (const [k, x] of Object.entries(v)) {
     const s = stripUndefined(x);
     if (s !== undefined && !(isPlainObject(s) && Object.keys(s).length === 0)) out[k] = s;

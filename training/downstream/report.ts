@@ -39,8 +39,30 @@ export interface ReportGroup {
   entries: Array<{ run: string; about: string; mean: number; std: number; seeds: number; pseudo: boolean }>;
 }
 
+/** A stored evaluation row that could not be read, left out of the tables and reported beside them. */
+export interface SkippedRow {
+  id: number;
+  reason: string;
+}
+
+/** Run and task names are data: looked up as own keys only ("constructor" is not a baseline). */
+const own = <T>(table: Record<string, T>, key: string): T | undefined => (Object.hasOwn(table, key) ? table[key] : undefined);
+
+/** Why a stored row cannot be used, or undefined when it can: a non-numeric value or an unreadable `extra`. */
+function unreadable(r: Row): string | undefined {
+  if (typeof r.value !== 'number' || !Number.isFinite(r.value)) return 'value is not a finite number';
+  if (r.extra === null) return undefined;
+  try {
+    const extra: unknown = JSON.parse(r.extra);
+    return typeof extra === 'object' && extra !== null && !Array.isArray(extra) ? undefined : 'extra is not a JSON object';
+  } catch {
+    return 'extra is not valid JSON';
+  }
+}
+
 function describeRun(ws: Workspace, run: string): string {
-  if (BASELINES[run]) return BASELINES[run]!;
+  const baseline = own(BASELINES, run);
+  if (baseline) return baseline;
   const r = ws.db.prepare('SELECT data, config, backend, step, status FROM runs WHERE name = ?').get(run) as
     | { data: string | null; config: string; backend: string | null; step: number; status: string }
     | undefined;
@@ -57,15 +79,20 @@ function describeRun(ws: Workspace, run: string): string {
   return `${ablation}${r.step} steps on ${data} (${r.backend ?? '?'}, ${r.status})`;
 }
 
-export function reportGroups(ws: Workspace): ReportGroup[] {
+/** The report's tables; rows that cannot be read are pushed to `skipped` (when given) instead of failing the report. */
+export function reportGroups(ws: Workspace, skipped: SkippedRow[] = []): ReportGroup[] {
   const rows = ws.db.prepare('SELECT id, run, task, dataset, protocol, shots, seed, metric, value, extra FROM evals ORDER BY id').all() as Row[];
   // The latest value per (run, task, dataset, protocol, shots, seed, metric): re-running an evaluation replaces it.
   const latest = new Map<string, Row>();
-  for (const r of rows) latest.set(JSON.stringify([r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric]), r);
+  for (const r of rows) {
+    const why = unreadable(r);
+    if (why) skipped.push({ id: r.id, reason: why });
+    else latest.set(JSON.stringify([r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric]), r);
+  }
   const groups = new Map<string, ReportGroup>();
   const values = new Map<string, { vals: number[]; pseudo: boolean }>();
   for (const r of latest.values()) {
-    const main = MAIN[r.task];
+    const main = own(MAIN, r.task);
     if (!main || r.metric !== main.metric) continue;
     const gk = JSON.stringify([r.task, r.dataset, r.protocol, r.shots]);
     if (!groups.has(gk)) {
@@ -92,8 +119,12 @@ export function reportGroups(ws: Workspace): ReportGroup[] {
 const fmt = (g: ReportGroup, v: number) => (g.task === 'landmarks' ? `${(v * 100).toFixed(2)}%` : `${(v * 100).toFixed(1)}%`);
 
 export function report(ws: Workspace): string {
-  const groups = reportGroups(ws);
-  if (!groups.length) return 'No evaluations yet: run `pros eval attributes|expression|landmarks ...` first.';
+  const skipped: SkippedRow[] = [];
+  const groups = reportGroups(ws, skipped);
+  const note = skipped.length
+    ? `\n> ${skipped.length} stored result${skipped.length === 1 ? '' : 's'} skipped: ${skipped.slice(0, 5).map((s) => `row ${s.id} (${s.reason})`).join(', ')}${skipped.length > 5 ? ', …' : ''}\n`
+    : '';
+  if (!groups.length) return `No evaluations yet: run \`pros eval attributes|expression|landmarks ...\` first.${note}`;
   const parts: string[] = [];
   for (const g of groups) {
     const shots = g.shots === null ? 'full' : `${g.shots}-shot`;
@@ -107,5 +138,5 @@ export function report(ws: Workspace): string {
     }
     parts.push('');
   }
-  return parts.join('\n');
+  return parts.join('\n') + note;
 }

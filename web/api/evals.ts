@@ -1,14 +1,18 @@
 import { Router } from 'express';
 import { h } from '../security.ts';
 import { evalTable } from '../queries/stats.ts';
-import { reportGroups } from '../../training/downstream/report.ts';
+import { reportGroups, type SkippedRow } from '../../training/downstream/report.ts';
 import type { ApiDeps } from './deps.ts';
 
 export function evalsRouter({ ws }: ApiDeps): Router {
   return Router().get(
     '/evals',
     // groups: the table `pros report` prints (main metric per task, latest value per seed, best first);
-    // results: every metric logged, averaged over seeds.
-    h((_req, res) => res.json({ groups: reportGroups(ws), results: evalTable(ws) })),
+    // results: every metric logged, averaged over seeds; skipped: stored rows that could not be read.
+    h((_req, res) => {
+      const skipped: SkippedRow[] = [];
+      const groups = reportGroups(ws, skipped);
+      res.json({ groups, results: evalTable(ws), skipped });
+    }),
   );
 }
