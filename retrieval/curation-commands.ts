@@ -30,8 +30,9 @@ export function registerCuration(program: Command): void {
     withCommonOptions(cmd).action(async (...args: unknown[]) => {
       const o = args[valueName ? 2 : 1] as Flags;
       const value = valueName ? (args[0] as string) : '';
-      const ids = faceIds(args[valueName ? 1 : 0] as string[]);
       await run(o, async () => {
+        // Parsed inside run(): a bad id is a usage error (exit 2), not an uncaught exception.
+        const ids = faceIds(args[valueName ? 1 : 0] as string[]);
         const ctx = openContext(o);
         try {
           const r = fn(ctx.ws, ids, value, o.who ?? userInfo().username);

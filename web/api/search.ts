@@ -36,7 +36,15 @@ export function searchRouter({ ws, config, search, maxUploadBytes, maxConcurrent
       return next(new HttpError(503, `busy: ${maxConcurrentUploads} uploads are being searched already; try again shortly`));
     }
     uploading++;
-    res.once('close', () => uploading--);
+    // Given back when the response is sent, or when the connection goes first ('close' alone can wait for a
+    // keep-alive socket whose request body was never read to end).
+    let held = true;
+    const release = () => {
+      if (held) uploading--;
+      held = false;
+    };
+    res.once('finish', release);
+    res.once('close', release);
     next();
   };
 
