@@ -34,7 +34,7 @@ test('columns named __proto__, constructor and prototype are metadata like any o
   const b = (await collect({ kind: 'csv', uri: csv })).items[0]!;
   // Objects and lists are not scalar metadata: the __proto__ object is dropped, the rest kept under their own names.
   t.deepEqual(Object.keys(a.meta!), ['constructor', 'prototype', 'toString']);
-  t.is(a.meta!.constructor, 'c');
+  t.is(Object.getOwnPropertyDescriptor(a.meta, 'constructor')?.value, 'c');
   t.deepEqual(Object.keys(b.meta!), ['__proto__', 'constructor', 'prototype']);
   t.is(JSON.stringify(b.meta), '{"__proto__":"x","constructor":"y","prototype":"z"}');
   t.is(Object.getPrototypeOf(b.meta), Object.prototype, 'the value is not the prototype');

@@ -12,6 +12,8 @@ import { openWorkspace, type Workspace } from '../../src/workspace.ts';
 import { serve, SERVER_TIMEOUTS, type Serving } from '../../web/server.ts';
 import { runCurves } from '../../web/queries/stats.ts';
 import { report } from '../../training/downstream/report.ts';
+import { exportSet } from '../../retrieval/export.ts';
+import sharp from 'sharp';
 import { pros } from '../helpers/cli.ts';
 import { post } from './helpers.ts';
 
@@ -202,6 +204,21 @@ test.serial('labels refuse control characters and bidi overrides; set names must
   const cli = await pros(['curate', root, '-w', join(root, 'other'), '--set', 'AUX']);
   t.is(cli.code, 2);
   t.regex(cli.stderr, /--set AUX/);
+});
+
+test.serial('export does not follow a stored blob path out of workspace/images', async (t) => {
+  const outside = join(root, '..', `outside-${Date.now()}.jpg`);
+  await sharp({ create: { width: 200, height: 200, channels: 3, background: '#777' } }).jpeg().toFile(outside);
+  const sha = 'cd'.repeat(32);
+  ws.db.prepare(`INSERT INTO images (sha256, width, height, format, bytes, origin, status, n_faces, face_ratio, blob_path)
+    VALUES (?, 200, 200, 'jpeg', 1, 'https://a.example/y.jpg', 'accepted', 1, 0.5, ?)`).run(sha, join('..', '..', outside));
+  const id = Number(ws.db.prepare(`INSERT INTO faces (image_sha256, idx, x, y, w, h, score, face_ratio, landmarks, status)
+    VALUES (?, 0, 50, 50, 100, 100, 0.9, 0.25, 'not json', 'accepted')`).run(sha).lastInsertRowid);
+  ws.db.prepare(`INSERT INTO sets (name, kind) VALUES ('leak', 'manual')`).run();
+  ws.db.prepare(`INSERT INTO set_members (set_name, face_id, added_by) VALUES ('leak', ?, 'test')`).run(id);
+  const r = await exportSet(ws, { ...defaults, workspace: root }, 'leak', { quiet: true });
+  t.is(r.crops, 0);
+  t.is(r.failed, 1);
 });
 
 test.serial('the server sets its own request, header and keep-alive timeouts instead of Node defaults', (t) => {
