@@ -1,7 +1,8 @@
 // The retrieval commands: `pros curate`, `pros search`, `pros expand`, `pros export`.
 import { Option, type Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
-import { floatArg, intArg, openContext, run, UsageError, withCommonOptions, type CommonOptions } from '../src/command.ts';
+import { floatArg, intArg, openContext, run, withCommonOptions, type CommonOptions } from '../src/command.ts';
+import { InputError } from '../src/errors.ts';
 import type { DeepPartial, ProsConfig } from '../src/config.ts';
 import { log } from '../src/log.ts';
 import { curate } from './pipeline.ts';
@@ -15,7 +16,7 @@ import { clip, parseFaceId } from '../src/input.ts';
 
 /** Set names become folders under curated/: refuse anything that is not a plain name. */
 export function setName(name: string, flag: string): string {
-  if (!validSetName(name)) throw new UsageError(`${flag} ${clip(name, 60)}: use ${SET_NAME_RULE}`);
+  if (!validSetName(name)) throw new InputError(`${flag} ${clip(name, 60)}: use ${SET_NAME_RULE}`);
   return name;
 }
 
@@ -118,12 +119,12 @@ export function register(program: Command): void {
         const index = await FaceIndex.open(ctx.ws, ctx.config);
         if (/^\d+$/.test(query) && !existsSync(query)) {
           const id = parseFaceId(query);
-          if (id === undefined) throw new UsageError(`${clip(query, 40)}: not a face id (a positive integer below 2^53)`);
+          if (id === undefined) throw new InputError(`${clip(query, 40)}: not a face id (a positive integer below 2^53)`);
           return [await searchByFace(ctx.ws, index, id, o.k)];
         }
-        if (!existsSync(query)) throw new UsageError(`${query}: no such file, and not a face id`);
+        if (!existsSync(query)) throw new InputError(`${query}: no such file, and not a face id`);
         const found = await searchByImage(ctx.ws, ctx.config, index, readFileSync(query), o.k);
-        if (found.length === 0) throw new UsageError(`${query}: no face found in the image`);
+        if (found.length === 0) throw new InputError(`${query}: no face found in the image`);
         return found;
       } finally {
         ctx.ws.close();
@@ -166,7 +167,7 @@ export function register(program: Command): void {
     await run(o, async () => {
       const ctx = openContext(o, { export: { size: o.size, scale: o.scale, jitter: o.jitter } });
       try {
-        if (!ctx.ws.db.prepare('SELECT 1 FROM sets WHERE name = ?').get(set)) throw new UsageError(`no set named ${set} in ${ctx.ws.root}`);
+        if (!ctx.ws.db.prepare('SELECT 1 FROM sets WHERE name = ?').get(set)) throw new InputError(`no set named ${set} in ${ctx.ws.root}`);
         return await exportSet(ctx.ws, ctx.config, set, { quiet: o.quiet || o.json });
       } finally {
         ctx.ws.close();

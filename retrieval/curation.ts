@@ -2,6 +2,7 @@
 // decision made in one is what the other sees at once. Each call is one transaction: a `decisions` row per face
 // (who, when, what) plus the effective change on faces / tags / set_members.
 import type { Workspace } from '../src/workspace.ts';
+import { InputError } from '../src/errors.ts';
 import { hasUnsafeText, isPortableName } from '../src/input.ts';
 
 export type CurationAction = 'accept' | 'reject' | 'tag' | 'untag' | 'add_to_set' | 'remove_from_set';
@@ -18,8 +19,6 @@ export interface CurationResult {
 /** The reason recorded on faces whose status a person set. */
 export const CURATOR_REASON = 'curator';
 
-export class CurationInputError extends Error {}
-
 /** Set names become folder names under curated/: portable names only (src/input.ts). */
 export function validSetName(name: unknown): name is string {
   return isPortableName(name, 64);
@@ -28,21 +27,21 @@ export function validSetName(name: unknown): name is string {
 export const SET_NAME_RULE = "1–64 of A-Z a-z 0-9 _ . - (no \"..\", no trailing '.', not a device name such as CON)";
 
 function checkLabel(kind: string, value: unknown): string {
-  if (typeof value !== 'string') throw new CurationInputError(`${kind} must be a string`);
+  if (typeof value !== 'string') throw new InputError(`${kind} must be a string`);
   const v = value.trim();
   // Control characters would corrupt terminal output of `pros` commands that print these; bidi overrides make a
   // label read differently from what it is.
   if (v.length === 0 || v.length > 64 || hasUnsafeText(v)) {
-    throw new CurationInputError(`${kind} must be 1–64 printable characters (no control characters or bidi overrides)`);
+    throw new InputError(`${kind} must be 1–64 printable characters (no control characters or bidi overrides)`);
   }
   return v;
 }
 
 function checkIds(faceIds: readonly number[]): number[] {
-  if (!Array.isArray(faceIds) || faceIds.length === 0) throw new CurationInputError('faceIds must be a non-empty list');
-  if (faceIds.length > 10_000) throw new CurationInputError('at most 10000 faces per action');
+  if (!Array.isArray(faceIds) || faceIds.length === 0) throw new InputError('faceIds must be a non-empty list');
+  if (faceIds.length > 10_000) throw new InputError('at most 10000 faces per action');
   for (const id of faceIds) {
-    if (!Number.isSafeInteger(id) || id < 1) throw new CurationInputError(`face id must be a positive integer: ${id}`);
+    if (!Number.isSafeInteger(id) || id < 1) throw new InputError(`face id must be a positive integer: ${id}`);
   }
   return [...new Set(faceIds)];
 }
@@ -95,7 +94,7 @@ export function untag(ws: Workspace, faceIds: readonly number[], tagName: string
 }
 
 export function addToSet(ws: Workspace, faceIds: readonly number[], set: string, who: string): CurationResult {
-  if (!validSetName(set)) throw new CurationInputError(`set name must be ${SET_NAME_RULE}`);
+  if (!validSetName(set)) throw new InputError(`set name must be ${SET_NAME_RULE}`);
   const by = checkLabel('who', who);
   const create = ws.db.prepare(`INSERT OR IGNORE INTO sets (name, kind) VALUES (?, 'manual')`);
   const add = ws.db.prepare(
@@ -109,7 +108,7 @@ export function addToSet(ws: Workspace, faceIds: readonly number[], set: string,
 }
 
 export function removeFromSet(ws: Workspace, faceIds: readonly number[], set: string, who: string): CurationResult {
-  if (!validSetName(set)) throw new CurationInputError(`set name must be ${SET_NAME_RULE}`);
+  if (!validSetName(set)) throw new InputError(`set name must be ${SET_NAME_RULE}`);
   const del = ws.db.prepare('DELETE FROM set_members WHERE set_name = ? AND face_id = ?');
   return curate(ws, 'remove_from_set', faceIds, who, set, (id) => del.run(set, id));
 }

@@ -4,7 +4,7 @@ import { clip, isPortableName } from '../src/input.ts';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBackend } from '../src/backend.ts';
-import { UsageError } from '../src/command.ts';
+import { InputError } from '../src/errors.ts';
 import { ConfigError, type Backend } from '../src/config.ts';
 import { log } from '../src/log.ts';
 import { progress } from '../src/progress.ts';
@@ -88,7 +88,7 @@ async function localEngine(cfg: TrainConfig, images: number, initial?: Map<strin
 export async function train(opts: TrainOptions): Promise<TrainSummary> {
   // The run name becomes a folder under runs/: a portable name, never "..", "." or a Windows device name.
   if (!isPortableName(opts.run, 128)) {
-    throw new UsageError(`--run ${clip(opts.run, 60)}: use 1–128 letters, digits, '.', '-' and '_' (no "..", no trailing '.', not a device name such as CON)`);
+    throw new InputError(`--run ${clip(opts.run, 60)}: use 1–128 letters, digits, '.', '-' and '_' (no "..", no trailing '.', not a device name such as CON)`);
   }
   const ws = openWorkspace(opts.workspace);
   try {
@@ -96,12 +96,12 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     // ───── config ─────
     let cfg: TrainConfig;
     if (opts.resume) {
-      if (!hasCheckpoint(runDir)) throw new UsageError(`--resume: run ${opts.run} has no checkpoint in ${runDir}`);
+      if (!hasCheckpoint(runDir)) throw new InputError(`--resume: run ${opts.run} has no checkpoint in ${runDir}`);
       cfg = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as TrainConfig;
       if (opts.config) log.warn(`--resume continues with the run's saved config; --config ${opts.config} is ignored`);
     } else {
       cfg = resolveTrainConfig(opts.config, opts.overrides);
-      if (hasCheckpoint(runDir)) throw new UsageError(`run ${opts.run} already exists in ${runDir}: pass --resume or pick another --run`);
+      if (hasCheckpoint(runDir)) throw new InputError(`run ${opts.run} already exists in ${runDir}: pass --resume or pick another --run`);
     }
     if (opts.backend) cfg = { ...cfg, backend: opts.backend };
 

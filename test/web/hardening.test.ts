@@ -189,13 +189,13 @@ test.serial('labels refuse control characters and bidi overrides; set names must
   const act = (action: string, value: string) => post(s.url, '/api/curation', { action, faceIds: [faceId], value });
   for (const bad of ['evil\u202Egpj.exe', 'a\u2066b', 'c1\u0085', 'nul\u0000', 'tab\tbed']) {
     const r = await act('tag', bad);
-    t.is(r.status, 400, JSON.stringify(bad));
+    t.is(r.status, 422, JSON.stringify(bad));
     t.regex(((await r.json()) as any).error, /no control characters or bidi overrides/);
   }
   t.is((await act('tag', 'smiling – ok')).status, 200, 'ordinary text, dashes and spaces included, is a label');
   for (const bad of ['CON', 'nul.txt', 'com1', 'Lpt9', 'trailing.', 'a..b', '.hidden', 'space name']) {
     const r = await act('add_to_set', bad);
-    t.is(r.status, 400, bad);
+    t.is(r.status, 422, bad);
   }
   t.is((await act('add_to_set', 'console')).status, 200, 'a name that merely starts like a device name is fine');
   t.is((await get('/api/faces?tag=%E2%80%AEx')).status, 400, 'a bidi override in a query is refused');

@@ -1,7 +1,6 @@
 import { Router } from 'express';
 import { h } from '../security.ts';
-import { evalTable } from '../queries/stats.ts';
-import { reportGroups, type SkippedRow } from '../../training/downstream/report.ts';
+import { evalTable, reportGroups, type SkippedRow } from '../../src/evals.ts';
 import type { ApiDeps } from './deps.ts';
 
 export function evalsRouter({ ws }: ApiDeps): Router {
