@@ -19,6 +19,7 @@ import { landmarksTask } from './tasks/landmarks.ts';
 import type { AnyTask, MetricRow } from './tasks/task.ts';
 import type { Normaliser, TaskData } from './readers/types.ts';
 import { meanStd } from './metrics.ts';
+import { fitStandardiser } from './standardise.ts';
 import { mulberry32 } from './synth/rng.ts';
 
 export type BackboneKind = 'run' | 'random' | 'human';
@@ -194,24 +195,34 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
     if (protocol === 'linear') {
       frozen ??= {
         train: await features(tr.ok, false),
-        trainFlip: task.flipTarget ? await features(tr.ok, true) : undefined,
+        // Mirrored copies only help a head that reads a spatial layout (patch tokens). A global descriptor such as
+        // human's is close to mirror-invariant, so a mirrored copy is a near-identical input with mirrored targets:
+        // contradictory pairs that a head on few images fits with large weights (test noise of tens of per cent).
+        trainFlip: task.flipTarget && source.spatial ? await features(tr.ok, true) : undefined,
         test: await features(te.ok, false),
       };
       missingFeatures = frozen.train.missing + frozen.test.missing;
       const usePatches = task.input === 'patches' && frozen.train.patches !== undefined;
       const shape = usePatches ? [frozen.train.tokens!, frozen.train.dim] : [frozen.train.dim];
       const pick = (f: Features, ids: number[]) => gather(usePatches ? f.patches! : f.cls, shape, ids);
-      let x = pick(frozen.train, idx);
-      let y = concat(yTrain);
+      // Images the source found no face in are not training data; at test time they get the head's intercept.
+      const absentTrain = new Set(frozen.train.absent ?? []);
+      const absentFlip = new Set(frozen.trainFlip?.absent ?? []);
+      const use = idx.filter((i) => !absentTrain.has(i));
+      const useFlip = idx.filter((i) => !absentFlip.has(i));
+      let x = pick(frozen.train, use);
+      let y = concat(use.map((i) => trainTargets[i]!));
       if (frozen.trainFlip && task.flipTarget) {
-        x = concat([x, pick(frozen.trainFlip, idx)]);
-        y = concat([y, ...yTrain.map(task.flipTarget)]);
+        x = concat([x, pick(frozen.trainFlip, useFlip)]);
+        y = concat([y, ...useFlip.map((i) => task.flipTarget!(trainTargets[i]!))]);
       }
-      const norm = standardiser(x, shape[shape.length - 1]!);
+      if (!y.length) throw new UsageError(`${o.data}: the feature source found no face in any of the ${idx.length} training images`);
+      const norm = fitStandardiser(x, shape[shape.length - 1]!, new Set(), usePatches ? shape[0]! : 1);
       const head = task.head(o.tf, { dim: frozen.train.dim, tokens: usePatches ? frozen.train.tokens : undefined }, yTrain, seed + 1);
-      const curve = await fitOnFeatures(o.tf, head, norm(x), shape, y, yTrain[0]!.length, task.loss(o.tf), { epochs, batch, lr, seed, l2: o.l2 ?? 1e-3 });
-      log(`seed ${seed}: ${idx.length} training examples, loss ${curve[0]!.toFixed(4)} → ${curve.at(-1)!.toFixed(4)}`);
-      pred = await predictFeatures(o.tf, head, norm(pick(frozen.test, te.ok.map((_, i) => i))), shape);
+      const curve = await fitOnFeatures(o.tf, head, norm.apply(x), shape, y, yTrain[0]!.length, task.loss(o.tf), { epochs, batch, lr, seed, l2: o.l2 ?? 1e-3 });
+      log(`seed ${seed}: ${use.length} training examples${use.length < idx.length ? ` (${idx.length - use.length} without a feature left out)` : ''}, ` +
+        `${norm.constant} constant channels, loss ${curve[0]!.toFixed(4)} → ${curve.at(-1)!.toFixed(4)}`);
+      pred = await predictFeatures(o.tf, head, norm.apply(pick(frozen.test, te.ok.map((_, i) => i)), new Set(frozen.test.absent ?? [])), shape);
       head.dispose();
     } else {
       if (seed > 0) {
@@ -262,20 +273,4 @@ function concat(parts: Float32Array[]): Float32Array {
     off += p.length;
   }
   return out;
-}
-
-/** Per-channel standardisation with the training features' statistics (fitted once, applied to train and test). */
-function standardiser(train: Float32Array, dim: number): (x: Float32Array) => Float32Array {
-  const n = train.length / dim;
-  const mean = new Float64Array(dim), sq = new Float64Array(dim);
-  for (let i = 0; i < train.length; i++) {
-    mean[i % dim]! += train[i]!;
-    sq[i % dim]! += train[i]! * train[i]!;
-  }
-  const std = new Float32Array(dim);
-  for (let j = 0; j < dim; j++) {
-    mean[j]! /= n;
-    std[j] = Math.sqrt(Math.max(sq[j]! / n - mean[j]! ** 2, 0)) + 1e-6;
-  }
-  return (x) => x.map((v, i) => (v - mean[i % dim]!) / std[i % dim]!);
 }
