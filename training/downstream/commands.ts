@@ -56,6 +56,7 @@ export function describeSummary(s: EvalSummary): string {
     ` — ${s.train} train / ${s.test} test images, ${s.seconds.toFixed(1)} s` +
     (s.failedImages ? `, ${s.failedImages} images unreadable` : '') +
     (s.missingFeatures ? `, no face found by human in ${s.missingFeatures}` : '') +
+    (s.subsets ?? []).map((g) => `\n  ${g.dataset} (${g.test} test): ${s.run} ${pct(g.mean)}${s.seeds > 1 ? ` ± ${pct(g.std)}` : ''} vs ${g.baseline.name} ${pct(g.baseline.mean)}`).join('') +
     (s.pseudo ? '\nlabels are pseudo-labels made by human, not ground truth' : '')
   );
 }

@@ -20,6 +20,7 @@ import type { AnyTask, MetricRow } from './tasks/task.ts';
 import type { Normaliser, TaskData } from './readers/types.ts';
 import { meanStd } from './metrics.ts';
 import { fitStandardiser } from './standardise.ts';
+import { testGroups, type TestGroup } from './subsets.ts';
 import { mulberry32 } from './synth/rng.ts';
 
 export type BackboneKind = 'run' | 'random' | 'human';
@@ -90,6 +91,8 @@ export interface EvalSummary {
   pseudo: boolean;
   seconds: number;
   rows: EvalRow[];
+  /** Further published test subsets, scored apart (300W: after common, the challenge, full and private sets). */
+  subsets?: Array<{ dataset: string; test: number; mean: number; std: number; baseline: { name: string; mean: number; std: number } }>;
 }
 
 function taskFor(d: TaskData, hidden?: number, input?: 'cls' | 'patches'): AnyTask {
@@ -171,7 +174,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   };
 
   const rows: EvalRow[] = [];
-  const baseRows: Array<{ name: string; value: number }> = [];
+  const baseRows: Array<{ dataset: string; name: string; value: number }> = [];
   let missingFeatures = 0;
   const shots = o.shots ?? null;
   const epochs = o.epochs ?? (protocol === 'linear' ? 60 : 8);
@@ -179,18 +182,25 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   const lr = o.lr ?? (protocol === 'linear' ? 3e-3 : 1e-3);
   // A classification head on the patch tokens instead of the CLS token is a different protocol in the table.
   const protocolLabel = task.name !== 'landmarks' && task.input === 'patches' && o.backbone !== 'human' ? `${protocol}:tokens` : protocol;
-  const store = (run: string, seed: number, metrics: MetricRow[]) => {
-    for (const m of metrics) rows.push({ run, task: o.task, dataset: data.dataset, protocol: protocolLabel, shots, seed, metric: m.metric, value: m.value });
+  const store = (dataset: string, run: string, seed: number, metrics: MetricRow[]) => {
+    for (const m of metrics) rows.push({ run, task: o.task, dataset, protocol: protocolLabel, shots, seed, metric: m.metric, value: m.value });
   };
+  // Published test subsets (300W) are scored and stored apart; the summary's headline is the first group.
+  const groups = testGroups(data.dataset, te.ok.map((x) => x.sample));
+  const scored = (g: TestGroup, all: Float32Array[]) => g.idx.map((i) => all[i]!);
+  const testSamples = (g: TestGroup) => g.idx.map((i) => te.ok[i]!.sample) as never[];
+  const testRegions = (g: TestGroup) => g.idx.map((i) => te.ok[i]!.decoded.region);
 
   let frozen: { train: Features; trainFlip?: Features; test: Features } | null = null;
   for (let seed = 0; seed < seeds; seed++) {
     const rng = mulberry32(1000 + seed);
     const idx = shots === null ? tr.ok.map((_, i) => i) : task.fewShot(tr.ok.map((x) => x.sample) as never[], shots, rng);
     const yTrain = idx.map((i) => trainTargets[i]!);
-    const base = task.baseline(yTrain, testTargets, te.ok.map((x) => x.sample) as never[]);
-    store(base.name, seed, base.rows);
-    baseRows.push({ name: base.name, value: base.rows.find((r) => r.metric === task.main.metric)!.value });
+    for (const g of groups) {
+      const base = task.baseline(yTrain, scored(g, testTargets), testSamples(g), testRegions(g));
+      store(g.dataset, base.name, seed, base.rows);
+      baseRows.push({ dataset: g.dataset, name: base.name, value: base.rows.find((r) => r.metric === task.main.metric)!.value });
+    }
     let pred: Float32Array[];
     if (protocol === 'linear') {
       frozen ??= {
@@ -239,7 +249,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
       pred = await predictImages(o.tf, bb, head, te.ok.map((x) => x.decoded.pixels), size, task.input);
       head.dispose();
     }
-    store(label, seed, task.metrics(pred, testTargets, te.ok.map((x) => x.sample) as never[]));
+    for (const g of groups) store(g.dataset, label, seed, task.metrics(scored(g, pred), scored(g, testTargets), testSamples(g), testRegions(g)));
   }
   source.dispose();
 
@@ -249,12 +259,16 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
     for (const r of rows) insert.run(r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric, r.value, extra);
   })();
 
-  const main = meanStd(rows.filter((r) => r.run === label && r.metric === task.main.metric).map((r) => r.value));
-  const b = meanStd(baseRows.map((r) => r.value));
+  const summaryOf = (g: TestGroup) => ({
+    dataset: g.dataset, test: g.idx.length,
+    ...meanStd(rows.filter((r) => r.dataset === g.dataset && r.run === label && r.metric === task.main.metric).map((r) => r.value)),
+    baseline: { name: baseRows[0]!.name, ...meanStd(baseRows.filter((r) => r.dataset === g.dataset).map((r) => r.value)) },
+  });
+  const [head, ...rest] = groups.map(summaryOf);
   return {
-    run: label, task: o.task, dataset: data.dataset, protocol, shots, seeds, metric: task.main.metric, ...main,
-    baseline: { name: baseRows[0]!.name, ...b }, train: tr.ok.length, test: te.ok.length, failedImages, missingFeatures,
-    pseudo: !!data.pseudo, seconds: (Date.now() - t0) / 1000, rows,
+    run: label, task: o.task, dataset: head!.dataset, protocol, shots, seeds, metric: task.main.metric, mean: head!.mean, std: head!.std,
+    baseline: head!.baseline, train: tr.ok.length, test: te.ok.length, failedImages, missingFeatures,
+    pseudo: !!data.pseudo, seconds: (Date.now() - t0) / 1000, rows, ...(rest.length ? { subsets: rest } : {}),
   };
 }
 
