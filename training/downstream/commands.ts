@@ -10,6 +10,7 @@ import { FORMATS, type Format, type TaskName } from './data.ts';
 import { synthesize } from './synth/write.ts';
 import { report } from './report.ts';
 import { pseudolabel } from './readers/pseudo.ts';
+import { describeLeakage } from './leakage.ts';
 import { AnnotationError } from './readers/types.ts';
 import { DatasetError } from './readers/files.ts';
 import { resolveSetDir } from '../manifest.ts';
@@ -57,6 +58,7 @@ export function describeSummary(s: EvalSummary): string {
     (s.failedImages ? `, ${s.failedImages} images unreadable` : '') +
     (s.missingFeatures ? `, no face found by human in ${s.missingFeatures}` : '') +
     (s.subsets ?? []).map((g) => `\n  ${g.dataset} (${g.test} test): ${s.run} ${pct(g.mean)}${s.seeds > 1 ? ` ± ${pct(g.std)}` : ''} vs ${g.baseline.name} ${pct(g.baseline.mean)}`).join('') +
+    (s.leakage.checked ? `\npre-training set: ${describeLeakage(s.leakage)}` : '') +
     (s.pseudo ? '\nlabels are pseudo-labels made by human, not ground truth' : '')
   );
 }

@@ -21,6 +21,7 @@ import type { Normaliser, TaskData } from './readers/types.ts';
 import { meanStd } from './metrics.ts';
 import { fitStandardiser } from './standardise.ts';
 import { testGroups, type TestGroup } from './subsets.ts';
+import { checkLeakage, describeLeakage, LEAK_DISTANCE, pretrainingSet, type Leakage } from './leakage.ts';
 import { mulberry32 } from './synth/rng.ts';
 
 export type BackboneKind = 'run' | 'random' | 'human';
@@ -57,6 +58,8 @@ export interface EvalOptions {
   l2?: number;
   /** Landmarks: override the dataset's NME normaliser (AFLW-19 style datasets ask for the box diagonal). */
   normaliser?: Normaliser;
+  /** Leakage check: the largest dHash distance (of 64 bits) that counts a test image as a pre-training image (default 6). */
+  maxHashDistance?: number;
   log?: (line: string) => void;
   /** Images decoded so far, of `total`. */
   onProgress?: (done: number, total: number) => void;
@@ -91,6 +94,8 @@ export interface EvalSummary {
   pseudo: boolean;
   seconds: number;
   rows: EvalRow[];
+  /** Whether any test image is in the evaluated run's pre-training set (stored as extra.leakage with every row). */
+  leakage: Leakage;
   /** Further published test subsets, scored apart (300W: after common, the challenge, full and private sets). */
   subsets?: Array<{ dataset: string; test: number; mean: number; std: number; baseline: { name: string; mean: number; std: number } }>;
 }
@@ -253,7 +258,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   }
   source.dispose();
 
-  const extra = JSON.stringify({ data: o.data, backend: o.backend, epochs, lr, train: tr.ok.length, test: te.ok.length, pseudo: !!data.pseudo });
+  const leakage = await leakageOf(o, te.ok.map((x) => ({ image: x.sample.image, region: x.decoded.region })));
+  if (leakage.checked) log(`pre-training overlap: ${describeLeakage(leakage)}`);
+  const extra = JSON.stringify({ data: o.data, backend: o.backend, epochs, lr, train: tr.ok.length, test: te.ok.length, pseudo: !!data.pseudo, leakage });
   const insert = o.ws.db.prepare('INSERT INTO evals (run, task, dataset, protocol, shots, seed, metric, value, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
   o.ws.db.transaction(() => {
     for (const r of rows) insert.run(r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric, r.value, extra);
@@ -268,8 +275,18 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   return {
     run: label, task: o.task, dataset: head!.dataset, protocol, shots, seeds, metric: task.main.metric, mean: head!.mean, std: head!.std,
     baseline: head!.baseline, train: tr.ok.length, test: te.ok.length, failedImages, missingFeatures,
-    pseudo: !!data.pseudo, seconds: (Date.now() - t0) / 1000, rows, ...(rest.length ? { subsets: rest } : {}),
+    pseudo: !!data.pseudo, seconds: (Date.now() - t0) / 1000, rows, leakage, ...(rest.length ? { subsets: rest } : {}),
   };
+}
+
+/** Checked for a trained run only: random init has seen no data, and human's training data is not in the workspace. */
+async function leakageOf(o: EvalOptions, test: Array<{ image: string; region: Decoded['region'] }>): Promise<Leakage> {
+  const kind = o.backbone ?? 'run';
+  if (kind === 'random') return { checked: false, reason: 'random init: not pre-trained' };
+  if (kind === 'human') return { checked: false, reason: "human's descriptor: its training data is not in this workspace" };
+  const set = pretrainingSet(o.ws, o.run!);
+  if ('reason' in set) return { checked: false, reason: set.reason };
+  return checkLeakage({ trainFiles: set.files, test, maxDistance: o.maxHashDistance ?? LEAK_DISTANCE, pretraining: set.dir });
 }
 
 function gather(data: Float32Array, shape: number[], ids: number[]): Float32Array {

@@ -3,6 +3,7 @@
 // training ablation (distillation only / prototypes only / both) and length read from the runs table.
 import type { Workspace } from '../../src/workspace.ts';
 import { meanStd } from './metrics.ts';
+import { describeLeakage, type Leakage } from './leakage.ts';
 
 const MAIN: Record<string, { metric: string; lower: boolean }> = {
   attributes: { metric: 'mean_accuracy', lower: false },
@@ -36,7 +37,7 @@ export interface ReportGroup {
   shots: number | null;
   metric: string;
   lowerIsBetter: boolean;
-  entries: Array<{ run: string; about: string; mean: number; std: number; seeds: number; pseudo: boolean }>;
+  entries: Array<{ run: string; about: string; mean: number; std: number; seeds: number; pseudo: boolean; leakage?: Leakage }>;
 }
 
 function describeRun(ws: Workspace, run: string): string {
@@ -63,7 +64,7 @@ export function reportGroups(ws: Workspace): ReportGroup[] {
   const latest = new Map<string, Row>();
   for (const r of rows) latest.set(JSON.stringify([r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric]), r);
   const groups = new Map<string, ReportGroup>();
-  const values = new Map<string, { vals: number[]; pseudo: boolean }>();
+  const values = new Map<string, { vals: number[]; pseudo: boolean; leakage?: Leakage }>();
   for (const r of latest.values()) {
     const main = MAIN[r.task];
     if (!main || r.metric !== main.metric) continue;
@@ -74,7 +75,10 @@ export function reportGroups(ws: Workspace): ReportGroup[] {
     const vk = JSON.stringify([gk, r.run]);
     const v = values.get(vk) ?? { vals: [], pseudo: false };
     v.vals.push(r.value);
-    if (r.extra && (JSON.parse(r.extra) as { pseudo?: boolean }).pseudo) v.pseudo = true;
+    const extra = r.extra ? (JSON.parse(r.extra) as { pseudo?: boolean; leakage?: Leakage }) : {};
+    if (extra.pseudo) v.pseudo = true;
+    // The pre-training check belongs to the evaluated run, not to the baselines stored beside it.
+    if (extra.leakage && !BASELINES[r.run]) v.leakage = extra.leakage;
     values.set(vk, v);
   }
   for (const [vk, v] of values) {
@@ -82,7 +86,7 @@ export function reportGroups(ws: Workspace): ReportGroup[] {
     const g = groups.get(gk)!;
     // A baseline evaluated alongside several runs appears once per seed per evaluation; its value is the same.
     const { mean, std } = meanStd(v.vals);
-    g.entries.push({ run, about: describeRun(ws, run), mean, std, seeds: v.vals.length, pseudo: v.pseudo });
+    g.entries.push({ run, about: describeRun(ws, run), mean, std, seeds: v.vals.length, pseudo: v.pseudo, ...(v.leakage ? { leakage: v.leakage } : {}) });
   }
   const out = [...groups.values()];
   for (const g of out) g.entries.sort((a, b) => (g.lowerIsBetter ? a.mean - b.mean : b.mean - a.mean));
@@ -105,6 +109,9 @@ export function report(ws: Workspace): string {
       const std = e.seeds > 1 ? ` ± ${fmt(g, e.std)}` : '';
       parts.push(`| ${e.run} | ${e.about} | ${fmt(g, e.mean)}${std} | ${e.seeds} |`);
     }
+    const checked = g.entries.filter((e) => e.leakage?.checked);
+    if (checked.length) parts.push('');
+    for (const e of checked) parts.push(`Test split vs ${e.run}'s pre-training set: ${describeLeakage(e.leakage!)}.`);
     parts.push('');
   }
   return parts.join('\n');
