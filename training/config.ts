@@ -89,7 +89,10 @@ export interface OptimConfig {
   /** Gradient clipping threshold; DINO clips each parameter's gradient norm. [recon: 3.0, per-parameter] */
   clipGrad: number;
   clipMode: 'per-parameter' | 'global';
-  /** The head's last layer is frozen during this many epochs. [recon: 1] */
+  /**
+   * The head's last layer is frozen during this many of the nominal `epochs`, scaled with the run when `steps` sets
+   * its length (like the warm-ups: 1 of 20 epochs is the first 5 % of any run). [recon: 1 epoch]
+   */
   freezeLastLayerEpochs: number;
   beta1: number;
   beta2: number;
