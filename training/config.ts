@@ -31,7 +31,7 @@ export interface ViewsConfig {
   /** Colour jitter, applied with probability `p`. [recon: 0.4, 0.4, 0.2, 0.1 with p 0.8] */
   jitter: { p: number; brightness: number; contrast: number; saturation: number; hue: number };
   grayscaleP: number;
-  /** Gaussian blur: sigma range in pixels of a 224-px view, scaled with the view's size; probabilities per view. */
+  /** Gaussian blur: sigma range in pixels of a 224-px global view, × globalSize / 224 for every view; probabilities per view. */
   blur: { sigma: [number, number]; pGlobal1: number; pGlobal2: number; pLocal: number };
   /** Solarization on the second global view only. [recon: 0.2] */
   solarizeP: number;
