@@ -2,7 +2,8 @@
 // the frozen last layer, starts its own from 1), its step counts in checkpoints (and old single-count checkpoints),
 // and the prototypes kept out of weight decay and gradient clipping (as MSN).
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadBackend } from '../../src/backend.ts';
 import { decode, makeViews } from '../../training/augment.ts';
@@ -13,8 +14,6 @@ import { derive } from '../../training/rng.ts';
 import { buildSchedules } from '../../training/schedule.ts';
 import { buildModel, loadModelTensors, modelTensors, trainStep, type Model } from '../../training/trainer.ts';
 import { makeSet, testOverrides } from './_fixtures.ts';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 
 const { tf } = await loadBackend('wasm', { quiet: true });
 const data = await makeSet(join(mkdtempSync(join(tmpdir(), 'pros-optim-')), 'set'), 8);
@@ -84,8 +83,8 @@ test('prototypes are not clipped: with a tiny clip threshold the student stands 
   const c = resolveTrainConfig('tiny', { ...testOverrides, optim: { baseLr: 0.02, clipGrad: 1e-9, weightDecay: 0, weightDecayEnd: 0, warmupFraction: 0 } });
   const s = buildSchedules(c, 8);
   const model = buildModel(tf, c);
-  const C0 = model.protos.get('proto.C').dataSync().slice();
-  const W0 = model.student.get('vit.blocks.0.fc1.w').dataSync().slice();
+  const C0 = model.protos.get('proto.C').dataSync().slice() as Float32Array;
+  const W0 = model.student.get('vit.blocks.0.fc1.w').dataSync().slice() as Float32Array;
   trainStep(tf, model, c, s, 0, makeViews(images, c.views, derive(c.seed, 'views', 0)));
   const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
   const dC = maxDiff(model.protos.get('proto.C').dataSync() as Float32Array, C0);
