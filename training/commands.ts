@@ -1,6 +1,7 @@
 // `pros train` and `pros embed`.
 import type { Command } from 'commander';
-import { intArg, run, UsageError, withCommonOptions, type CommonOptions } from '../src/command.ts';
+import { intArg, run, withCommonOptions, type CommonOptions } from '../src/command.ts';
+import { InputError } from '../src/errors.ts';
 import { defaults, loadConfig } from '../src/config.ts';
 import { log, setLogLevel } from '../src/log.ts';
 import { train } from './launcher.ts';
@@ -84,7 +85,7 @@ export function register(program: Command): void {
         try {
           cfg = loadConfig(flags.config, flags.workspace ? { workspace: flags.workspace } : {});
         } catch (e) {
-          throw new UsageError((e as Error).message);
+          throw new InputError((e as Error).message);
         }
         return embedSet({
           run: flags.run,

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Tensor2D } from '@tensorflow/tfjs';
 import { loadBackend } from '../src/backend.ts';
-import { UsageError } from '../src/command.ts';
+import { InputError } from '../src/errors.ts';
 import { defaults, type Backend, type IndexConfig } from '../src/config.ts';
 import { progress } from '../src/progress.ts';
 import { openWorkspace } from '../src/workspace.ts';
-import { openIndex, VectorStore } from '../retrieval/index/index.ts';
+import { openIndex, VectorStore } from '../src/index/index.ts';
 import { loadBackbone, type Backbone } from './backbone.ts';
 import { l2normalise } from './head.ts';
 import { hasCheckpoint } from './checkpoint.ts';
@@ -68,7 +68,7 @@ export async function embedSet(opts: EmbedOptions): Promise<EmbedSummary> {
   const ws = openWorkspace(opts.workspace);
   try {
     const runDir = join(ws.paths.runs, opts.run);
-    if (!hasCheckpoint(runDir)) throw new UsageError(`--run ${opts.run}: no trained run in ${runDir}`);
+    if (!hasCheckpoint(runDir)) throw new InputError(`--run ${opts.run}: no trained run in ${runDir}`);
     const set = readManifest(opts.set, ws.paths.curated);
     const { tf } = await loadBackend(opts.backend ?? 'auto', { quiet: opts.quiet });
     await installKernels(tf);

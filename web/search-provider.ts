@@ -4,17 +4,12 @@
 import sharp from 'sharp';
 import type { ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
-import type { Box } from './queries/faces.ts';
-import { RunSpaceError, RunSpaces } from './run-space.ts';
-
-export interface Neighbour {
-  faceId: number;
-  /** Cosine similarity, higher is closer. */
-  similarity: number;
-}
+import type { BoxRect, Neighbour } from '../src/contracts/geometry.ts';
+import { InputError } from '../src/errors.ts';
+import { RunSpaces } from './run-space.ts';
 
 export interface UploadFace {
-  box: Box;
+  box: BoxRect;
   score: number;
   landmarks: Array<[number, number]>;
   neighbours: Neighbour[];
@@ -45,8 +40,6 @@ type FaceIndex = import('../retrieval/face-index.ts').FaceIndex;
 type FacePool = import('../retrieval/faces/pool.ts').FacePool;
 
 export class SearchUnavailable extends Error {}
-/** The query cannot be answered as asked (a face without an embedding in the chosen run, ...): a 4xx. */
-export class SearchInputError extends Error {}
 
 interface Loaded {
   search: SearchModule;
@@ -117,14 +110,7 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
       return ['human', ...runs];
     },
     async byFace(faceId, k, space) {
-      if (space !== 'human') {
-        try {
-          return await runSpaces.byFace(space, faceId, k);
-        } catch (err) {
-          if (err instanceof RunSpaceError) throw new SearchInputError(err.message);
-          throw err;
-        }
-      }
+      if (space !== 'human') return await runSpaces.byFace(space, faceId, k);
       const m = await need();
       const fi = await openIndex();
       const q = await m.search.searchByFace(ws, fi, faceId, k);
@@ -132,7 +118,7 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
     },
     async byUpload(bytes, k, space) {
       // Embedding a new photo with a run's backbone would load the model into the server; uploads use human's space.
-      if (space !== 'human') throw new SearchInputError('search by upload uses human descriptors: choose the "human" space');
+      if (space !== 'human') throw new InputError('search by upload uses human descriptors: choose the "human" space');
       const m = await need();
       const fi = await openIndex();
       pool ??= m.pool.FacePool.start(m.search.queryConfig(config));
@@ -174,7 +160,7 @@ export function normaliseHits(raw: unknown): Neighbour[] {
   return out;
 }
 
-function toBox(v: unknown): Box | null {
+function toBox(v: unknown): BoxRect | null {
   if (Array.isArray(v) && v.length === 4 && v.every((x) => num(x) !== null)) {
     return { x: v[0], y: v[1], w: v[2], h: v[3] };
   }

@@ -4,8 +4,8 @@
 import type { Command } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { intArg, openContext, run, withCommonOptions, type CommonOptions } from './command.ts';
-import { log } from './log.ts';
+import { intArg, openContext, run, withCommonOptions, type CommonOptions } from '../src/command.ts';
+import { log } from '../src/log.ts';
 import { buildCorpus } from './demo/corpus.ts';
 import { serveCorpus, urlList } from './demo/server.ts';
 import { curate } from '../retrieval/pipeline.ts';
@@ -15,8 +15,8 @@ import { interruptible } from '../retrieval/commands.ts';
 import { train, type TrainSummary } from '../training/launcher.ts';
 import { embedSet } from '../training/embed.ts';
 import { quickEvaluation } from '../training/downstream/quick.ts';
-import { loadBackend } from './backend.ts';
-import { openWorkspace } from './workspace.ts';
+import { loadBackend } from '../src/backend.ts';
+import { openWorkspace } from '../src/workspace.ts';
 
 const DEMO_PORT = 47310;
 
