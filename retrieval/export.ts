@@ -9,37 +9,8 @@ import { progress } from '../src/progress.ts';
 import { log } from '../src/log.ts';
 import { cropFace, cropSpec, toCropPixels } from './crop.ts';
 import type { Box } from '../src/contracts/geometry.ts';
+import { parseSetInfo, type CuratedSetInfo, type ManifestLine } from '../src/contracts/manifest.ts';
 import { mulberry32 } from '../src/random.ts';
-
-/** One line of manifest.jsonl: the contract between retrieval and training. */
-export interface ManifestLine {
-  id: number;
-  path: string;
-  image: string;
-  source: string;
-  box: Box;
-  score: number;
-  landmarks: Array<[number, number]>;
-  yaw: number | null;
-  pitch: number | null;
-  roll: number | null;
-  faceRatio: number;
-  sharpness: number | null;
-  licence?: string;
-}
-
-export interface SetInfo {
-  name: string;
-  size: number;
-  scale: number;
-  jitter: number;
-  policy: ProsConfig['policy'];
-  dedup: ProsConfig['dedup'];
-  counts: { faces: number; images: number };
-  createdAt: string;
-  updatedAt: string;
-  version: string;
-}
 
 interface FaceRow {
   id: number;
@@ -68,13 +39,11 @@ export async function exportSet(
 
   // Crops already on disk are reused only if they were cut with the same geometry.
   const infoFile = join(dir, 'set.json');
-  let previous: SetInfo | undefined;
+  let previous: CuratedSetInfo | undefined;
   if (existsSync(infoFile)) {
-    try {
-      previous = JSON.parse(readFileSync(infoFile, 'utf8')) as SetInfo;
-    } catch {
-      previous = undefined;
-    }
+    const parsed = parseSetInfo(readFileSync(infoFile, 'utf8'));
+    if (typeof parsed === 'string') log.warn(`${infoFile}: ${parsed}; every crop is cut again`);
+    else if (parsed.kind === 'curated') previous = parsed;
   }
   const sameGeometry = previous?.size === size && previous?.scale === scale && previous?.jitter === jitter;
 
@@ -137,13 +106,14 @@ export async function exportSet(
   bar.stop();
   renameSync(tmpManifest, join(dir, 'manifest.jsonl'));
   const now = new Date().toISOString();
-  const info: SetInfo = {
+  const info: CuratedSetInfo = {
+    kind: 'curated',
     name: set,
     size,
     scale,
     jitter,
-    policy: config.policy,
-    dedup: config.dedup,
+    policy: { ...config.policy },
+    dedup: { ...config.dedup },
     counts: { faces: written, images: images.size },
     createdAt: previous?.createdAt ?? now,
     updatedAt: now,

@@ -80,8 +80,8 @@ export async function embedSet(opts: EmbedOptions): Promise<EmbedSummary> {
     let notInWorkspace = 0;
     let alreadyEmbedded = 0;
     for (const item of set.items) {
-      const faceId = Number(item.id);
-      if (!Number.isInteger(faceId) || !faceExists.get(faceId)) notInWorkspace++;
+      const faceId = item.id;
+      if (!faceExists.get(faceId)) notInWorkspace++;
       else if (done.get(opts.run, faceId)) alreadyEmbedded++;
       else todo.push({ faceId, file: item.file });
     }

