@@ -1,9 +1,10 @@
 // Export of a named set as the curated-set contract training reads (DESIGN.md): curated/<set>/crops/*.jpg,
 // manifest.jsonl (one line per face) and set.json (size, margin, policy, counts, creation time, version).
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, createWriteStream } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { VERSION, type ProsConfig } from '../src/config.ts';
+import { commitFile, tmpPath, writeFileAtomic } from '../src/atomic.ts';
 import type { Workspace } from '../src/workspace.ts';
 import { progress } from '../src/progress.ts';
 import { log } from '../src/log.ts';
@@ -57,7 +58,7 @@ export async function exportSet(
     .all(set) as FaceRow[];
 
   const bar = progress({ label: `export ${set}`, total: rows.length, unit: 'crops', silent: opts.quiet });
-  const tmpManifest = join(dir, `manifest.jsonl.${process.pid}.tmp`);
+  const tmpManifest = tmpPath(join(dir, 'manifest.jsonl'));
   const out = createWriteStream(tmpManifest);
   const images = new Set<string>();
   let written = 0;
@@ -70,9 +71,7 @@ export async function exportSet(
     try {
       if (!(sameGeometry && existsSync(file))) {
         if (!r.blob_path) throw new Error('source image bytes were not kept');
-        const tmp = `${file}.tmp`;
-        writeFileSync(tmp, await cropFace(join(ws.root, r.blob_path), spec, 'jpeg', quality));
-        renameSync(tmp, file);
+        writeFileAtomic(file, await cropFace(join(ws.root, r.blob_path), spec, 'jpeg', quality));
       }
     } catch (err) {
       failed++;
@@ -104,7 +103,7 @@ export async function exportSet(
   out.end();
   await once(out, 'finish');
   bar.stop();
-  renameSync(tmpManifest, join(dir, 'manifest.jsonl'));
+  commitFile(tmpManifest, join(dir, 'manifest.jsonl'));
   const now = new Date().toISOString();
   const info: CuratedSetInfo = {
     kind: 'curated',
@@ -119,6 +118,6 @@ export async function exportSet(
     updatedAt: now,
     version: VERSION,
   };
-  writeFileSync(infoFile, JSON.stringify(info, null, 2) + '\n');
+  writeFileAtomic(infoFile, JSON.stringify(info, null, 2) + '\n');
   return { dir, crops: written, failed };
 }

@@ -2,9 +2,10 @@
 // Reader → worker → writer: items stream from the sources into a bounded pool of workers; every finished item is
 // written in one transaction by the single writer (the finalize step), so a kill -9 loses only items in flight and
 // a rerun picks up exactly the items still pending.
-import { mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ProsConfig } from '../src/config.ts';
+import { writeFileAtomic } from '../src/atomic.ts';
 import type { Workspace } from '../src/workspace.ts';
 import { log } from '../src/log.ts';
 import { progress as makeProgress } from '../src/progress.ts';
@@ -211,8 +212,5 @@ function stringOrUndefined(v: unknown): string | undefined {
 
 function writeAtomic(file: string, bytes: Buffer): void {
   if (existsSync(file)) return;
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, file);
+  writeFileAtomic(file, bytes);
 }

@@ -1,6 +1,6 @@
 // `pros train`: resolves the config and the curated set, starts (or resumes) a run under workspace/runs/<run>/,
 // runs the loop on this thread or on data-parallel workers, and records checkpoints and metrics.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBackend } from '../src/backend.ts';
 import { InputError } from '../src/errors.ts';
@@ -17,6 +17,7 @@ import { MetricsLog, collapseSigns } from './metrics.ts';
 import { DataParallel, workerCount } from './parallel/pool.ts';
 import { buildSchedules } from './schedule.ts';
 import { buildModel, loadModelTensors, modelTensors, trainStep, type StepMetrics, type Views } from './trainer.ts';
+import { writeFileAtomic } from '../src/atomic.ts';
 
 export interface TrainOptions {
   data: string;
@@ -105,7 +106,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     const set = readManifest(opts.data, ws.paths.curated);
     const sched = buildSchedules(cfg, set.items.length);
     mkdirSync(runDir, { recursive: true });
-    writeFileSync(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2));
+    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2));
 
     // ───── state: fresh or the last checkpoint ─────
     let start = 0;

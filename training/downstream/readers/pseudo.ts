@@ -12,6 +12,7 @@ import { RAF_CLASSES } from './rafdb.ts';
 import { DatasetError } from './files.ts';
 import type { Point } from '../../../src/contracts/geometry.ts';
 import { parseManifestLine, type PseudoSetInfo } from '../../../src/contracts/manifest.ts';
+import { writeFileAtomic } from '../../../src/atomic.ts';
 
 /**
  * MediaPipe face-mesh vertex for each iBUG-68 point (a widely used correspondence; an approximation: the mesh has no
@@ -101,6 +102,6 @@ export async function pseudolabel(o: PseudoOptions): Promise<PseudoSummary> {
     from: o.set, counts: { crops: items.length, labelled: labelled.length, noFace, train: nTrain, test: nTest },
     emotions, createdAt: new Date().toISOString(), version: VERSION,
   };
-  writeFileSync(join(o.out, 'set.json'), JSON.stringify(info, null, 2) + '\n');
+  writeFileAtomic(join(o.out, 'set.json'), JSON.stringify(info, null, 2) + '\n');
   return { out: o.out, crops: items.length, labelled: labelled.length, noFace, emotions, seconds: (Date.now() - t0) / 1000 };
 }

@@ -13,6 +13,7 @@ import type { Point } from '../../../src/contracts/geometry.ts';
 import type { ManifestLine, SyntheticSetInfo } from '../../../src/contracts/manifest.ts';
 import { mulberry32, uniform } from './rng.ts';
 import { writePts } from '../readers/pts300w.ts';
+import { writeFileAtomic } from '../../../src/atomic.ts';
 
 export interface SynthOptions {
   out: string;
@@ -92,7 +93,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
   writeFileSync(join(opts.out, 'EmoLabel', 'list_patition_label.txt'), emoLines.join('\n') + '\n');
   const link = join(opts.out, 'img_align_celeba');
   if (!existsSync(link)) symlinkSync(join('Image', 'aligned'), link);
-  writeFileSync(join(opts.out, 'manifest.jsonl'), manifest.join('\n') + '\n');
+  writeFileAtomic(join(opts.out, 'manifest.jsonl'), manifest.join('\n') + '\n');
   const summary: SynthSummary = {
     out: opts.out, count: opts.count, train: nTrain, test: nTest, size, seed, expressions, attributes: attrCounts,
     seconds: (Date.now() - t0) / 1000,
@@ -103,7 +104,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
     labels: { expressions, attributes: attrCounts },
     createdAt: new Date().toISOString(), version: VERSION,
   };
-  writeFileSync(join(opts.out, 'set.json'), JSON.stringify(info, null, 2) + '\n');
+  writeFileAtomic(join(opts.out, 'set.json'), JSON.stringify(info, null, 2) + '\n'); // last: marks the folder complete
   return summary;
 }
 
