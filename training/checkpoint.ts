@@ -91,6 +91,13 @@ export function hasCheckpoint(runDir: string): boolean {
   return candidates(runDir).length > 0;
 }
 
+/** The state of the checkpoint the loader would read first, without its weights. */
+export function checkpointState(runDir: string): CheckpointState {
+  const [dir] = candidates(runDir);
+  if (!dir) throw new Error(`no checkpoint in ${runDir}`);
+  return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as CheckpointState;
+}
+
 export function loadCheckpoint(runDir: string): Checkpoint {
   const dirs = candidates(runDir);
   if (dirs.length === 0) throw new Error(`no checkpoint in ${runDir}`);

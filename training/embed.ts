@@ -9,10 +9,10 @@ import { InputError } from '../src/errors.ts';
 import { defaults, type Backend, type IndexConfig } from '../src/config.ts';
 import { progress } from '../src/progress.ts';
 import { openWorkspace } from '../src/workspace.ts';
-import { openIndex, VectorStore } from '../src/index/index.ts';
+import { openRunSpace, runSpaceFiles } from '../src/index/runs.ts';
 import { loadBackbone, type Backbone } from './backbone.ts';
 import { l2normalise } from './head.ts';
-import { hasCheckpoint } from './checkpoint.ts';
+import { checkpointState, hasCheckpoint } from './checkpoint.ts';
 import { installKernels } from './kernels-hook.ts';
 import { readManifest } from './manifest.ts';
 
@@ -86,9 +86,12 @@ export async function embedSet(opts: EmbedOptions): Promise<EmbedSummary> {
       else todo.push({ faceId, file: item.file });
     }
 
-    const vectorsFile = join(ws.paths.index, 'runs', `${opts.run}.f32`);
-    const store = VectorStore.open(vectorsFile, backbone.dim);
-    const index = await openIndex(join(ws.paths.index, 'runs'), opts.run, backbone.dim, opts.index ?? defaults.index);
+    // Opening reconciles the run's index with the table: rows a crashed run committed reach the index here.
+    const vectorsFile = runSpaceFiles(ws, opts.run).vectors;
+    const { store, index } = await openRunSpace(ws, opts.run, opts.index ?? defaults.index, {
+      dim: backbone.dim,
+      checkpointStep: checkpointState(runDir).step,
+    });
     const insert = ws.db.prepare('INSERT OR REPLACE INTO embeddings(run, face_id, row) VALUES (?, ?, ?)');
     const bar = progress({ label: `embed ${opts.run}`, total: todo.length, unit: 'crops', silent: opts.quiet });
     const batch = opts.batch ?? 32;

@@ -1,37 +1,17 @@
-// Search in a trained run's ProS embedding space, read through the contract `pros embed` writes (training/embed.ts):
-// rows of index/runs/<run>.f32 named by the `embeddings` table, and an ANN index named by the run under index/runs/.
-// The embedding width is not stored anywhere else, so it is read from the file: the width whose row count covers
-// every row the table names, with the fewest rows left over (a crash can leave appended rows not yet in the table).
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
+// Search in a trained run's ProS embedding space, opened through the floor (src/index/runs.ts): the header `pros embed`
+// wrote gives the width, and opening reconciles the run's index with the `embeddings` table (a crashed embed may have
+// committed rows its index never saved).
 import type { ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
 import { InputError } from '../src/errors.ts';
-import { openIndex, VectorStore, type AnnIndex } from '../src/index/index.ts';
+import { openRunSpace, type RunSpace } from '../src/index/runs.ts';
 import type { Neighbour } from '../src/contracts/geometry.ts';
-
-const WIDTHS = [32, 64, 96, 128, 192, 256, 320, 384, 512, 640, 768, 1024, 1280, 1536, 2048];
 
 /** The query cannot be answered in this run's space (no embedding file, a face it never embedded): an input error. */
 export class RunSpaceError extends InputError {}
 
-export function embeddingWidth(fileBytes: number, rowsNamed: number): number | undefined {
-  if (rowsNamed <= 0 || fileBytes <= 0) return undefined;
-  const exact = fileBytes / 4 / rowsNamed;
-  if (Number.isInteger(exact)) return exact;
-  let best: { dim: number; extra: number } | undefined;
-  for (const dim of WIDTHS) {
-    if (fileBytes % (dim * 4)) continue;
-    const extra = fileBytes / (dim * 4) - rowsNamed;
-    if (extra >= 0 && (!best || extra < best.extra)) best = { dim, extra };
-  }
-  return best?.dim;
-}
-
-interface Space {
+interface Space extends RunSpace {
   version: number;
-  store: VectorStore;
-  index: AnnIndex;
 }
 
 /** Open run spaces, reopened when the database has changed since (a `pros embed` may have added rows). */
@@ -53,20 +33,12 @@ export class RunSpaces {
       this.open.delete(run);
     }
     const made = (async (): Promise<Space> => {
-      const dir = join(this.ws.paths.index, 'runs');
-      const file = join(dir, `${run}.f32`);
-      const rows = this.ws.db.prepare('SELECT max(row) + 1 FROM embeddings WHERE run = ?').pluck().get(run) as number | null;
-      let bytes = 0;
       try {
-        bytes = statSync(file).size;
-      } catch {
-        throw new RunSpaceError(`run "${run}" has no embedding file (${file})`);
+        return { version, ...(await openRunSpace(this.ws, run, this.config.index)) };
+      } catch (err) {
+        if (err instanceof InputError) throw new RunSpaceError(err.message);
+        throw err;
       }
-      const dim = embeddingWidth(bytes, rows ?? 0);
-      if (!dim) throw new RunSpaceError(`run "${run}": cannot tell the embedding width of ${file}`);
-      const store = VectorStore.open(file, dim);
-      const index = await openIndex(dir, run, dim, this.config.index);
-      return { version, store, index };
     })();
     this.open.set(run, made);
     made.catch(() => this.open.delete(run));
@@ -75,9 +47,7 @@ export class RunSpaces {
 
   /** k nearest faces of a face in the run's space, best first, without the face itself. */
   async byFace(run: string, faceId: number, k: number): Promise<Neighbour[]> {
-    const row = this.ws.db.prepare('SELECT row FROM embeddings WHERE run = ? AND face_id = ?').pluck().get(run, faceId) as
-      | number
-      | undefined;
+    const row = this.ws.db.prepare<[string, number], number>('SELECT row FROM embeddings WHERE run = ? AND face_id = ?').pluck().get(run, faceId);
     if (row === undefined) throw new RunSpaceError(`face ${faceId} has no embedding in run "${run}" (pros embed)`);
     const s = await this.space(run);
     if (s.index.count() === 0) return [];

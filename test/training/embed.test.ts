@@ -1,7 +1,8 @@
 // `pros embed`: a run's teacher embeddings of a curated set go into index/runs/<run>.f32, the embeddings table and the
 // run's ANN index; faces already embedded are skipped on a second run.
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { RunEmbeddingHeader } from '../../src/contracts/embeddings.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaults } from '../../src/config.ts';
@@ -57,5 +58,15 @@ test('embeds a set with the trained teacher into the run index, resumably', asyn
   const again = await embedSet({ run: 'emb', set: 'faces', workspace: ws, quiet: true, index, backend: 'wasm' });
   t.is(again.embedded, 0);
   t.is(again.alreadyEmbedded, 12);
+
+  // The header says what the web must not guess: the width, the run and the checkpoint step.
+  const header = JSON.parse(readFileSync(join(ws, 'index', 'runs', 'emb.json'), 'utf8')) as RunEmbeddingHeader;
+  t.like(header, { format: 'pros-run-embeddings/1', run: 'emb', dim: 64, checkpointStep: 2 });
+  // A kill after the rows were committed but before the index was saved: the index files are gone (or stale), the
+  // table names 12 faces. The next `pros embed` reconciles the index from the table before doing anything else.
+  for (const f of readdirSync(join(ws, 'index', 'runs'))) if (f.startsWith('emb.hnswlib')) rmSync(join(ws, 'index', 'runs', f));
+  const healed = await embedSet({ run: 'emb', set: 'faces', workspace: ws, quiet: true, index, backend: 'wasm' });
+  t.is(healed.embedded, 0);
+  t.is(healed.indexCount, 12);
   await t.throwsAsync(embedSet({ run: 'nope', set: 'faces', workspace: ws, quiet: true }), { message: /no trained run/ });
 });
