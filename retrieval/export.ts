@@ -10,6 +10,7 @@ import { log } from '../src/log.ts';
 import { cropFace, cropSpec, toCropPixels } from './crop.ts';
 import type { Box } from '../src/contracts/geometry.ts';
 import { mulberry32 } from '../src/random.ts';
+import { writeDatasheet } from './privacy/datasheet.ts';
 
 /** One line of manifest.jsonl: the contract between retrieval and training. */
 export interface ManifestLine {
@@ -150,5 +151,6 @@ export async function exportSet(
     version: VERSION,
   };
   writeFileSync(infoFile, JSON.stringify(info, null, 2) + '\n');
+  writeDatasheet(ws, config, set, dir, written);
   return { dir, crops: written, failed };
 }

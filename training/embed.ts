@@ -10,6 +10,7 @@ import { defaults, type Backend, type IndexConfig } from '../src/config.ts';
 import { progress } from '../src/progress.ts';
 import { openWorkspace } from '../src/workspace.ts';
 import { openIndex, VectorStore } from '../src/index/index.ts';
+import { recordEmbeddingWidth } from '../src/index/run-width.ts';
 import { loadBackbone, type Backbone } from './backbone.ts';
 import { l2normalise } from './head.ts';
 import { hasCheckpoint } from './checkpoint.ts';
@@ -88,6 +89,7 @@ export async function embedSet(opts: EmbedOptions): Promise<EmbedSummary> {
 
     const vectorsFile = join(ws.paths.index, 'runs', `${opts.run}.f32`);
     const store = VectorStore.open(vectorsFile, backbone.dim);
+    recordEmbeddingWidth(ws.db, opts.run, backbone.dim);
     const index = await openIndex(join(ws.paths.index, 'runs'), opts.run, backbone.dim, opts.index ?? defaults.index);
     const insert = ws.db.prepare('INSERT OR REPLACE INTO embeddings(run, face_id, row) VALUES (?, ?, ?)');
     const bar = progress({ label: `embed ${opts.run}`, total: todo.length, unit: 'crops', silent: opts.quiet });

@@ -1,7 +1,6 @@
 // Search in a trained run's ProS embedding space, read through the contract `pros embed` writes (training/embed.ts):
 // rows of index/runs/<run>.f32 named by the `embeddings` table, and an ANN index named by the run under index/runs/.
-// The embedding width is not stored anywhere else, so it is read from the file: the width whose row count covers
-// every row the table names, with the fewest rows left over (a crash can leave appended rows not yet in the table).
+// The embedding width comes from src/index/run-width.ts (recorded, or inferred from the file).
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProsConfig } from '../src/config.ts';
@@ -9,24 +8,12 @@ import type { Workspace } from '../src/workspace.ts';
 import { InputError } from '../src/errors.ts';
 import { openIndex, VectorStore, type AnnIndex } from '../src/index/index.ts';
 import type { Neighbour } from '../src/contracts/geometry.ts';
-
-const WIDTHS = [32, 64, 96, 128, 192, 256, 320, 384, 512, 640, 768, 1024, 1280, 1536, 2048];
+import { embeddingWidth, runEmbeddingWidth } from '../src/index/run-width.ts';
 
 /** The query cannot be answered in this run's space (no embedding file, a face it never embedded): an input error. */
 export class RunSpaceError extends InputError {}
 
-export function embeddingWidth(fileBytes: number, rowsNamed: number): number | undefined {
-  if (rowsNamed <= 0 || fileBytes <= 0) return undefined;
-  const exact = fileBytes / 4 / rowsNamed;
-  if (Number.isInteger(exact)) return exact;
-  let best: { dim: number; extra: number } | undefined;
-  for (const dim of WIDTHS) {
-    if (fileBytes % (dim * 4)) continue;
-    const extra = fileBytes / (dim * 4) - rowsNamed;
-    if (extra >= 0 && (!best || extra < best.extra)) best = { dim, extra };
-  }
-  return best?.dim;
-}
+export { embeddingWidth };
 
 interface Space {
   version: number;
@@ -55,14 +42,12 @@ export class RunSpaces {
     const made = (async (): Promise<Space> => {
       const dir = join(this.ws.paths.index, 'runs');
       const file = join(dir, `${run}.f32`);
-      const rows = this.ws.db.prepare('SELECT max(row) + 1 FROM embeddings WHERE run = ?').pluck().get(run) as number | null;
-      let bytes = 0;
       try {
-        bytes = statSync(file).size;
+        statSync(file);
       } catch {
         throw new RunSpaceError(`run "${run}" has no embedding file (${file})`);
       }
-      const dim = embeddingWidth(bytes, rows ?? 0);
+      const dim = runEmbeddingWidth(this.ws.db, this.ws.paths.index, run);
       if (!dim) throw new RunSpaceError(`run "${run}": cannot tell the embedding width of ${file}`);
       const store = VectorStore.open(file, dim);
       const index = await openIndex(dir, run, dim, this.config.index);

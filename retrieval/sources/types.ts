@@ -38,6 +38,7 @@ export const REJECT_REASONS = {
   unsupported_scheme: 'a scheme other than http or https (data:, ftp:, file:, …)',
   missing_url: 'a row whose url field is empty or absent',
   noai: 'the page opts its images out of AI use (<meta name="robots" content="noai|noimageai">)',
+  opted_out: 'in the workspace opt-out registry (pros optout, pros forget)',
 } as const;
 export type RejectReason = keyof typeof REJECT_REASONS;
 
@@ -52,6 +53,8 @@ export interface ReadOptions {
   signal?: AbortSignal;
   /** Honour a page's <meta name="robots" content="noai|noimageai"> (default true). */
   respectNoAI?: boolean;
+  /** URLs in the opt-out registry: a crawl neither fetches such a page nor yields such an image. */
+  optedOut?: (url: string) => boolean;
 }
 
 /** Bad input in a source (malformed CSV, unparsable JSONL line, broken parquet): names the file and line or row. */

@@ -43,6 +43,23 @@ export class VectorStore {
     return first;
   }
 
+  /**
+   * Overwrites rows in place with zeros and syncs: a forgotten face's descriptor must leave the file, not only the
+   * index (an unlinked row would still be readable). Rows past the end are ignored (never written).
+   */
+  zero(rows: Iterable<number>): number {
+    const blank = new Uint8Array(this.rowBytes);
+    let n = 0;
+    for (const r of rows) {
+      if (!(Number.isInteger(r) && r >= 0 && r < this.rows)) continue;
+      let done = 0;
+      while (done < blank.length) done += writeSync(this.fd, blank, done, blank.length - done, r * this.rowBytes + done);
+      n++;
+    }
+    if (n) fsyncSync(this.fd);
+    return n;
+  }
+
   read(row: number): Float32Array {
     return this.readRows([row]);
   }
