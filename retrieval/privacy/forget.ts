@@ -145,7 +145,13 @@ async function finish(ws: Workspace, config: ProsConfig, id: number): Promise<vo
  * Forgets what `ask` names. Finishes interrupted requests first; a request with the same key as this one is
  * resumed rather than planned again, so rerunning a killed command completes it exactly once.
  */
-export async function forget(ws: Workspace, config: ProsConfig, ask: ForgetAsk, opts: { dryRun?: boolean; who?: string } = {}): Promise<ForgetResult> {
+export async function forget(
+  ws: Workspace,
+  config: ProsConfig,
+  ask: ForgetAsk,
+  /** once: a request already done with the same key is reported, not made again (the demo's rerun). */
+  opts: { dryRun?: boolean; who?: string; once?: boolean } = {},
+): Promise<ForgetResult> {
   const asked = normaliseAsk(ask, config);
   const key = requestKey(asked, ask.images ?? []);
   const finishedEarlier: number[] = [];
@@ -157,6 +163,9 @@ export async function forget(ws: Workspace, config: ProsConfig, ask: ForgetAsk, 
       if (r.key === key) resumedId = r.id;
       else finishedEarlier.push(r.id);
     }
+  }
+  if (resumedId === undefined && opts.once && !opts.dryRun) {
+    resumedId = ws.db.prepare("SELECT id FROM forget_requests WHERE key = ? AND step = 'done' ORDER BY id DESC").pluck().get(key) as number | undefined;
   }
   if (resumedId !== undefined) {
     const request = forgetRequest(ws, resumedId)!;

@@ -272,3 +272,40 @@ skipWithout('kill -9 at any step of a forget, then the same command again: the e
     t.deepEqual(state(dir), want, fault);
   }
 });
+
+skipWithout('removing a face opt-out deletes its descriptor from index/optout.f32; removing it twice is an input error', async (t) => {
+  const file = join(ws, 'index', 'optout.f32');
+  t.is(statSync(file).size, DESCRIPTOR_DIM * 4);
+  const [entry] = JSON.parse((await pros(['optout', 'list', '-w', ws, '--json'])).stdout);
+  const r = await pros(['optout', 'remove', String(entry.id), '-w', ws]);
+  t.is(r.code, 0, r.stderr);
+  t.is(statSync(file).size, 0);
+  t.is((await pros(['optout', 'remove', String(entry.id), '-w', ws])).code, 2);
+});
+
+test.serial('opt-out registry: prefixes and domains are normalised, listed, honoured before fetching, removed; bad input exits 2', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'pros-optout-'));
+  const dir = join(root, 'src');
+  mkdirSync(join(dir, 'private'), { recursive: true });
+  mkdirSync(join(dir, 'public'), { recursive: true });
+  copyFileSync(photo('audrey.jpg'), join(dir, 'private', 'a.jpg'));
+  copyFileSync(photo('cage.jpg'), join(dir, 'public', 'b.jpg'));
+  const w = join(root, 'ws');
+  const add = await pros(['optout', 'add', 'prefix', join(dir, 'private') + '/', '-w', w, '--note', 'asked by mail', '--json']);
+  t.is(add.code, 0, add.stderr);
+  t.like(JSON.parse(add.stdout), { kind: 'prefix', note: 'asked by mail' });
+  t.like(JSON.parse((await pros(['optout', 'add', 'domain', 'https://Photos.Example.ORG/x', '-w', w, '--json'])).stdout), { kind: 'domain', value: 'photos.example.org' });
+  for (const bad of [['bogus', 'x'], ['url', 'relative/path.jpg'], ['domain', 'not a domain']]) {
+    const r = await pros(['optout', 'add', ...bad, '-w', w]);
+    t.is(r.code, 2, bad.join(' '));
+  }
+  t.is(JSON.parse((await pros(['optout', 'list', '-w', w, '--json'])).stdout).length, 2);
+  const c = await pros(['curate', dir, '-w', w, '--json', '--no-export']);
+  t.is(c.code, 0, c.stderr);
+  t.deepEqual(JSON.parse(c.stdout).skippedByReason, { opted_out: 1 });
+  t.deepEqual(rows(w, "SELECT uri FROM items WHERE reason = 'opted_out'"), [{ uri: join(dir, 'private', 'a.jpg') }]);
+  t.false(rows<{ origin: string }>(w, 'SELECT origin FROM images').some((i) => i.origin.includes('private')));
+  const removed = await pros(['optout', 'remove', '1', '-w', w, '--json']);
+  t.is(removed.code, 0, removed.stderr);
+  t.is(JSON.parse((await pros(['optout', 'list', '-w', w, '--json'])).stdout).length, 1);
+});
