@@ -132,8 +132,8 @@ export function formatDemo(r: DemoResult): string {
   if (r.forget) {
     const f = r.forget;
     lines.push(
-      `forget        request #${f.requestId} (the person of ${f.example.split('/').at(-1)}): ${f.faces} faces, ${f.images} images, ${f.files} files removed; ` +
-        `${f.optouts} opt-out added; runs to retrain: ${f.runs.join(', ') || 'none'}  (pros runs --affected, /audit.html)`,
+      `forget        request #${f.requestId} (the person of ${f.example.split('/').at(-1)}): ${f.faces} face(s), ${f.images} image(s), ${f.files} file(s) removed; ` +
+        `${f.optouts} opt-out(s) added; runs to retrain: ${f.runs.join(', ') || 'none'}  (pros runs --affected, /audit.html)`,
     );
   }
   if (r.train) {
