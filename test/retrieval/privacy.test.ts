@@ -308,4 +308,14 @@ test.serial('opt-out registry: prefixes and domains are normalised, listed, hono
   const removed = await pros(['optout', 'remove', '1', '-w', w, '--json']);
   t.is(removed.code, 0, removed.stderr);
   t.is(JSON.parse((await pros(['optout', 'list', '-w', w, '--json'])).stdout).length, 1);
+  // Forget by source: every face of the image met at that path goes, and the path becomes a url opt-out.
+  const file = join(dir, 'public', 'b.jpg');
+  const faces = rows(w, 'SELECT f.id FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE i.origin = ?', file).length;
+  t.true(faces >= 1);
+  const f = await pros(['forget', '--url', file, '-w', w, '--json']);
+  t.is(f.code, 0, f.stderr);
+  t.like(JSON.parse(f.stdout).counts, { faces, images: 1, optouts: 1 });
+  t.is(rows(w, 'SELECT sha256 FROM images').length, 0);
+  t.like(JSON.parse((await pros(['optout', 'list', '-w', w, '--json'])).stdout).at(-1), { kind: 'url', value: file });
+  t.is((await pros(['forget', '-w', w])).code, 2, 'nothing asked is an input error');
 });
