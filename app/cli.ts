@@ -7,6 +7,7 @@ type Registrar = (program: Command) => void;
 
 const parts: Array<() => Promise<{ register: Registrar }>> = [
   () => import('../retrieval/commands.ts'),
+  () => import('../retrieval/privacy/commands.ts'),
   () => import('../training/commands.ts'),
   () => import('../training/downstream/commands.ts'),
   () => import('../web/commands.ts'),

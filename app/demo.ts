@@ -10,13 +10,14 @@ import { buildCorpus } from './demo/corpus.ts';
 import { serveCorpus, urlList } from './demo/server.ts';
 import { curate } from '../retrieval/pipeline.ts';
 import { exportSet } from '../retrieval/export.ts';
-import { formatSummary, type CurateSummary } from '../retrieval/summary.ts';
+import { formatSummary, summarize, type CurateSummary } from '../retrieval/summary.ts';
 import { interruptible, setName } from '../retrieval/commands.ts';
 import { train, type TrainSummary } from '../training/launcher.ts';
 import { embedSet } from '../training/embed.ts';
 import { quickEvaluation } from '../training/downstream/quick.ts';
 import { loadBackend } from '../src/backend.ts';
 import { openWorkspace } from '../src/workspace.ts';
+import { forget } from '../retrieval/privacy/forget.ts';
 
 const DEMO_PORT = 47310;
 
@@ -33,6 +34,8 @@ export interface DemoResult {
   curate: CurateSummary;
   train?: Pick<TrainSummary, 'run' | 'runDir' | 'status' | 'step' | 'firstLoss' | 'lastLoss' | 'imgPerSec' | 'backend' | 'kernels' | 'checkpoint' | 'metricsFile' | 'warnings'>;
   embedded?: number;
+  /** The demo's forget request: one person, by an example photo, before the set is exported and trained on. */
+  forget?: { requestId: number; example: string; faces: number; images: number; files: number; optouts: number; runs: string[] };
   /** The closing evaluation table (Markdown), as `pros report` prints it. */
   evaluation?: string;
   workspace: string;
@@ -57,12 +60,23 @@ export async function demo(o: DemoFlags): Promise<DemoResult> {
       const listFile = join(ctx.ws.root, 'demo-urls.txt');
       writeFileSync(listFile, urlList(corpus, server.origin));
       const summary = await curate({ ws: ctx.ws, config: ctx.config, sources: [server.pageUrl, listFile], set: o.set, signal: ac.signal, quiet });
+      // One forget request, as a person asking to be removed would make it: by one example photo. A rerun of the
+      // demo reports the request already made (its photos are opted out and no longer curated).
+      const example = join(corpusDir, 'photo-SeanConnery.jpg');
+      let forgotten: DemoResult['forget'];
+      if (!summary.interrupted && existsSync(example)) {
+        const f = await forget(ctx.ws, ctx.config, { images: [example] }, { who: 'demo', once: true });
+        const c = f.request!.counts!;
+        forgotten = { requestId: f.request!.id, example, faces: c.faces, images: c.images, files: c.files, optouts: c.optouts, runs: f.runs.map((r) => r.run) };
+        // The summary reads the workspace again: the forgotten faces are gone, their items skipped as opted_out.
+        Object.assign(summary, summarize(ctx.ws.db, o.set, summary.sources, summary.elapsedSec * 1000));
+      }
       if (!summary.interrupted) {
         const exported = await exportSet(ctx.ws, ctx.config, o.set, { quiet });
         summary.exported = { dir: exported.dir, crops: exported.crops };
       }
       if (!quiet) process.stderr.write(formatSummary(summary) + '\n');
-      result = { corpus: { dir: corpusDir, files: corpus.files.length, served: server.pageUrl }, curate: summary, workspace: ctx.ws.root };
+      result = { corpus: { dir: corpusDir, files: corpus.files.length, served: server.pageUrl }, curate: summary, forget: forgotten, workspace: ctx.ws.root };
     } finally {
       await server.close();
     }
@@ -115,6 +129,13 @@ export function formatDemo(r: DemoResult): string {
     `demo corpus   ${r.corpus.files} files in ${r.corpus.dir} (served at ${r.corpus.served} during the run)`,
     `curated set   ${r.curate.exported?.dir ?? '(not exported)'}: ${r.curate.setSize} faces`,
   ];
+  if (r.forget) {
+    const f = r.forget;
+    lines.push(
+      `forget        request #${f.requestId} (the person of ${f.example.split('/').at(-1)}): ${f.faces} face(s), ${f.images} image(s), ${f.files} file(s) removed; ` +
+        `${f.optouts} opt-out(s) added; runs to retrain: ${f.runs.join(', ') || 'none'}  (pros runs --affected, /audit.html)`,
+    );
+  }
   if (r.train) {
     const loss = r.train.firstLoss != null && r.train.lastLoss != null ? `, loss ${r.train.firstLoss.toFixed(3)} → ${r.train.lastLoss.toFixed(3)}` : '';
     lines.push(

@@ -12,6 +12,7 @@ import { cropFace, cropSpec, toCropPixels } from './crop.ts';
 import type { Box } from '../src/contracts/geometry.ts';
 import { parseSetInfo, type CuratedSetInfo, type ManifestLine } from '../src/contracts/manifest.ts';
 import { mulberry32 } from '../src/random.ts';
+import { writeDatasheet } from './privacy/datasheet.ts';
 
 interface FaceRow {
   id: number;
@@ -119,6 +120,7 @@ export async function exportSet(
     version: VERSION,
   };
   writeFileAtomic(infoFile, JSON.stringify(info, null, 2) + '\n');
+  writeDatasheet(ws, config, set, dir, written);
   return { dir, crops: written, failed };
 }
 

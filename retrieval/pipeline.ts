@@ -17,6 +17,7 @@ import type { ImageAnalysis } from './faces/types.ts';
 import { CurateStore, type ItemRow, type NewFace } from './store.ts';
 import { FaceIndex } from './face-index.ts';
 import { summarize, type CurateSummary } from './summary.ts';
+import { OptOutMatcher } from './privacy/optout.ts';
 
 export interface CurateOptions {
   ws: Workspace;
@@ -44,6 +45,8 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
   const sources = opts.sources.map((arg) => detectSource(arg));
   store.ensureSet(opts.set, 'curated', { policy: config.policy });
 
+  // Opt-outs (pros optout, pros forget): URLs are skipped before fetching, people before anything is stored.
+  const optouts = OptOutMatcher.load(ws, config.privacy.samePerson);
   const fetcher = new Fetcher(config.fetch);
   const faceIndex = await FaceIndex.open(ws, config);
   const pool = await FacePool.start(config);
@@ -72,6 +75,10 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
   };
 
   async function processItem(row: ItemRow, local: boolean): Promise<void> {
+    if (optouts.matchesUri(row.uri)) {
+      store.finishItem(row.id, { status: 'skipped', reason: 'opted_out', attempts: 0 });
+      return;
+    }
     const fetched: FetchOutcome = local
       ? await readLocalFile(row.uri, config.fetch.maxBytes)
       : await fetcher.fetch(row.uri, { signal });
@@ -103,6 +110,11 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
         rgb: decoded.rgb, aw: decoded.aw, ah: decoded.ah, scale: decoded.scale, width: decoded.width, height: decoded.height,
       });
       if (signal?.aborted) return;
+      if (optouts.matchesFaces(analysis.faces.map((f) => f.descriptor))) {
+        // An opted-out person: nothing of the image is kept, not even its hash.
+        await serial(() => store.finishItem(row.id, { status: 'skipped', reason: 'opted_out', ...base }));
+        return;
+      }
       const blobPath = join('images', sha.slice(0, 2), `${sha}.${extensionOf[decoded.format] ?? 'bin'}`);
       writeAtomic(join(ws.root, blobPath), fetched.bytes);
       const m = meta(row);
@@ -171,6 +183,7 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
           fetcher,
           signal,
           respectNoAI: config.fetch.respectNoAI,
+          optedOut: (url) => optouts.matchesUri(url),
           onPage: (url, o, depth) =>
             store.recordPage(row.id, url, depth, o.ok
               ? { status: 'ok', httpStatus: o.httpStatus, attempts: o.attempts, bytes: o.bytes.length, contentType: o.contentType }

@@ -1,14 +1,15 @@
 // `pros train`: resolves the config and the curated set, starts (or resumes) a run under workspace/runs/<run>/,
 // runs the loop on this thread or on data-parallel workers, and records checkpoints and metrics.
 import { clip, isPortableName } from '../src/input.ts';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
 import { loadBackend } from '../src/backend.ts';
 import { InputError } from '../src/errors.ts';
 import { ConfigError, type Backend } from '../src/config.ts';
 import { log } from '../src/log.ts';
 import { progress } from '../src/progress.ts';
 import { openWorkspace } from '../src/workspace.ts';
+import { recordLineage } from '../src/lineage.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type NamedTensor } from './checkpoint.ts';
 import { resolveTrainConfig, type TrainConfig } from './config.ts';
 import { ViewSource } from './data.ts';
@@ -133,6 +134,10 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       )
       .run(opts.run, set.dir, JSON.stringify(cfg), cfg.backend, start);
     metrics.truncate(start);
+    // Lineage: the exact set version this run reads, so `pros forget` can name the runs that saw a face. Ids name
+    // this workspace's faces only when the set was exported from it.
+    const ownSet = resolve(set.dir).startsWith(ws.paths.curated + sep);
+    recordLineage(ws.db, opts.run, set.dir, readFileSync(join(set.dir, 'manifest.jsonl')), ownSet ? set.items.map((i) => i.id) : [], start);
 
     // ───── engine: this thread, or data-parallel workers ─────
     const workers = workerCount(cfg);
