@@ -33,6 +33,24 @@ export interface EvalRecord {
   at: string;
 }
 
+/**
+ * The pre-training overlap check stored with an evaluation (`extra.leakage`): whether any test image is in the
+ * evaluated run's training set, by dHash confirmed by thumbnail correlation (training/downstream/leakage.ts).
+ */
+export interface Leakage {
+  checked: boolean;
+  /** Why it was not checked (random init, a baseline, a run whose set is gone). */
+  reason?: string;
+  method?: 'dhash+thumbnail';
+  maxDistance?: number;
+  minCorrelation?: number;
+  /** The pre-training set's folder and size, and the number of test images compared. */
+  pretraining?: string;
+  trainImages?: number;
+  testImages?: number;
+  overlaps?: Array<{ test: string; train: string; distance: number }>;
+}
+
 export interface ReportEntry {
   run: string;
   about: string;
@@ -40,6 +58,8 @@ export interface ReportEntry {
   std: number;
   seeds: number;
   pseudo: boolean;
+  /** The evaluated run's pre-training overlap check (baselines carry none). */
+  leakage?: Leakage;
 }
 
 /** One table of `pros report`: a (task, dataset, protocol, shots) setting, its main metric, entries best first. */
@@ -74,19 +94,48 @@ export function meanStd(values: number[]): { mean: number; std: number } {
   return { mean, std: Math.sqrt(v) };
 }
 
-/** The evals table with re-runs replaced: the latest row per (run, task, dataset, protocol, shots, seed, metric). */
-export function latestEvals(ws: Workspace): EvalRecord[] {
+/** A stored evaluation row that could not be read, left out of the tables and reported beside them. */
+export interface SkippedRow {
+  id: number;
+  reason: string;
+}
+
+/** Run and task names are data: looked up as own keys only ("constructor" is not a baseline). */
+const own = <T>(table: Record<string, T>, key: string): T | undefined => (Object.hasOwn(table, key) ? table[key] : undefined);
+
+/** Why a stored row cannot be used, or undefined when it can: a non-numeric value or an unreadable `extra`. */
+function unreadable(r: EvalRecord): string | undefined {
+  if (typeof r.value !== 'number' || !Number.isFinite(r.value)) return 'value is not a finite number';
+  if (r.extra === null) return undefined;
+  try {
+    const extra: unknown = JSON.parse(r.extra);
+    return typeof extra === 'object' && extra !== null && !Array.isArray(extra) ? undefined : 'extra is not a JSON object';
+  } catch {
+    return 'extra is not valid JSON';
+  }
+}
+
+/**
+ * The evals table with re-runs replaced: the latest row per (run, task, dataset, protocol, shots, seed, metric).
+ * A workspace may have been shared or edited: rows that cannot be read are pushed to `skipped` and left out.
+ */
+export function latestEvals(ws: Workspace, skipped: SkippedRow[] = []): EvalRecord[] {
   const rows = ws.db
     .prepare('SELECT id, run, task, dataset, protocol, shots, seed, metric, value, extra, at FROM evals ORDER BY id')
     .all() as EvalRecord[];
   const latest = new Map<string, EvalRecord>();
-  for (const r of rows) latest.set(JSON.stringify([r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric]), r);
+  for (const r of rows) {
+    const why = unreadable(r);
+    if (why) skipped.push({ id: r.id, reason: why });
+    else latest.set(JSON.stringify([r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric]), r);
+  }
   return [...latest.values()];
 }
 
 /** One line on what a run (or baseline) is: its training ablation, size, length, data and backend. */
 export function describeRun(ws: Workspace, run: string): string {
-  if (BASELINES[run]) return BASELINES[run]!;
+  const baseline = own(BASELINES, run);
+  if (baseline) return baseline;
   const r = ws.db.prepare('SELECT data, config, backend, step, status FROM runs WHERE name = ?').get(run) as
     | { data: string | null; config: string; backend: string | null; step: number; status: string }
     | undefined;
@@ -103,12 +152,15 @@ export function describeRun(ws: Workspace, run: string): string {
   return `${ablation}${r.step} steps on ${data} (${r.backend ?? '?'}, ${r.status})`;
 }
 
-/** The tables of `pros report`: the main metric per setting, every run beside its baselines, best first. */
-export function reportGroups(ws: Workspace): ReportGroup[] {
+/**
+ * The tables of `pros report`: the main metric per setting, every run beside its baselines, best first. Rows that
+ * cannot be read are pushed to `skipped` (when given) instead of failing the report.
+ */
+export function reportGroups(ws: Workspace, skipped: SkippedRow[] = []): ReportGroup[] {
   const groups = new Map<string, ReportGroup>();
-  const values = new Map<string, { vals: number[]; pseudo: boolean }>();
-  for (const r of latestEvals(ws)) {
-    const main = MAIN[r.task];
+  const values = new Map<string, { vals: number[]; pseudo: boolean; leakage?: Leakage }>();
+  for (const r of latestEvals(ws, skipped)) {
+    const main = own(MAIN, r.task);
     if (!main || r.metric !== main.metric) continue;
     const gk = JSON.stringify([r.task, r.dataset, r.protocol, r.shots]);
     if (!groups.has(gk)) {
@@ -117,7 +169,10 @@ export function reportGroups(ws: Workspace): ReportGroup[] {
     const vk = JSON.stringify([gk, r.run]);
     const v = values.get(vk) ?? { vals: [], pseudo: false };
     v.vals.push(r.value);
-    if (r.extra && (JSON.parse(r.extra) as { pseudo?: boolean }).pseudo) v.pseudo = true;
+    const extra = r.extra ? (JSON.parse(r.extra) as { pseudo?: boolean; leakage?: Leakage }) : {};
+    if (extra.pseudo) v.pseudo = true;
+    // The pre-training check belongs to the evaluated run, not to the baselines stored beside it.
+    if (extra.leakage && !BASELINES[r.run]) v.leakage = extra.leakage;
     values.set(vk, v);
   }
   for (const [vk, v] of values) {
@@ -125,7 +180,7 @@ export function reportGroups(ws: Workspace): ReportGroup[] {
     const g = groups.get(gk)!;
     // A baseline evaluated alongside several runs appears once per seed per evaluation; its value is the same.
     const { mean, std } = meanStd(v.vals);
-    g.entries.push({ run, about: describeRun(ws, run), mean, std, seeds: v.vals.length, pseudo: v.pseudo });
+    g.entries.push({ run, about: describeRun(ws, run), mean, std, seeds: v.vals.length, pseudo: v.pseudo, ...(v.leakage ? { leakage: v.leakage } : {}) });
   }
   const out = [...groups.values()];
   for (const g of out) g.entries.sort((a, b) => (g.lowerIsBetter ? a.mean - b.mean : b.mean - a.mean));
@@ -150,4 +205,14 @@ export function evalTable(ws: Workspace): EvalCell[] {
       for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
       return 0;
     });
+}
+
+/** One line for the report and the summary. */
+export function describeLeakage(l: Leakage): string {
+  if (!l.checked) return `not checked: ${l.reason}`;
+  const o = l.overlaps ?? [];
+  const rule = `dHash ≤ ${l.maxDistance}, thumbnail correlation ≥ ${l.minCorrelation}`;
+  if (!o.length) return `no overlap with the pre-training set found (${rule}; ${l.testImages} test images against ${l.trainImages} pre-training crops)`;
+  const shown = o.slice(0, 5).map((x) => `${x.test} ≈ ${x.train} (${x.distance})`).join('; ');
+  return `${o.length} of ${l.testImages} test images overlap the pre-training set (${rule}): ${shown}${o.length > 5 ? '; …' : ''}`;
 }
