@@ -30,6 +30,13 @@ export function formatCorpus(s: CorpusSummary): string {
         `highest descriptor cosine ${o.maxCosine === null ? '-' : o.maxCosine.toFixed(3)}`,
     );
   }
+  for (const [name, l] of Object.entries(s.leakage ?? {})) {
+    if (!l) continue;
+    out.push(
+      `${`${name} test`.padEnd(14)} vs its pre-training set (pros eval's check, dHash ≤ ${l.maxDistance} confirmed by thumbnail correlation ≥ ${l.minCorrelation}): ` +
+        `${l.overlaps} of ${l.test} test images match one of ${l.pretraining}`,
+    );
+  }
   out.push(`stages         ${s.stages.map((t) => `${t.stage} ${t.seconds.toFixed(1)} s${t.ranNow ? '' : ' (done before)'}`).join(', ')}`);
   out.push(`total          ${s.seconds.toFixed(1)} s this run${s.interrupted ? ' — interrupted: rerun the same command to continue' : ''}`);
   for (const [name, dir] of Object.entries(s.sets)) out.push(`${name.padEnd(14)} ${dir}`);

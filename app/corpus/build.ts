@@ -26,6 +26,9 @@ import { corpusPhotos, packageVideos } from '../package-media.ts';
 import { extractFrames, requireFfmpeg } from './frames.ts';
 import { assignSides, identityOf, type Side } from './split.ts';
 import { checkOverlap, type Overlap } from './overlap.ts';
+import { checkLeakage, LEAK_DISTANCE } from '../../training/downstream/leakage.ts';
+import { read300W } from '../../training/downstream/readers/pts300w.ts';
+import type { Leakage } from '../../src/evals.ts';
 import { writeMixed, writeSubset, writeWhole, writeWholeAsync } from './sets.ts';
 
 export interface CorpusParams {
@@ -85,6 +88,8 @@ export interface CorpusSummary {
   sets: Record<'real' | 'heldout' | 'real-eval' | 'synth' | 'synth-eval' | 'mixed', string>;
   parts: PartRow[];
   overlap?: Overlap;
+  /** The evaluation's overlap check (dHash + thumbnail) of each test split against its pre-training set. */
+  leakage?: { real?: ReturnType<typeof leakSummary>; synthetic?: ReturnType<typeof leakSummary> };
   /** Seconds each stage took when it ran, and whether this invocation ran it or found it done. */
   stages: Array<{ stage: StageName; seconds: number; ranNow: boolean }>;
   seconds: number;
@@ -232,8 +237,12 @@ export async function buildCorpus(o: CorpusOptions): Promise<CorpusSummary> {
     }
     const pre = set.items.filter((l) => sideOf.get(Number(l.id)) === 'pretrain');
     let held = set.items.filter((l) => sideOf.get(Number(l.id)) === 'heldout');
+    // Two checks: the curation's near-duplicate rule on stored descriptors and dHashes, and the evaluation's own
+    // pre-training overlap check (pros eval runs it too) on the crop files. A held-out face either flags is dropped.
     const overlap = checkOverlap(o.ws, o.config, pre.map((l) => Number(l.id)), held.map((l) => Number(l.id)));
-    const dropped = new Set(overlap.duplicates.map((d) => d.heldout));
+    const leakage = await checkLeakage({ trainFiles: pre.map((l) => l.file), test: held.map((l) => ({ image: l.file })), maxDistance: LEAK_DISTANCE, pretraining: dirs.real });
+    const leaked = new Set((leakage.overlaps ?? []).map((x) => x.test));
+    const dropped = new Set([...overlap.duplicates.map((d) => d.heldout), ...held.filter((l) => leaked.has(l.file)).map((l) => Number(l.id))]);
     held = held.filter((l) => !dropped.has(Number(l.id)));
     const info = (name: string, part: string) => ({
       ...(set.info ?? {}), kind: 'curated', name, part, from: set.dir, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(),
@@ -245,12 +254,12 @@ export async function buildCorpus(o: CorpusOptions): Promise<CorpusSummary> {
     const faces = [...pre.map((l) => ({ id: Number(l.id), side: 'pretrain' as Side })), ...held.map((l) => ({ id: Number(l.id), side: 'heldout' as Side }))]
       .map((f) => ({ ...f, source: originOf.get(f.id) ?? '' }));
     writeWhole(join(out, 'work', 'split'), (tmp) => {
-      writeFileSync(join(tmp, 'split.json'), JSON.stringify({ groups: { pretrain: bySide('pretrain'), heldout: bySide('heldout') }, sources: sourceFiles, overlap, faces }, null, 2) + '\n');
+      writeFileSync(join(tmp, 'split.json'), JSON.stringify({ groups: { pretrain: bySide('pretrain'), heldout: bySide('heldout') }, sources: sourceFiles, overlap, leakage, faces }, null, 2) + '\n');
     });
     copyFileSync(join(out, 'work', 'split', 'split.json'), join(out, 'split.json'));
     const count = (side: Side, kind: 'frame' | 'photo') => faces.filter((f) => f.side === side && f.source.startsWith(kind === 'frame' ? 'sources/frames' : 'sources/photos')).length;
     return {
-      pretrain: pre.length, heldout: held.length, dropped: dropped.size, overlap,
+      pretrain: pre.length, heldout: held.length, dropped: dropped.size, overlap, leakage: leakSummary(leakage),
       faces: { pretrainFrames: count('pretrain', 'frame'), pretrainPhotos: count('pretrain', 'photo'), heldoutFrames: count('heldout', 'frame'), heldoutPhotos: count('heldout', 'photo') },
       groups: { pretrain: bySide('pretrain'), heldout: bySide('heldout') },
     };
@@ -304,7 +313,16 @@ export async function buildCorpus(o: CorpusOptions): Promise<CorpusSummary> {
   };
   const synth = o.synth > 0 ? await stage('synth', synthStage(dirs.synth, o.synth, o.seed, 0, 'synth')) : {};
   if (!synth) return finish(true);
-  const synthEval = o.synthEval > 0 ? await stage('synth-eval', synthStage(dirs.synthEval, o.synthEval, o.seed + 1, 0.2, 'synth-eval')) : {};
+  const synthEval = o.synthEval > 0
+    ? await stage('synth-eval', async () => {
+      const r = await synthStage(dirs.synthEval, o.synthEval, o.seed + 1, 0.2, 'synth-eval')();
+      // Drawn faces of another seed are other faces; the evaluation's overlap check confirms it on the pixels.
+      const test = read300W(dirs.synthEval).samples.filter((x) => x.split === 'test').map((x) => ({ image: x.image }));
+      const train = o.synth > 0 ? readManifest(dirs.synth).items.map((l) => l.file) : [];
+      const leakage = await checkLeakage({ trainFiles: train, test, maxDistance: LEAK_DISTANCE, pretraining: dirs.synth });
+      return { ...r, leakage: leakSummary(leakage) };
+    })
+    : {};
   if (!synthEval) return finish(true);
 
   // ── mixed ──────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -345,10 +363,15 @@ export async function buildCorpus(o: CorpusOptions): Promise<CorpusSummary> {
     return {
       out, workspace: o.ws.root, params,
       sets: { real: dirs.real, heldout: dirs.heldout, 'real-eval': dirs.realEval, synth: dirs.synth, 'synth-eval': dirs.synthEval, mixed: dirs.mixed },
-      parts, overlap: s?.overlap as Overlap | undefined, stages: ran, seconds: (Date.now() - t0) / 1000,
+      parts, overlap: s?.overlap as Overlap | undefined, leakage: { real: s?.leakage, synthetic: se?.leakage }, stages: ran, seconds: (Date.now() - t0) / 1000,
       ...(interrupted ? { interrupted: true } : {}),
     };
   }
+}
+
+/** The overlap check's outcome without the per-image list (that stays in split.json). */
+function leakSummary(l: Leakage): { method: string; maxDistance?: number; minCorrelation?: number; pretraining?: number; test?: number; overlaps: number } {
+  return { method: l.method ?? '-', maxDistance: l.maxDistance, minCorrelation: l.minCorrelation, pretraining: l.trainImages, test: l.testImages, overlaps: l.overlaps?.length ?? 0 };
 }
 
 function readdirNames(dir: string): string[] {

@@ -7,7 +7,7 @@ import type { Workspace } from '../../src/workspace.ts';
 import type { ProsConfig } from '../../src/config.ts';
 import { VectorStore } from '../../src/index/index.ts';
 import { DESCRIPTOR_DIM } from '../../retrieval/face-index.ts';
-import { hammingHex } from '../../retrieval/faces/measure.ts';
+import { hammingHex } from '../../src/dhash.ts';
 
 export interface Overlap {
   method: 'dhash+descriptor';
