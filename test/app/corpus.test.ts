@@ -70,6 +70,8 @@ test.serial('held-out faces share no source, identity or picture with pre-traini
     db.close();
   }
   t.deepEqual(s.overlap!.duplicates, []);
+  t.is(s.leakage!.real!.overlaps, 0);
+  t.is(s.leakage!.real!.test, held.length);
   t.is(s.overlap!.heldoutFaces, held.length);
 });
 
