@@ -12,6 +12,7 @@ const parts: Array<() => Promise<{ register: Registrar }>> = [
   () => import('../training/downstream/commands.ts'),
   () => import('../web/commands.ts'),
   () => import('./demo.ts'),
+  () => import('./corpus.ts'),
 ];
 
 const program = new Command('pros')

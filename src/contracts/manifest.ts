@@ -83,14 +83,25 @@ export const PseudoSetInfo = z.object({
   emotions: z.record(z.string(), z.number()),
 });
 
+/** set.json of `pros corpus`'s mixed set: real crops and synthetic faces read by relative path, without a copy. */
+export const MixedSetInfo = z.object({
+  ...common,
+  kind: z.literal('mixed'),
+  name: z.string(),
+  note: z.string(),
+  parts: z.array(z.object({ dir: z.string(), faces: z.number().int() })),
+  counts: z.object({ faces: z.number().int(), real: z.number().int(), synthetic: z.number().int() }),
+});
+
 /** set.json, by kind. A file written before `kind` existed is a curated set's. */
 export const SetInfo = z.preprocess(
   (v) => (v && typeof v === 'object' && !('kind' in v) ? { ...v, kind: 'curated' } : v),
-  z.discriminatedUnion('kind', [CuratedSetInfo, SyntheticSetInfo, PseudoSetInfo]),
+  z.discriminatedUnion('kind', [CuratedSetInfo, SyntheticSetInfo, PseudoSetInfo, MixedSetInfo]),
 );
 export type CuratedSetInfo = z.infer<typeof CuratedSetInfo>;
 export type SyntheticSetInfo = z.infer<typeof SyntheticSetInfo>;
 export type PseudoSetInfo = z.infer<typeof PseudoSetInfo>;
+export type MixedSetInfo = z.infer<typeof MixedSetInfo>;
 export type SetInfo = z.infer<typeof SetInfo>;
 export type SetKind = SetInfo['kind'];
 

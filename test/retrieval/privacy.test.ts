@@ -20,7 +20,7 @@ import { DESCRIPTOR_DIM } from '../../retrieval/face-index.ts';
 import { train } from '../../training/launcher.ts';
 import { embedSet } from '../../training/embed.ts';
 import { Thumbs } from '../../web/thumbs.ts';
-import { packagePhotos } from '../../app/demo/corpus.ts';
+import { packagePhotos } from '../../app/package-media.ts';
 import { testOverrides } from '../training/_fixtures.ts';
 import { pros, startPros } from '../helpers/cli.ts';
 
