@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { loadBackend } from '../../src/backend.ts';
-import { loadBackbone, randomBackbone } from '../../training/backbone.ts';
+import { resolveBackbone, loadBackbone, randomBackbone } from '../../training/backbone.ts';
 import { decode, view } from '../../training/augment.ts';
 import { presets } from '../../training/config.ts';
 import { embedFiles } from '../../training/embed.ts';
@@ -74,7 +74,7 @@ function accuracy(train: Float32Array, trainLabels: number[], query: Float32Arra
   await train({ data: set, run: 'knn', workspace: ws, quiet: true, overrides });
 
   const { tf } = await loadBackend('wasm', { quiet: true });
-  const trained = await loadBackbone(join(ws, 'runs', 'knn'), tf);
+  const trained = await loadBackbone(resolveBackbone('knn', join(ws, 'runs')), tf);
   const random = randomBackbone('tiny', 0, tf, testOverrides.vit);
   // Queries: held-out frames under appearance change (the views' crop, colour jitter, grayscale, blur), fixed seed.
   const size = trained.inputSize;

@@ -1,14 +1,12 @@
 // `pros eval`: one task, one dataset, one feature source (a run's teacher, the same ViT at random init, or human's
 // descriptor), one protocol, full or K-shot over several seeds. Every metric row goes to the evals table, with the
 // task's no-learning baseline (majority class / mean shape) stored beside it for the same split and seed.
-import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tf } from '../../src/backend.ts';
 import type { Workspace } from '../../src/workspace.ts';
 import { UsageError } from '../../src/command.ts';
-import { loadBackbone, randomBackbone, readRunConfig, type Backbone } from '../backbone.ts';
+import { loadBackbone, randomBackbone, resolveBackbone, type Backbone } from '../backbone.ts';
 import type { ViTConfig } from '../config.ts';
-import { hasCheckpoint } from '../checkpoint.ts';
 import { readDataset, type Format, type TaskName } from './data.ts';
 import { decodeAll, flipPixels, type Decoded } from './images.ts';
 import { backboneSource, FeatureCache, type FeatureSource, type Features } from './features.ts';
@@ -30,7 +28,7 @@ export interface EvalOptions {
   task: TaskName;
   data: string;
   format?: Format;
-  /** The training run whose teacher is evaluated (and whose architecture `random` copies). */
+  /** The training run (a name, or an exported model folder) whose teacher is evaluated (and whose architecture `random` copies). */
   run?: string;
   backbone?: BackboneKind;
   /** Architecture for `--backbone random` without a run. */
@@ -101,7 +99,7 @@ function runLabel(o: EvalOptions): string {
   const kind = o.backbone ?? 'run';
   if (kind === 'run') {
     if (!o.run) throw new UsageError('--run NAME is required (or --backbone random|human)');
-    return o.run;
+    return resolveBackbone(o.run, o.ws.paths.runs).name;
   }
   return kind;
 }
@@ -113,22 +111,15 @@ async function makeSource(o: EvalOptions): Promise<{ source: FeatureSource; back
     return { source: await humanSource() };
   }
   if (kind === 'random') {
-    const vit = o.run ? readRunConfig(runDir(o)).vit : o.vit;
-    const preset = o.run ? readRunConfig(runDir(o)).preset : (o.preset ?? 'tiny');
+    const ref = o.run ? resolveBackbone(o.run, o.ws.paths.runs) : undefined;
+    const vit = ref ? ref.vit : o.vit;
+    const preset = ref ? ref.preset : (o.preset ?? 'tiny');
     const bb = randomBackbone(preset, 0, o.tf, vit);
     return { source: backboneSource(o.tf, bb, `random:${preset}:${JSON.stringify(vit ?? {})}`), backbone: bb };
   }
-  const dir = runDir(o);
-  if (!hasCheckpoint(dir)) throw new UsageError(`run "${o.run}" has no checkpoint yet (its training failed or has not saved one)`);
-  const bb = await loadBackbone(dir, o.tf);
-  const stamp = existsSync(join(dir, 'checkpoint')) ? statSync(join(dir, 'checkpoint')).mtimeMs : 0;
-  return { source: backboneSource(o.tf, bb, `run:${o.run}:${stamp}`), backbone: bb };
-}
-
-function runDir(o: EvalOptions): string {
-  const dir = join(o.ws.paths.runs, o.run!);
-  if (!existsSync(dir)) throw new UsageError(`no run "${o.run}" in ${o.ws.paths.runs}`);
-  return dir;
+  const ref = resolveBackbone(o.run!, o.ws.paths.runs);
+  const bb = await loadBackbone(ref, o.tf);
+  return { source: backboneSource(o.tf, bb, `${ref.name}:${ref.stamp}`), backbone: bb };
 }
 
 export async function evaluate(o: EvalOptions): Promise<EvalSummary> {

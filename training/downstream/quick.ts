@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tf } from '../../src/backend.ts';
 import type { Workspace } from '../../src/workspace.ts';
-import { readRunConfig } from '../backbone.ts';
+import { resolveBackbone } from '../backbone.ts';
 import { evaluate, type EvalSummary } from './evaluate.ts';
 import { synthesize } from './synth/write.ts';
 import { report } from './report.ts';
@@ -21,7 +21,7 @@ export interface QuickOptions {
 }
 
 export async function quickEvaluation(o: QuickOptions): Promise<{ summaries: EvalSummary[]; markdown: string }> {
-  const size = readRunConfig(join(o.ws.paths.runs, o.run)).vit.imageSize;
+  const size = resolveBackbone(o.run, o.ws.paths.runs).vit.imageSize;
   const data = join(o.ws.root, 'synthetic', `eval-${size}px`);
   if (!existsSync(join(data, 'set.json'))) await synthesize({ out: data, count: o.count ?? 200, size, seed: 1 });
   const summaries: EvalSummary[] = [];
