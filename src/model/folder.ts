@@ -6,6 +6,7 @@
 //   MODEL_CARD.md      data, recipe, steps, wall time, machine, held-out metrics
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const MODEL_FORMAT = 'pros-model/1';
 export const MODEL_CONFIG = 'config.json';
@@ -64,6 +65,14 @@ export interface ModelConfig {
 }
 
 export class ModelFolderError extends Error {}
+
+/** Where the reference backbone ships: models/pros-tiny/ in the project. */
+export const SHIPPED_MODEL = fileURLToPath(new URL('../../models/pros-tiny/', import.meta.url));
+
+/** The shipped backbone's folder if it is there (it is written by the reference run), else undefined. */
+export function shippedModel(dir = SHIPPED_MODEL): string | undefined {
+  return isModelFolder(dir) ? dir : undefined;
+}
 
 /** True when `dir` is a folder holding an exported model's config.json (a workspace run's config.json is not one). */
 export function isModelFolder(dir: string): boolean {

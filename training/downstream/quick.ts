@@ -1,5 +1,6 @@
 // The demo's closing table: a small synthetic set at the run's input size, linear probes (expression on the patch
-// tokens, landmarks) for the run and the same ViT at random init, then the workspace's report.
+// tokens, landmarks) for the run, any exported models beside it (the shipped models/pros-tiny) and the same ViT at
+// random init, then the workspace's report.
 // About a minute on two CPU cores with the tiny preset: features are computed once and shared between the tasks.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +15,10 @@ export interface QuickOptions {
   ws: Workspace;
   tf: Tf;
   backend: string;
+  /** The run (a name, or a model folder) whose architecture the random-init baseline copies. */
   run: string;
+  /** Further backbones evaluated beside it (exported model folders of the same input size). */
+  models?: string[];
   /** Synthetic faces drawn (80 % train). */
   count?: number;
   log?: (line: string) => void;
@@ -25,9 +29,10 @@ export async function quickEvaluation(o: QuickOptions): Promise<{ summaries: Eva
   const data = join(o.ws.root, 'synthetic', `eval-${size}px`);
   if (!existsSync(join(data, 'set.json'))) await synthesize({ out: data, count: o.count ?? 200, size, seed: 1 });
   const summaries: EvalSummary[] = [];
-  for (const backbone of ['run', 'random'] as const) {
-    summaries.push(await evaluate({ ...o, task: 'expression', data, backbone, features: 'patches' }));
-    summaries.push(await evaluate({ ...o, task: 'landmarks', data, backbone }));
+  const entries = [...[o.run, ...(o.models ?? [])].map((run) => ({ run, backbone: 'run' as const })), { run: o.run, backbone: 'random' as const }];
+  for (const { run, backbone } of entries) {
+    summaries.push(await evaluate({ ...o, run, task: 'expression', data, backbone, features: 'patches' }));
+    summaries.push(await evaluate({ ...o, run, task: 'landmarks', data, backbone }));
   }
   return { summaries, markdown: report(o.ws) };
 }
