@@ -2,6 +2,7 @@
 // runs the loop on this thread or on data-parallel workers, and records checkpoints and metrics.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { arch, cpus, platform, release, totalmem } from 'node:os';
 import { loadBackend } from '../src/backend.ts';
 import { UsageError } from '../src/command.ts';
 import { ConfigError, type Backend } from '../src/config.ts';
@@ -106,6 +107,11 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     const sched = buildSchedules(cfg, set.items.length);
     mkdirSync(runDir, { recursive: true });
     writeFileSync(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2));
+    // The machine, for the model card of an exported backbone (the last session's, when a run is resumed elsewhere).
+    writeFileSync(join(runDir, 'machine.json'), JSON.stringify({
+      cpu: cpus()[0]?.model.trim(), cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30),
+      platform: `${platform()} ${release()} ${arch()}`, node: process.version,
+    }, null, 2));
 
     // ───── state: fresh or the last checkpoint ─────
     let start = 0;

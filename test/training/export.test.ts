@@ -107,6 +107,7 @@ test.serial('exports the four parts; tf.loadGraphModel runs the graph and its CL
   t.regex(card, /Run: `exp`, 3 of 3 steps \(status done\)/);
   t.regex(card, /12 face crops; licences: unknown 12/);
   t.regex(card, /in training steps, [\d.]+ img\/s/);
+  t.regex(card, /Machine: \d+ × .+, \d+ GiB/);
 });
 
 test.serial('--run takes the folder: the backbone loads from safetensors and evaluates under the model\'s name', async (t) => {

@@ -66,9 +66,9 @@ export function modelCard(ws: Workspace | undefined, model: ModelConfig, sizes: 
       if (v.imgPerSec > 0 && batch) secs += batch / v.imgPerSec;
       last = v;
     }
-    const first = Date.parse(`${steps[0]!.at}Z`);
-    const end = Date.parse(`${steps.at(-1)!.at}Z`);
-    if (Number.isFinite(first) && Number.isFinite(end)) wall = `${duration((end - first) / 1000)} (first to last logged step)`;
+    const first = Date.parse(`${row?.created_at.replace(' ', 'T')}Z`);
+    const end = Date.parse(`${(row?.updated_at ?? '').replace(' ', 'T')}Z`);
+    if (Number.isFinite(first) && Number.isFinite(end)) wall = `${duration((end - first) / 1000)} (the run's start to its last update, pauses included)`;
     if (secs) compute = `; ${duration(secs)} in training steps, ${((steps.length * batch) / secs).toFixed(1)} img/s`;
   }
   const machineFile = join(ws?.paths.runs ?? '', run, 'machine.json');
@@ -97,7 +97,7 @@ export function modelCard(ws: Workspace | undefined, model: ModelConfig, sizes: 
       'Only the backbone: the DINO head and the prototypes are training-only and not included.',
     '',
     '## Model',
-    `- ViT, preset \`${model.preset}\`: ${v.imageSize} px input, patch ${v.patch}, width ${v.width}, depth ${v.depth}, ${v.heads} heads, MLP ×${v.mlpRatio}, LayerNorm ε ${v.layerNormEps}.`,
+    `- ViT, preset \`${model.preset}\`: ${v.imageSize} px input, patch ${v.patch}, width ${v.width}, depth ${v.depth}, ${v.heads} heads, MLP ×${v.mlpRatio}, LayerNorm ε ${v.layerNormEps.toExponential()}.`,
     `- Input: RGB [N, ${v.imageSize}, ${v.imageSize}, 3] scaled to [0, 1], then (x − mean) / std with mean ${JSON.stringify(model.input.mean)}, std ${JSON.stringify(model.input.std)}; ${model.input.resize}.`,
     `- Outputs: \`cls\` [N, ${v.width}] is the face embedding (L2-normalise it for search); \`patches\` [N, ${(v.imageSize / v.patch) ** 2}, ${v.width}] are the patch tokens (landmark heads read these).`,
     `- Weights stored as ${model.weights.dtype}.`,
