@@ -20,6 +20,7 @@ import { fromTimm } from '../../training/export/timm.ts';
 import { loadBackbone, resolveBackbone, teacherWeights } from '../../training/backbone.ts';
 import { evaluate } from '../../training/downstream/evaluate.ts';
 import { synthesize } from '../../training/downstream/synth/write.ts';
+import { report } from '../../training/downstream/report.ts';
 import { Params } from '../../training/params.ts';
 import { initViT, vitForward } from '../../training/vit.ts';
 import { Rng } from '../../training/rng.ts';
@@ -134,6 +135,8 @@ test.serial('--run takes the folder: the backbone loads from safetensors and eva
     t.true(s.mean >= 0 && s.mean <= 1);
     const random = await evaluate({ ws: w, tf, backend: 'wasm', task: 'expression', data, run: out, backbone: 'random', epochs: 5 });
     t.is(random.run, 'random');
+    // The report says what the model is, though it is no run of this workspace.
+    t.regex(report(w), /\| exp \| exported model: tiny ViT, 3 steps of run exp \|/);
   } finally {
     w.close();
   }
@@ -155,7 +158,8 @@ test.serial('float32 export matches vitForward to float32 precision', async (t) 
 
 const numpy = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
 (numpy ? test.serial : test.skip)('the safetensors copy computes the same CLS in timm\'s layouts (an independent numpy forward)', async (t) => {
-  const out = join(root, 'model32');
+  const out = join(root, 'model-numpy');
+  await exported(out, 'float32');
   const file = join(root, 'input.f32');
   const x = input.dataSync() as Float32Array;
   writeFileSync(file, Buffer.from(x.buffer, x.byteOffset, x.byteLength));

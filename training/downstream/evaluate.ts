@@ -6,6 +6,7 @@ import type { Tf } from '../../src/backend.ts';
 import type { Workspace } from '../../src/workspace.ts';
 import { UsageError } from '../../src/command.ts';
 import { loadBackbone, randomBackbone, resolveBackbone, type Backbone } from '../backbone.ts';
+import { readModelConfig } from '../../src/model/folder.ts';
 import type { ViTConfig } from '../config.ts';
 import { readDataset, type Format, type TaskName } from './data.ts';
 import { decodeAll, flipPixels, type Decoded } from './images.ts';
@@ -223,7 +224,10 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   }
   source.dispose();
 
-  const extra = JSON.stringify({ data: o.data, backend: o.backend, epochs, lr, train: tr.ok.length, test: te.ok.length, pseudo: !!data.pseudo });
+  // An exported model has no row in the runs table: what it is travels with its results, for the report.
+  const ref = (o.backbone ?? 'run') === 'run' ? resolveBackbone(o.run!, o.ws.paths.runs) : undefined;
+  const model = ref?.kind === 'model' ? { dir: ref.dir, preset: ref.preset, ...modelSource(ref.dir) } : undefined;
+  const extra = JSON.stringify({ data: o.data, backend: o.backend, epochs, lr, train: tr.ok.length, test: te.ok.length, pseudo: !!data.pseudo, ...(model ? { model } : {}) });
   const insert = o.ws.db.prepare('INSERT INTO evals (run, task, dataset, protocol, shots, seed, metric, value, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
   o.ws.db.transaction(() => {
     for (const r of rows) insert.run(r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric, r.value, extra);
@@ -236,6 +240,11 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
     baseline: { name: baseRows[0]!.name, ...b }, train: tr.ok.length, test: te.ok.length, failedImages, missingFeatures,
     pseudo: !!data.pseudo, seconds: (Date.now() - t0) / 1000, rows,
   };
+}
+
+function modelSource(dir: string): { run: string; step: number } {
+  const { source } = readModelConfig(dir);
+  return { run: source.run, step: source.step };
 }
 
 function gather(data: Float32Array, shape: number[], ids: number[]): Float32Array {

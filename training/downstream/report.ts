@@ -44,7 +44,12 @@ function describeRun(ws: Workspace, run: string): string {
   const r = ws.db.prepare('SELECT data, config, backend, step, status FROM runs WHERE name = ?').get(run) as
     | { data: string | null; config: string; backend: string | null; step: number; status: string }
     | undefined;
-  if (!r) return 'run not in this workspace';
+  if (!r) {
+    // An exported model (pros eval --run DIR) records what it is with its results.
+    const extra = ws.db.prepare(`SELECT extra FROM evals WHERE run = ? AND extra LIKE '%"model":%' ORDER BY id DESC LIMIT 1`).pluck().get(run) as string | undefined;
+    const m = extra ? (JSON.parse(extra) as { model?: { preset?: string; run?: string; step?: number } }).model : undefined;
+    return m ? `exported model: ${m.preset ?? '?'} ViT, ${m.step ?? '?'} steps of run ${m.run ?? '?'}` : 'run not in this workspace';
+  }
   let ablation = '';
   try {
     const c = JSON.parse(r.config) as { distill?: { enabled?: boolean }; proto?: { enabled?: boolean }; preset?: string };
