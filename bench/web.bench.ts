@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaults, type ProsConfig } from '../src/config.ts';
 import { openWorkspace, type Workspace } from '../src/workspace.ts';
-import { VectorStore } from '../retrieval/index/store.ts';
-import { openIndex } from '../retrieval/index/ann.ts';
+import { openIndex, VectorStore } from '../src/index/index.ts';
 import { DESCRIPTOR_DIM } from '../retrieval/face-index.ts';
 import { serve } from '../web/server.ts';
 

@@ -1,7 +1,8 @@
 // The retrieval commands: `pros curate`, `pros search`, `pros expand`, `pros export`.
 import { Option, type Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
-import { floatArg, intArg, openContext, run, UsageError, withCommonOptions, type CommonOptions } from '../src/command.ts';
+import { floatArg, intArg, openContext, run, withCommonOptions, type CommonOptions } from '../src/command.ts';
+import { InputError } from '../src/errors.ts';
 import type { DeepPartial, ProsConfig } from '../src/config.ts';
 import { log } from '../src/log.ts';
 import { curate } from './pipeline.ts';
@@ -14,7 +15,7 @@ import { validSetName } from './curation.ts';
 
 /** Set names become folders under curated/: refuse anything that is not a plain name. */
 function setName(name: string, flag: string): string {
-  if (!validSetName(name)) throw new UsageError(`${flag} ${name}: use letters, digits, '.', '-' and '_' (at most 64)`);
+  if (!validSetName(name)) throw new InputError(`${flag} ${name}: use letters, digits, '.', '-' and '_' (at most 64)`);
   return name;
 }
 
@@ -114,9 +115,9 @@ export function register(program: Command): void {
       try {
         const index = await FaceIndex.open(ctx.ws, ctx.config);
         if (/^\d+$/.test(query) && !existsSync(query)) return [await searchByFace(ctx.ws, index, Number(query), o.k)];
-        if (!existsSync(query)) throw new UsageError(`${query}: no such file, and not a face id`);
+        if (!existsSync(query)) throw new InputError(`${query}: no such file, and not a face id`);
         const found = await searchByImage(ctx.ws, ctx.config, index, readFileSync(query), o.k);
-        if (found.length === 0) throw new UsageError(`${query}: no face found in the image`);
+        if (found.length === 0) throw new InputError(`${query}: no face found in the image`);
         return found;
       } finally {
         ctx.ws.close();
@@ -159,7 +160,7 @@ export function register(program: Command): void {
     await run(o, async () => {
       const ctx = openContext(o, { export: { size: o.size, scale: o.scale, jitter: o.jitter } });
       try {
-        if (!ctx.ws.db.prepare('SELECT 1 FROM sets WHERE name = ?').get(set)) throw new UsageError(`no set named ${set} in ${ctx.ws.root}`);
+        if (!ctx.ws.db.prepare('SELECT 1 FROM sets WHERE name = ?').get(set)) throw new InputError(`no set named ${set} in ${ctx.ws.root}`);
         return await exportSet(ctx.ws, ctx.config, set, { quiet: o.quiet || o.json });
       } finally {
         ctx.ws.close();

@@ -1,7 +1,6 @@
 // Square face-centred crops with a margin: the geometry shared by export, the web UI and training data.
 import sharp from 'sharp';
-
-export type Box = [x: number, y: number, w: number, h: number];
+import type { Box } from '../src/contracts/geometry.ts';
 
 export interface CropSpec {
   /** Crop square in source pixels (may extend past the image; the outside is filled). */

@@ -2,18 +2,19 @@
 // decisions table), for scripts and for people who prefer a terminal.
 import type { Command } from 'commander';
 import { userInfo } from 'node:os';
-import { openContext, run, UsageError, withCommonOptions, type CommonOptions } from '../src/command.ts';
-import { accept, addToSet, CurationInputError, decisionsFor, reject, removeFromSet, tag, untag, type CurationResult } from './curation.ts';
+import { openContext, run, withCommonOptions, type CommonOptions } from '../src/command.ts';
+import { InputError } from '../src/errors.ts';
+import { accept, addToSet, decisionsFor, reject, removeFromSet, tag, untag, type CurationResult } from './curation.ts';
 
 function faceIds(args: string[]): number[] {
   return args.map((a) => {
-    if (!/^\d+$/.test(a)) throw new UsageError(`"${a}" is not a face id`);
+    if (!/^\d+$/.test(a)) throw new InputError(`"${a}" is not a face id`);
     return Number(a);
   });
 }
 
 function report(r: CurationResult): string {
-  if (r.missing.length) throw new UsageError(`no face with id ${r.missing.join(', ')}: nothing written`);
+  if (r.missing.length) throw new InputError(`no face with id ${r.missing.join(', ')}: nothing written`);
   return `${r.action}${r.value ? ` ${r.value}` : ''}: ${r.applied} face${r.applied === 1 ? '' : 's'}`;
 }
 
@@ -35,9 +36,6 @@ export function registerCuration(program: Command): void {
           const r = fn(ctx.ws, ids, value, o.who ?? userInfo().username);
           report(r);
           return r;
-        } catch (err) {
-          if (err instanceof CurationInputError) throw new UsageError(err.message);
-          throw err;
         } finally {
           ctx.ws.close();
         }

@@ -2,6 +2,7 @@
 // decision made in one is what the other sees at once. Each call is one transaction: a `decisions` row per face
 // (who, when, what) plus the effective change on faces / tags / set_members.
 import type { Workspace } from '../src/workspace.ts';
+import { InputError } from '../src/errors.ts';
 
 export type CurationAction = 'accept' | 'reject' | 'tag' | 'untag' | 'add_to_set' | 'remove_from_set';
 
@@ -20,27 +21,25 @@ export const CURATOR_REASON = 'curator';
 /** Set names become folder names under curated/, so they are kept to a path-safe alphabet. */
 const SET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-export class CurationInputError extends Error {}
-
 export function validSetName(name: unknown): name is string {
   return typeof name === 'string' && SET_NAME.test(name) && !name.includes('..');
 }
 
 function checkLabel(kind: string, value: unknown): string {
-  if (typeof value !== 'string') throw new CurationInputError(`${kind} must be a string`);
+  if (typeof value !== 'string') throw new InputError(`${kind} must be a string`);
   const v = value.trim();
   // Control characters would corrupt terminal output of `pros` commands that print these.
   if (v.length === 0 || v.length > 64 || /[\u0000-\u001f\u007f]/.test(v)) {
-    throw new CurationInputError(`${kind} must be 1–64 printable characters`);
+    throw new InputError(`${kind} must be 1–64 printable characters`);
   }
   return v;
 }
 
 function checkIds(faceIds: readonly number[]): number[] {
-  if (!Array.isArray(faceIds) || faceIds.length === 0) throw new CurationInputError('faceIds must be a non-empty list');
-  if (faceIds.length > 10_000) throw new CurationInputError('at most 10000 faces per action');
+  if (!Array.isArray(faceIds) || faceIds.length === 0) throw new InputError('faceIds must be a non-empty list');
+  if (faceIds.length > 10_000) throw new InputError('at most 10000 faces per action');
   for (const id of faceIds) {
-    if (!Number.isSafeInteger(id) || id < 1) throw new CurationInputError(`face id must be a positive integer: ${id}`);
+    if (!Number.isSafeInteger(id) || id < 1) throw new InputError(`face id must be a positive integer: ${id}`);
   }
   return [...new Set(faceIds)];
 }
@@ -93,7 +92,7 @@ export function untag(ws: Workspace, faceIds: readonly number[], tagName: string
 }
 
 export function addToSet(ws: Workspace, faceIds: readonly number[], set: string, who: string): CurationResult {
-  if (!validSetName(set)) throw new CurationInputError('set name must be 1–64 of A-Z a-z 0-9 _ . - (no "..")');
+  if (!validSetName(set)) throw new InputError('set name must be 1–64 of A-Z a-z 0-9 _ . - (no "..")');
   const by = checkLabel('who', who);
   const create = ws.db.prepare(`INSERT OR IGNORE INTO sets (name, kind) VALUES (?, 'manual')`);
   const add = ws.db.prepare(
@@ -107,7 +106,7 @@ export function addToSet(ws: Workspace, faceIds: readonly number[], set: string,
 }
 
 export function removeFromSet(ws: Workspace, faceIds: readonly number[], set: string, who: string): CurationResult {
-  if (!validSetName(set)) throw new CurationInputError('set name must be 1–64 of A-Z a-z 0-9 _ . - (no "..")');
+  if (!validSetName(set)) throw new InputError('set name must be 1–64 of A-Z a-z 0-9 _ . - (no "..")');
   const del = ws.db.prepare('DELETE FROM set_members WHERE set_name = ? AND face_id = ?');
   return curate(ws, 'remove_from_set', faceIds, who, set, (id) => del.run(set, id));
 }

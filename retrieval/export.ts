@@ -7,7 +7,8 @@ import { VERSION, type ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
 import { progress } from '../src/progress.ts';
 import { log } from '../src/log.ts';
-import { cropFace, cropSpec, toCropPixels, type Box } from './crop.ts';
+import { cropFace, cropSpec, toCropPixels } from './crop.ts';
+import type { Box } from '../src/contracts/geometry.ts';
 import { mulberry32 } from '../src/random.ts';
 
 /** One line of manifest.jsonl: the contract between retrieval and training. */

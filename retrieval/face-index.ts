@@ -5,18 +5,12 @@ import { join } from 'node:path';
 import type { ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
 import { log } from '../src/log.ts';
-import { openIndex, type AnnIndex } from './index/ann.ts';
-import { VectorStore } from './index/store.ts';
-import { reconcileIndex } from './index/exact.ts';
+import { openIndex, reconcileIndex, VectorStore, type AnnIndex } from '../src/index/index.ts';
 import { hammingHex } from './faces/measure.ts';
 import type { CurateStore, ItemOutcome, NewFace, NewImage } from './store.ts';
+import type { Neighbour } from '../src/contracts/geometry.ts';
 
 export const DESCRIPTOR_DIM = 1024;
-
-export interface Neighbour {
-  faceId: number;
-  similarity: number;
-}
 
 interface FaceQuality {
   id: number;

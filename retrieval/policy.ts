@@ -15,6 +15,7 @@
 // | maxPitch      | 35      | head nod, degrees, from the mesh                                        | pose_pitch      |
 // Measurements behind these values: docs/retrieval-faces.md.
 import type { PolicyConfig } from '../src/config.ts';
+import type { Pose } from '../src/contracts/geometry.ts';
 
 export type Reason =
   | 'no_face'
@@ -35,12 +36,6 @@ export interface Geometry {
   /** Degrees; NaN when unknown (then not judged). */
   roll: number;
   sharpness: number;
-}
-
-export interface Pose {
-  yaw: number;
-  pitch: number;
-  roll: number;
 }
 
 /** Faces that count towards maxFaces: every face the policy considers a real face. */

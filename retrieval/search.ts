@@ -4,11 +4,12 @@ import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import type { ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
-import { UsageError } from '../src/command.ts';
+import { InputError } from '../src/errors.ts';
 import { decodeImage } from './decode.ts';
 import { FacePool } from './faces/pool.ts';
 import type { FaceRecord } from './faces/types.ts';
-import { FaceIndex, type Neighbour } from './face-index.ts';
+import { FaceIndex } from './face-index.ts';
+import type { Neighbour } from '../src/contracts/geometry.ts';
 import { CurateStore } from './store.ts';
 
 export interface FaceHit extends Neighbour {
@@ -52,7 +53,7 @@ export function hitsFor(ws: Workspace, neighbours: Neighbour[]): FaceHit[] {
 /** Faces of an image given as bytes, described with human's models (for search by upload). */
 export async function describeImage(config: ProsConfig, bytes: Buffer, pool?: FacePool): Promise<FaceRecord[]> {
   const decoded = await decodeImage(bytes, config.decode);
-  if (!decoded.ok) throw new UsageError(`not a usable image (${decoded.reason}${decoded.detail ? `: ${decoded.detail}` : ''})`);
+  if (!decoded.ok) throw new InputError(`not a usable image (${decoded.reason}${decoded.detail ? `: ${decoded.detail}` : ''})`);
   const own = pool ?? (await FacePool.start(queryConfig(config)));
   try {
     const analysis = await own.analyse({ rgb: decoded.rgb, aw: decoded.aw, ah: decoded.ah, scale: decoded.scale, width: decoded.width, height: decoded.height });
@@ -64,7 +65,7 @@ export async function describeImage(config: ProsConfig, bytes: Buffer, pool?: Fa
 
 export async function searchByFace(ws: Workspace, index: FaceIndex, faceId: number, k: number): Promise<QueryFace> {
   const d = index.descriptor(faceId);
-  if (!d) throw new UsageError(`face ${faceId} is not in the workspace or has no descriptor`);
+  if (!d) throw new InputError(`face ${faceId} is not in the workspace or has no descriptor`);
   return { faceId, neighbours: hitsFor(ws, index.search(d, k, new Set([faceId]))) };
 }
 
@@ -121,7 +122,7 @@ export async function expand(ws: Workspace, config: ProsConfig, seed: string, k:
     } catch {
       /* neither */
     }
-    if (!isDir) throw new UsageError(`--seed ${seed}: neither a set in this workspace nor a folder`);
+    if (!isDir) throw new InputError(`--seed ${seed}: neither a set in this workspace nor a folder`);
     const pool = await FacePool.start(queryConfig(config));
     try {
       const { readFile } = await import('node:fs/promises');
@@ -129,14 +130,14 @@ export async function expand(ws: Workspace, config: ProsConfig, seed: string, k:
         try {
           for (const f of await describeImage(config, await readFile(file), pool)) queries.push(f.descriptor!);
         } catch (err) {
-          if (!(err instanceof UsageError)) throw err;
+          if (!(err instanceof InputError)) throw err;
         }
       }
     } finally {
       await pool.close();
     }
   }
-  if (queries.length === 0) throw new UsageError(`--seed ${seed}: no faces to expand from`);
+  if (queries.length === 0) throw new InputError(`--seed ${seed}: no faces to expand from`);
   const exclude = new Set(seedIds);
   const found = new Map<number, number>();
   for (const q of queries) {

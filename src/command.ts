@@ -1,9 +1,10 @@
 // What every `pros` command shares: the common flags, turning them into a config and a workspace, and a uniform
 // way to end (summary on stdout as JSON with --json, exit code 0 only on success, a clear message on bad input).
 import { Command, Option, InvalidArgumentError } from 'commander';
-import { ConfigError, loadConfig, type DeepPartial, type ProsConfig, type Backend } from './config.ts';
+import { loadConfig, type DeepPartial, type ProsConfig, type Backend } from './config.ts';
 import { openWorkspace, type Workspace } from './workspace.ts';
 import { log, setLogLevel } from './log.ts';
+import { InputError } from './errors.ts';
 
 export interface CommonOptions {
   workspace?: string;
@@ -13,9 +14,6 @@ export interface CommonOptions {
   quiet?: boolean;
   verbose?: boolean;
 }
-
-/** A user error: printed as one line, exit code 2, no stack. */
-export class UsageError extends Error {}
 
 export function withCommonOptions(cmd: Command): Command {
   return cmd
@@ -83,7 +81,8 @@ export async function run<T>(
     if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     else if (human) process.stdout.write(human(result) + '\n');
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError) {
+    // The CLI's one mapping of bad input (InputError and its kinds, ConfigError among them) to exit code 2.
+    if (err instanceof InputError) {
       log.error(err.message);
       process.exitCode = 2;
     } else {

@@ -1,6 +1,7 @@
 // One typed configuration for every part of pros: a fully populated defaults object, deep-merged with a JSON
 // file (--config) and then with command-line flags. Every option has a type, a default and a single home here.
 import { readFileSync } from 'node:fs';
+import { InputError } from './errors.ts';
 
 export type Backend = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type IndexEngine = 'usearch' | 'hnswlib';
@@ -149,7 +150,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-export class ConfigError extends Error {}
+/** A bad configuration value or file: an input error (exit code 2). */
+export class ConfigError extends InputError {}
 
 /**
  * Deep-merges `override` over `base`. Unknown keys and values of the wrong type are errors, named by their path:

@@ -10,7 +10,7 @@ import { loadCheckpoint, withPrefix } from './checkpoint.ts';
 import { Params } from './params.ts';
 import { Rng, derive } from './rng.ts';
 import { initViT, vitForward } from './vit.ts';
-import { UsageError } from '../src/command.ts';
+import { InputError } from '../src/errors.ts';
 import { isModelFolder, readModelConfig, ModelFolderError, SAFETENSORS } from '../src/model/folder.ts';
 import { readSafetensors, SafetensorsError } from '../src/model/safetensors.ts';
 import { hasCheckpoint } from './checkpoint.ts';
@@ -94,11 +94,11 @@ export function resolveBackbone(ref: string, runsDir: string): BackboneRef {
     try {
       m = readModelConfig(ref);
     } catch (e) {
-      if (e instanceof ModelFolderError) throw new UsageError(`--run ${ref}: ${e.message}`);
+      if (e instanceof ModelFolderError) throw new InputError(`--run ${ref}: ${e.message}`);
       throw e;
     }
     const file = join(ref, m.files.safetensors ?? SAFETENSORS);
-    if (!existsSync(file)) throw new UsageError(`--run ${ref}: the model folder has no ${m.files.safetensors ?? SAFETENSORS}`);
+    if (!existsSync(file)) throw new InputError(`--run ${ref}: the model folder has no ${m.files.safetensors ?? SAFETENSORS}`);
     return {
       kind: 'model', name: m.name, dir: ref, preset: m.preset, vit: { ...m.vit, dropPath: 0 }, mean: m.input.mean, std: m.input.std, seed: 0,
       stamp: `model:${statSync(file).mtimeMs}:${statSync(file).size}`,
@@ -107,9 +107,9 @@ export function resolveBackbone(ref: string, runsDir: string): BackboneRef {
   const dir = join(runsDir, ref);
   if (!/^[\w.-]+$/.test(ref) || !existsSync(dir)) {
     const folder = existsSync(ref) ? `${ref} is a folder but not an exported model (no config.json of format pros-model/1); ` : '';
-    throw new UsageError(`--run ${ref}: ${folder}no run "${ref}" in ${runsDir} (pass a run name or a folder written by pros export-model)`);
+    throw new InputError(`--run ${ref}: ${folder}no run "${ref}" in ${runsDir} (pass a run name or a folder written by pros export-model)`);
   }
-  if (!hasCheckpoint(dir)) throw new UsageError(`run "${ref}" has no checkpoint yet (its training failed or has not saved one)`);
+  if (!hasCheckpoint(dir)) throw new InputError(`run "${ref}" has no checkpoint yet (its training failed or has not saved one)`);
   const cfg = readRunConfig(dir);
   const ckpt = join(dir, 'checkpoint');
   return {
@@ -128,7 +128,7 @@ export function teacherWeights(ref: BackboneRef): Map<string, Float32Array> {
   try {
     return fromTimm(m.vit, readSafetensors(readFileSync(join(ref.dir, m.files.safetensors ?? SAFETENSORS))).tensors);
   } catch (e) {
-    if (e instanceof SafetensorsError || /^safetensors:/.test((e as Error).message)) throw new UsageError(`--run ${ref.dir}: ${(e as Error).message}`);
+    if (e instanceof SafetensorsError || /^safetensors:/.test((e as Error).message)) throw new InputError(`--run ${ref.dir}: ${(e as Error).message}`);
     throw e;
   }
 }

@@ -1,6 +1,7 @@
 // `pros train`, `pros embed` and `pros export-model`.
 import { Option, type Command } from 'commander';
-import { intArg, openContext, run, UsageError, withCommonOptions, type CommonOptions } from '../src/command.ts';
+import { intArg, openContext, run, withCommonOptions, type CommonOptions } from '../src/command.ts';
+import { InputError } from '../src/errors.ts';
 import { defaults, loadConfig } from '../src/config.ts';
 import { log, setLogLevel } from '../src/log.ts';
 import { train } from './launcher.ts';
@@ -85,7 +86,7 @@ export function register(program: Command): void {
         try {
           cfg = loadConfig(flags.config, flags.workspace ? { workspace: flags.workspace } : {});
         } catch (e) {
-          throw new UsageError((e as Error).message);
+          throw new InputError((e as Error).message);
         }
         return embedSet({
           run: flags.run,

@@ -7,11 +7,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor2D } from '@tensorflow/tfjs';
 import { loadBackend } from '../src/backend.ts';
-import { UsageError } from '../src/command.ts';
+import { InputError } from '../src/errors.ts';
 import { defaults, type Backend, type IndexConfig } from '../src/config.ts';
 import { progress } from '../src/progress.ts';
 import { openWorkspace } from '../src/workspace.ts';
-import { openIndex, VectorStore } from '../retrieval/index/index.ts';
+import { openIndex, VectorStore } from '../src/index/index.ts';
 import { loadBackbone, resolveBackbone, type Backbone } from './backbone.ts';
 import { l2normalise } from './head.ts';
 import { inputPixels } from '../src/model/embedder.ts';
@@ -73,7 +73,7 @@ export async function embedSet(opts: EmbedOptions): Promise<EmbedSummary> {
     const ref = resolveBackbone(opts.run, ws.paths.runs);
     const key = ref.name;
     if (ref.kind === 'model' && existsSync(join(ws.paths.runs, key))) {
-      throw new UsageError(`--run ${opts.run}: its name "${key}" is also a run of this workspace; export it again with another --name`);
+      throw new InputError(`--run ${opts.run}: its name "${key}" is also a run of this workspace; export it again with another --name`);
     }
     const set = readManifest(opts.set, ws.paths.curated);
     const spaceModel = join(ws.paths.index, 'runs', `${key}.model`);

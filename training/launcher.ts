@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { arch, cpus, platform, release, totalmem } from 'node:os';
 import { loadBackend } from '../src/backend.ts';
-import { UsageError } from '../src/command.ts';
+import { InputError } from '../src/errors.ts';
 import { ConfigError, type Backend } from '../src/config.ts';
 import { log } from '../src/log.ts';
 import { progress } from '../src/progress.ts';
@@ -86,19 +86,19 @@ async function localEngine(cfg: TrainConfig, images: number, initial?: Map<strin
 }
 
 export async function train(opts: TrainOptions): Promise<TrainSummary> {
-  if (!/^[\w.-]+$/.test(opts.run)) throw new UsageError(`--run ${opts.run}: use letters, digits, '.', '-' and '_'`);
+  if (!/^[\w.-]+$/.test(opts.run)) throw new InputError(`--run ${opts.run}: use letters, digits, '.', '-' and '_'`);
   const ws = openWorkspace(opts.workspace);
   try {
     const runDir = join(ws.paths.runs, opts.run);
     // ───── config ─────
     let cfg: TrainConfig;
     if (opts.resume) {
-      if (!hasCheckpoint(runDir)) throw new UsageError(`--resume: run ${opts.run} has no checkpoint in ${runDir}`);
+      if (!hasCheckpoint(runDir)) throw new InputError(`--resume: run ${opts.run} has no checkpoint in ${runDir}`);
       cfg = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as TrainConfig;
       if (opts.config) log.warn(`--resume continues with the run's saved config; --config ${opts.config} is ignored`);
     } else {
       cfg = resolveTrainConfig(opts.config, opts.overrides);
-      if (hasCheckpoint(runDir)) throw new UsageError(`run ${opts.run} already exists in ${runDir}: pass --resume or pick another --run`);
+      if (hasCheckpoint(runDir)) throw new InputError(`run ${opts.run} already exists in ${runDir}: pass --resume or pick another --run`);
     }
     if (opts.backend) cfg = { ...cfg, backend: opts.backend };
 

@@ -1,6 +1,7 @@
 // `pros serve`: the web UI over the workspace, on 127.0.0.1 unless --host says otherwise.
 import { Command } from 'commander';
-import { intArg, openContext, run, UsageError, withCommonOptions, type CommonOptions } from '../src/command.ts';
+import { intArg, openContext, run, withCommonOptions, type CommonOptions } from '../src/command.ts';
+import { InputError } from '../src/errors.ts';
 import { log } from '../src/log.ts';
 import { serve } from './server.ts';
 
@@ -20,7 +21,7 @@ export function register(program: Command): void {
       .option('--max-upload-mb <n>', 'largest image accepted by search-by-upload, MiB', intArg(1), 10),
   ).action((flags: ServeFlags) =>
     run(flags, async () => {
-      if (flags.port > 65535) throw new UsageError(`port must be at most 65535, got ${flags.port}`);
+      if (flags.port > 65535) throw new InputError(`port must be at most 65535, got ${flags.port}`);
       const { ws, config } = openContext(flags);
       const s = await serve({ ws, config, host: flags.host, port: flags.port, maxUploadBytes: flags.maxUploadMb << 20 });
       if (!['127.0.0.1', 'localhost', '::1'].includes(flags.host)) {

@@ -8,15 +8,17 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
+import { InputError } from '../src/errors.ts';
 import { loadBackend } from '../src/backend.ts';
 import { loadGraphEmbedder, type Embedder } from '../src/model/embedder.ts';
 import { MODEL_CONFIG } from '../src/model/folder.ts';
-import { openIndex, VectorStore, type AnnIndex } from '../retrieval/index/index.ts';
-import type { Neighbour } from './search-provider.ts';
+import { openIndex, VectorStore, type AnnIndex } from '../src/index/index.ts';
+import type { Neighbour } from '../src/contracts/geometry.ts';
 
 const WIDTHS = [32, 64, 96, 128, 192, 256, 320, 384, 512, 640, 768, 1024, 1280, 1536, 2048];
 
-export class RunSpaceError extends Error {}
+/** The query cannot be answered in this run's space (no embedding file, a face it never embedded): an input error. */
+export class RunSpaceError extends InputError {}
 
 export function embeddingWidth(fileBytes: number, rowsNamed: number): number | undefined {
   if (rowsNamed <= 0 || fileBytes <= 0) return undefined;

@@ -6,18 +6,12 @@
 import sharp from 'sharp';
 import type { ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
-import type { Box } from './queries/faces.ts';
-import { RunSpaceError, RunSpaces } from './run-space.ts';
+import type { BoxRect, Neighbour } from '../src/contracts/geometry.ts';
+import { RunSpaces } from './run-space.ts';
 import { inputPixels } from '../src/model/embedder.ts';
 
-export interface Neighbour {
-  faceId: number;
-  /** Cosine similarity, higher is closer. */
-  similarity: number;
-}
-
 export interface UploadFace {
-  box: Box;
+  box: BoxRect;
   score: number;
   landmarks: Array<[number, number]>;
   neighbours: Neighbour[];
@@ -49,8 +43,6 @@ type FaceIndex = import('../retrieval/face-index.ts').FaceIndex;
 type FacePool = import('../retrieval/faces/pool.ts').FacePool;
 
 export class SearchUnavailable extends Error {}
-/** The query cannot be answered as asked (a face without an embedding in the chosen run, ...): a 4xx. */
-export class SearchInputError extends Error {}
 
 interface Loaded {
   search: SearchModule;
@@ -124,14 +116,7 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
       return ['human', ...runs];
     },
     async byFace(faceId, k, space) {
-      if (space !== 'human') {
-        try {
-          return await runSpaces.byFace(space, faceId, k);
-        } catch (err) {
-          if (err instanceof RunSpaceError) throw new SearchInputError(err.message);
-          throw err;
-        }
-      }
+      if (space !== 'human') return await runSpaces.byFace(space, faceId, k);
       const m = await need();
       const fi = await openIndex();
       const q = await m.search.searchByFace(ws, fi, faceId, k);
@@ -144,21 +129,18 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
       let found: unknown;
       if (space === 'human') found = await m.search.searchByImage(ws, config, await openIndex(), bytes, k, await pool);
       else {
-        try {
-          const embedder = await runSpaces.embedder(space);
-          const faces = await m.search.describeImage(config, bytes, await pool);
-          const { size, scale, quality } = config.export;
-          found = [];
-          for (const f of faces) {
-            // The crop `pros export` would cut (without jitter), then the input `pros embed` would make of it.
-            const crop = await m.crop.cropFace(bytes, m.crop.cropSpec(f.box, scale, size), 'jpeg', quality);
-            const vec = await embedder.embed(await inputPixels(crop, embedder.inputSize), 1);
-            (found as unknown[]).push({ box: f.box, score: f.score, landmarks: f.landmarks, neighbours: await runSpaces.byVector(space, vec, k) });
-          }
-        } catch (err) {
-          if (err instanceof RunSpaceError) throw new SearchInputError(err.message);
-          throw err;
+        // A space without its model, or a face id unknown to it, is an InputError (a 422 with the reason).
+        const embedder = await runSpaces.embedder(space);
+        const faces = await m.search.describeImage(config, bytes, await pool);
+        const { size, scale, quality } = config.export;
+        const out: unknown[] = [];
+        for (const f of faces) {
+          // The crop `pros export` would cut (without jitter), then the input `pros embed` would make of it.
+          const crop = await m.crop.cropFace(bytes, m.crop.cropSpec(f.box, scale, size), 'jpeg', quality);
+          const vec = await embedder.embed(await inputPixels(crop, embedder.inputSize), 1);
+          out.push({ box: f.box, score: f.score, landmarks: f.landmarks, neighbours: await runSpaces.byVector(space, vec, k) });
         }
+        found = out;
       }
       const meta = await sharp(bytes, { failOn: 'none' }).metadata().catch(() => undefined);
       return normaliseUpload({
@@ -196,7 +178,7 @@ export function normaliseHits(raw: unknown): Neighbour[] {
   return out;
 }
 
-function toBox(v: unknown): Box | null {
+function toBox(v: unknown): BoxRect | null {
   if (Array.isArray(v) && v.length === 4 && v.every((x) => num(x) !== null)) {
     return { x: v[0], y: v[1], w: v[2], h: v[3] };
   }

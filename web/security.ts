@@ -2,6 +2,7 @@
 // every state change, a Host allow-list (DNS rebinding), strict parsing of ids and query values, and errors that are
 // a clear 4xx JSON message rather than a stack trace.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { InputError } from '../src/errors.ts';
 
 export class HttpError extends Error {
   constructor(
@@ -161,6 +162,11 @@ export function errorHandler(onInternal: (err: unknown) => void) {
     let message = 'internal error';
     if (err instanceof HttpError) {
       status = err.status;
+      message = err.message;
+    } else if (err instanceof InputError) {
+      // The web's one mapping of the project's input error: a well-formed request the libraries refuse
+      // (an unknown set name, a face a run never embedded, an upload that does not decode).
+      status = 422;
       message = err.message;
     } else if (err.type === 'entity.parse.failed') {
       status = 400;

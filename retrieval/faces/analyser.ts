@@ -4,11 +4,11 @@
 // picked face only: a crowd, a small face or a non-face image never pays for the mesh and descriptor models.
 import type { FaceConfig, PolicyConfig } from '../../src/config.ts';
 import { judgeImage, judgeImageGeometry, judgePose } from '../policy.ts';
-import { createHuman, humanConfig, type Human, type HumanConfig } from './human.ts';
+import { createHuman, humanConfig, type Human, type HumanConfig } from '../../src/human.ts';
 import { dhash, iou, rollFromEyes, sharpness } from './measure.ts';
 import type { AnalysisInput, FaceRecord, ImageAnalysis } from './types.ts';
+import type { Box } from '../../src/contracts/geometry.ts';
 
-type Box = [number, number, number, number];
 const DEG = 180 / Math.PI;
 /**
  * Stage-2 crop side as a multiple of the (tight, stage-1) face box's longer side: room for blazeface to see a whole

@@ -1,7 +1,7 @@
 // What kind of source a command-line argument names.
 import { statSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
-import { UsageError } from '../../src/command.ts';
+import { InputError } from '../../src/errors.ts';
 import type { SourceKind } from './types.ts';
 
 const BY_EXT: Record<string, SourceKind> = {
@@ -22,22 +22,22 @@ export function detectSource(arg: string): { kind: SourceKind; uri: string } {
     try {
       u = new URL(arg);
     } catch {
-      throw new UsageError(`source ${arg}: not a valid URL`);
+      throw new InputError(`source ${arg}: not a valid URL`);
     }
     u.hash = '';
     return { kind: 'page', uri: u.href };
   }
-  if (/^[a-z][a-z0-9+.-]+:\/\//i.test(arg)) throw new UsageError(`source ${arg}: unsupported scheme; ${SUPPORTED}`);
+  if (/^[a-z][a-z0-9+.-]+:\/\//i.test(arg)) throw new InputError(`source ${arg}: unsupported scheme; ${SUPPORTED}`);
   const path = resolve(arg);
   let st;
   try {
     st = statSync(path);
   } catch {
-    throw new UsageError(`source ${arg}: no such file or folder; ${SUPPORTED}`);
+    throw new InputError(`source ${arg}: no such file or folder; ${SUPPORTED}`);
   }
   if (st.isDirectory()) return { kind: 'folder', uri: path };
-  if (!st.isFile()) throw new UsageError(`source ${arg}: not a regular file or folder; ${SUPPORTED}`);
+  if (!st.isFile()) throw new InputError(`source ${arg}: not a regular file or folder; ${SUPPORTED}`);
   const kind = BY_EXT[extname(path).toLowerCase()];
-  if (!kind) throw new UsageError(`source ${arg}: unknown extension "${extname(path) || '(none)'}"; ${SUPPORTED}`);
+  if (!kind) throw new InputError(`source ${arg}: unknown extension "${extname(path) || '(none)'}"; ${SUPPORTED}`);
   return { kind, uri: path };
 }

@@ -21,7 +21,7 @@ export {
   type SourceRef,
 } from './types.ts';
 
-/** Streams the items of one source. Malformed input throws SourceError (a UsageError) naming the file and line. */
+/** Streams the items of one source. Malformed input throws SourceError (a InputError) naming the file and line. */
 export function readSource(src: SourceRef, opts: ReadOptions): AsyncIterable<SourceItem> {
   switch (src.kind) {
     case 'folder':

@@ -1,6 +1,6 @@
 // What every source reader yields, and how it reports what it cannot yield.
 import type { CrawlConfig } from '../../src/config.ts';
-import { UsageError } from '../../src/command.ts';
+import { InputError } from '../../src/errors.ts';
 import type { Fetcher, FetchOutcome } from '../fetch/index.ts';
 
 export type SourceKind = 'folder' | 'txt' | 'csv' | 'tsv' | 'jsonl' | 'parquet' | 'page';
@@ -55,4 +55,4 @@ export interface ReadOptions {
 }
 
 /** Bad input in a source (malformed CSV, unparsable JSONL line, broken parquet): names the file and line or row. */
-export class SourceError extends UsageError {}
+export class SourceError extends InputError {}

@@ -10,7 +10,8 @@ import { openWorkspace } from '../../src/workspace.ts';
 import { train } from '../../training/launcher.ts';
 import { synthesize } from '../../training/downstream/synth/write.ts';
 import { evaluate } from '../../training/downstream/evaluate.ts';
-import { report, reportGroups } from '../../training/downstream/report.ts';
+import { report } from '../../training/downstream/report.ts';
+import { reportGroups } from '../../src/evals.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'pros-eval-'));
 const data = join(root, 'synth');

@@ -1,9 +1,10 @@
 // Metrics against values worked out by hand, and the flip permutation's properties.
 import test from 'ava';
-import { attributeAccuracy, classification, nme, meanStd } from '../../training/downstream/metrics.ts';
+import { attributeAccuracy, classification, nme } from '../../training/downstream/metrics.ts';
+import { meanStd } from '../../src/evals.ts';
 import { flipLandmarks, flipPermutation, FLIP_68, FLIP_98 } from '../../training/downstream/flip.ts';
 import { flipPixels } from '../../training/downstream/images.ts';
-import type { Point } from '../../training/downstream/readers/types.ts';
+import type { Point } from '../../src/contracts/geometry.ts';
 
 test('mean accuracy over attributes', (t) => {
   // attribute 0: 3 of 4 right; attribute 1: 2 of 4; attribute 2: 4 of 4 → mean (0.75 + 0.5 + 1) / 3 = 0.75

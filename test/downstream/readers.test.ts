@@ -9,7 +9,8 @@ import { readRafDb } from '../../training/downstream/readers/rafdb.ts';
 import { readAffectNet } from '../../training/downstream/readers/affectnet.ts';
 import { read300W, formatPts } from '../../training/downstream/readers/pts300w.ts';
 import { readWflw } from '../../training/downstream/readers/wflw.ts';
-import { AnnotationError, type Point } from '../../training/downstream/readers/types.ts';
+import { AnnotationError } from '../../training/downstream/readers/types.ts';
+import type { Point } from '../../src/contracts/geometry.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'pros-readers-'));
 const png = (file: string) => sharp({ create: { width: 8, height: 8, channels: 3, background: '#888' } }).png().toFile(file);

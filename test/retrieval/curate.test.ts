@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import Database from 'better-sqlite3';
-import { nonFaceImage, packagePhotos } from '../../src/demo/corpus.ts';
+import { nonFaceImage, packagePhotos } from '../../app/demo/corpus.ts';
 import { pros, startPros } from '../helpers/cli.ts';
 import { openWorkspace } from '../../src/workspace.ts';
 import { defaults } from '../../src/config.ts';

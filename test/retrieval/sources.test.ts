@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { defaults } from '../../src/config.ts';
-import { UsageError } from '../../src/command.ts';
+import { InputError } from '../../src/errors.ts';
 import { Fetcher } from '../../retrieval/fetch/index.ts';
 import {
   detectSource,
@@ -45,12 +45,12 @@ test('detectSource: pages, folders, each list extension; clear errors for the re
     t.deepEqual(detectSource(p), { kind: kind as SourceRef['kind'], uri: p });
   }
   const missing = join(dir, 'missing.txt');
-  const e1 = t.throws(() => detectSource(missing), { instanceOf: UsageError });
+  const e1 = t.throws(() => detectSource(missing), { instanceOf: InputError });
   t.true(e1.message.includes(missing) && e1.message.includes('no such file') && e1.message.includes('.parquet'), e1.message);
   const xlsx = file('list.xlsx', 'x');
-  const e2 = t.throws(() => detectSource(xlsx), { instanceOf: UsageError });
+  const e2 = t.throws(() => detectSource(xlsx), { instanceOf: InputError });
   t.true(e2.message.includes(xlsx) && e2.message.includes('".xlsx"') && e2.message.includes('.jsonl'), e2.message);
-  t.throws(() => detectSource('ftp://example.com/list.txt'), { instanceOf: UsageError, message: /unsupported scheme/ });
+  t.throws(() => detectSource('ftp://example.com/list.txt'), { instanceOf: InputError, message: /unsupported scheme/ });
 });
 
 test('txt: one URL a line; blanks and comments skipped; relative and other schemes rejected with their line', async (t) => {
@@ -84,7 +84,7 @@ test('csv without a url column, and a malformed csv, fail naming the file and li
   const noUrl = file('nourl.csv', 'link,caption\nhttps://a.example/1.jpg,x\n');
   const e1 = await t.throwsAsync(collect({ kind: 'csv', uri: noUrl }), { instanceOf: SourceError });
   t.true(e1.message.startsWith(`${noUrl}:1`) && e1.message.includes('no "url" column') && e1.message.includes('"link"'), e1.message);
-  t.true(e1 instanceof UsageError, 'a source error is a usage error (exit code 2)');
+  t.true(e1 instanceof InputError, 'a source error is an input error (exit code 2)');
   const bad = file('bad.csv', 'url,caption\nhttps://a.example/1.jpg,x\nhttps://a.example/2.jpg,y,extra,columns\n');
   const e2 = await t.throwsAsync(collect({ kind: 'csv', uri: bad }), { instanceOf: SourceError });
   t.true(e2.message.startsWith(`${bad}:3`) && e2.message.includes('malformed CSV'), e2.message);

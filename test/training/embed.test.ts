@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaults } from '../../src/config.ts';
 import { openWorkspace } from '../../src/workspace.ts';
-import { openIndex, VectorStore } from '../../retrieval/index/index.ts';
+import { openIndex, VectorStore } from '../../src/index/index.ts';
 import { embedSet } from '../../training/embed.ts';
 import { loadBackend } from '../../src/backend.ts';
 import { inputPixels, loadGraphEmbedder } from '../../src/model/embedder.ts';

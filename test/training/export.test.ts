@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import { loadBackend } from '../../src/backend.ts';
 import { openWorkspace } from '../../src/workspace.ts';
-import { UsageError } from '../../src/command.ts';
+import { InputError } from '../../src/errors.ts';
 import { fileHandler } from '../../src/model/tfjs-files.ts';
 import { readModelConfig, type ModelConfig } from '../../src/model/folder.ts';
 import { readSafetensors } from '../../src/model/safetensors.ts';
@@ -140,8 +140,8 @@ test.serial('--run takes the folder: the backbone loads from safetensors and eva
   } finally {
     w.close();
   }
-  t.throws(() => resolveBackbone(join(root, 'synth'), runs), { instanceOf: UsageError, message: /is a folder but not an exported model/ });
-  t.throws(() => resolveBackbone('nope', runs), { instanceOf: UsageError, message: /no run "nope"/ });
+  t.throws(() => resolveBackbone(join(root, 'synth'), runs), { instanceOf: InputError, message: /is a folder but not an exported model/ });
+  t.throws(() => resolveBackbone('nope', runs), { instanceOf: InputError, message: /no run "nope"/ });
 });
 
 test.serial('float32 export matches vitForward to float32 precision', async (t) => {
@@ -176,7 +176,7 @@ test.serial('refuses to overwrite a folder that is not an export; the CLI writes
   const busy = join(root, 'busy');
   mkdirSync(busy);
   writeFileSync(join(busy, 'notes.txt'), 'mine');
-  await t.throwsAsync(exported(busy), { instanceOf: UsageError, message: /not overwriting/ });
+  await t.throwsAsync(exported(busy), { instanceOf: InputError, message: /not overwriting/ });
   t.is(readFileSync(join(busy, 'notes.txt'), 'utf8'), 'mine');
 
   const out = join(root, 'cli-model');

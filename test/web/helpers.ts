@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { defaults, type ProsConfig } from '../../src/config.ts';
 import { openWorkspace, type Workspace } from '../../src/workspace.ts';
-import { nonFaceImage, packagePhotos } from '../../src/demo/corpus.ts';
+import { nonFaceImage, packagePhotos } from '../../app/demo/corpus.ts';
 import { curate } from '../../retrieval/pipeline.ts';
 import { serve, type Serving } from '../../web/server.ts';
-import { openIndex, VectorStore } from '../../retrieval/index/index.ts';
+import { openIndex, VectorStore } from '../../src/index/index.ts';
 import { DESCRIPTOR_DIM } from '../../retrieval/face-index.ts';
 
 export const photo = (name: string) => {

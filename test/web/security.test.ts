@@ -181,17 +181,18 @@ test('malformed JSON and malformed query values get a 400 with a clear message',
     t.is(r.status, 400, path);
     t.regex(JSON.parse(r.body).error, msg, path);
   }
+  // 400: the request's shape is wrong (checked by the web); 422: well-formed, but the curation library refuses it.
   const wrong = [
-    [{ action: 'explode', faceIds: [faceId] }, /"action" must be one of/],
-    [{ action: 'reject', faceIds: 'all' }, /"faceIds" must be a list/],
-    [{ action: 'reject', faceIds: [-1] }, /positive integer/],
-    [{ action: 'tag', faceIds: [faceId] }, /"value" must be a string/],
-    [{ action: 'add_to_set', faceIds: [faceId], value: '../../etc' }, /set name/],
-    [[1, 2], /JSON object/],
+    [{ action: 'explode', faceIds: [faceId] }, /"action" must be one of/, 400],
+    [{ action: 'reject', faceIds: 'all' }, /"faceIds" must be a list/, 400],
+    [{ action: 'reject', faceIds: [-1] }, /positive integer/, 422],
+    [{ action: 'tag', faceIds: [faceId] }, /"value" must be a string/, 400],
+    [{ action: 'add_to_set', faceIds: [faceId], value: '../../etc' }, /set name/, 422],
+    [[1, 2], /JSON object/, 400],
   ] as const;
-  for (const [body, msg] of wrong) {
+  for (const [body, msg, status] of wrong) {
     const r = await post(f.url, '/api/curation', body);
-    t.is(r.status, 400, JSON.stringify(body));
+    t.is(r.status, status, JSON.stringify(body));
     t.regex(((await r.json()) as any).error, msg);
   }
   t.is(decisions(), n);

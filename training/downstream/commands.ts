@@ -1,7 +1,7 @@
 // `pros eval`, `pros synth`, `pros report` and `pros pseudolabel`: downstream evaluation of a run's teacher backbone
 // against its baselines, labelled synthetic faces, the comparison table, and model-made labels on curated crops.
 import { Command, Option } from 'commander';
-import { floatArg, intArg, openContext, run, UsageError, withCommonOptions, type CommonOptions } from '../../src/command.ts';
+import { floatArg, intArg, openContext, run, withCommonOptions, type CommonOptions } from '../../src/command.ts';
 import { loadBackend } from '../../src/backend.ts';
 import { log } from '../../src/log.ts';
 import { progress } from '../../src/progress.ts';
@@ -10,22 +10,10 @@ import { FORMATS, type Format, type TaskName } from './data.ts';
 import { synthesize } from './synth/write.ts';
 import { report } from './report.ts';
 import { pseudolabel } from './readers/pseudo.ts';
-import { AnnotationError } from './readers/types.ts';
-import { DatasetError } from './readers/files.ts';
 import { resolveSetDir } from '../manifest.ts';
 
 export { evaluate, synthesize, report, pseudolabel };
 export { quickEvaluation } from './quick.ts';
-
-/** Bad data is the user's to fix: exit code 2 with the message, no stack. */
-async function userErrors<T>(body: () => Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } catch (err) {
-    if (err instanceof AnnotationError || err instanceof DatasetError) throw new UsageError(err.message);
-    throw err;
-  }
-}
 
 interface EvalFlags extends CommonOptions {
   run?: string;
@@ -89,29 +77,28 @@ export function register(program: Command): void {
   ).action(async (task: TaskName, flags: EvalFlags) => {
     await run(
       flags,
-      () =>
-        userErrors(async () => {
-          const { ws, config } = openContext(flags);
-          const { tf, name } = await loadBackend(config.backend, { quiet: flags.quiet || flags.json });
-          const bar = progress({ label: 'decode', total: 1, unit: 'images', silent: flags.quiet || flags.json });
-          let shown = 0;
-          try {
-            return await evaluate({
-              ws, tf, backend: name, task, data: flags.data, format: flags.format, run: flags.run, backbone: flags.backbone,
-              preset: flags.preset, protocol: flags.protocol, shots: flags.shots, seeds: flags.seeds, epochs: flags.epochs,
-              lr: flags.lr, backboneLr: flags.backboneLr, batch: flags.batch, hidden: flags.hidden || undefined,
-              features: flags.features === 'tokens' ? 'patches' : 'cls', normaliser: flags.nme, maxTrain: flags.maxTrain, maxTest: flags.maxTest, log: (l) => log.info(l),
-              onProgress: (done, total) => {
-                bar.setTotal(total);
-                bar.tick(done - shown);
-                shown = done;
-              },
-            });
-          } finally {
-            bar.stop();
-            ws.close();
-          }
-        }),
+      async () => {
+        const { ws, config } = openContext(flags);
+        const { tf, name } = await loadBackend(config.backend, { quiet: flags.quiet || flags.json });
+        const bar = progress({ label: 'decode', total: 1, unit: 'images', silent: flags.quiet || flags.json });
+        let shown = 0;
+        try {
+          return await evaluate({
+            ws, tf, backend: name, task, data: flags.data, format: flags.format, run: flags.run, backbone: flags.backbone,
+            preset: flags.preset, protocol: flags.protocol, shots: flags.shots, seeds: flags.seeds, epochs: flags.epochs,
+            lr: flags.lr, backboneLr: flags.backboneLr, batch: flags.batch, hidden: flags.hidden || undefined,
+            features: flags.features === 'tokens' ? 'patches' : 'cls', normaliser: flags.nme, maxTrain: flags.maxTrain, maxTest: flags.maxTest, log: (l) => log.info(l),
+            onProgress: (done, total) => {
+              bar.setTotal(total);
+              bar.tick(done - shown);
+              shown = done;
+            },
+          });
+        } finally {
+          bar.stop();
+          ws.close();
+        }
+      },
       describeSummary,
     );
   });
@@ -177,16 +164,15 @@ export function register(program: Command): void {
   ).action(async (flags: CommonOptions & { set: string; out: string; testFraction: number }) => {
     await run(
       flags,
-      () =>
-        userErrors(async () => {
-          const { ws } = openContext(flags);
-          const set = resolveSetDir(flags.set, ws.paths.curated);
-          ws.close();
-          const bar = progress({ label: 'pseudolabel', total: 1, unit: 'crops', silent: flags.quiet || flags.json });
-          const s = await pseudolabel({ set, out: flags.out, testFraction: flags.testFraction, onProgress: (_d, t) => { bar.setTotal(t); bar.tick(); } });
-          bar.stop();
-          return s;
-        }),
+      async () => {
+        const { ws } = openContext(flags);
+        const set = resolveSetDir(flags.set, ws.paths.curated);
+        ws.close();
+        const bar = progress({ label: 'pseudolabel', total: 1, unit: 'crops', silent: flags.quiet || flags.json });
+        const s = await pseudolabel({ set, out: flags.out, testFraction: flags.testFraction, onProgress: (_d, t) => { bar.setTotal(t); bar.tick(); } });
+        bar.stop();
+        return s;
+      },
       (s) => `${s.labelled} of ${s.crops} crops labelled by human (no face: ${s.noFace}) in ${s.out} — pseudo-labels, not ground truth\n` +
         `emotions: ${Object.entries(s.emotions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     );

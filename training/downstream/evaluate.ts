@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { Tf } from '../../src/backend.ts';
 import type { Workspace } from '../../src/workspace.ts';
-import { UsageError } from '../../src/command.ts';
+import { InputError } from '../../src/errors.ts';
 import { loadBackbone, randomBackbone, resolveBackbone, type Backbone } from '../backbone.ts';
 import { readModelConfig } from '../../src/model/folder.ts';
 import type { ViTConfig } from '../config.ts';
@@ -17,7 +17,7 @@ import { expressionTask } from './tasks/expression.ts';
 import { landmarksTask } from './tasks/landmarks.ts';
 import type { AnyTask, MetricRow } from './tasks/task.ts';
 import type { Normaliser, TaskData } from './readers/types.ts';
-import { meanStd } from './metrics.ts';
+import { meanStd } from '../../src/evals.ts';
 import { mulberry32 } from './synth/rng.ts';
 
 export type BackboneKind = 'run' | 'random' | 'human';
@@ -99,7 +99,7 @@ function taskFor(d: TaskData, hidden?: number, input?: 'cls' | 'patches'): AnyTa
 function runLabel(o: EvalOptions): string {
   const kind = o.backbone ?? 'run';
   if (kind === 'run') {
-    if (!o.run) throw new UsageError('--run NAME is required (or --backbone random|human)');
+    if (!o.run) throw new InputError('--run NAME is required (or --backbone random|human)');
     return resolveBackbone(o.run, o.ws.paths.runs).name;
   }
   return kind;
@@ -129,14 +129,14 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   const seeds = o.shots === undefined ? (o.seeds ?? 1) : (o.seeds ?? 3);
   const log = o.log ?? (() => {});
   const label = runLabel(o);
-  if (protocol === 'finetune' && o.backbone === 'human') throw new UsageError('human\'s descriptor is a fixed feature: use --protocol linear');
+  if (protocol === 'finetune' && o.backbone === 'human') throw new InputError('human\'s descriptor is a fixed feature: use --protocol linear');
   const data = readDataset(o.data, o.task, o.format);
   if (o.normaliser && data.task === 'landmarks') data.normaliser = o.normaliser;
   const task = taskFor(data, o.hidden, o.features);
   const samples = data.samples as Array<TaskData['samples'][number]>;
   const trainAll = samples.filter((s) => s.split === 'train').slice(0, o.maxTrain);
   const testAll = samples.filter((s) => s.split === 'test' || (s.split === 'val' && !samples.some((x) => x.split === 'test'))).slice(0, o.maxTest);
-  if (!trainAll.length || !testAll.length) throw new UsageError(`${o.data}: needs both a train and a test split (train ${trainAll.length}, test ${testAll.length})`);
+  if (!trainAll.length || !testAll.length) throw new InputError(`${o.data}: needs both a train and a test split (train ${trainAll.length}, test ${testAll.length})`);
 
   let { source, backbone } = await makeSource(o);
   const size = source.inputSize;

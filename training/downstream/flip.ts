@@ -1,6 +1,6 @@
 // Horizontal flip of landmarks: mirror x and swap left/right point indices, so a flipped face keeps its semantics.
 // Coordinates are continuous pixels with the origin at the image's left edge, so x ↦ W − x is its own inverse.
-import type { Point } from './readers/types.ts';
+import type { Point } from '../../src/contracts/geometry.ts';
 
 function fromPairs(n: number, pairs: Array<[number, number]>): number[] {
   const perm = Array.from({ length: n }, (_, i) => i);

@@ -1,6 +1,6 @@
 // The `human` baseline: @vladmandic/human's 1024-d face descriptor as a fixed feature. One Human per process (its
 // wasm runtime is heavy), shared with the pseudo-labeller.
-import { createHuman, type Human } from '../../retrieval/faces/human.ts';
+import { createHuman, type Human } from '../../src/human.ts';
 import type { FeatureSource } from './features.ts';
 
 let shared: Promise<Human> | null = null;

@@ -1,7 +1,8 @@
 // Decoding dataset images into square RGB arrays at the backbone's input size, cropping to the face where the
 // dataset says where it is, and mapping landmarks into the crop's pixel frame.
 import sharp from 'sharp';
-import type { Point, Sample } from './readers/types.ts';
+import type { Sample } from './readers/types.ts';
+import type { Point } from '../../src/contracts/geometry.ts';
 
 /** The square region of the source image that becomes the input: origin and side in source pixels. */
 export interface Region {

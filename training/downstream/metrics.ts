@@ -1,5 +1,6 @@
 // The downstream metrics, as the benchmarks define them.
-import type { Point, Normaliser } from './readers/types.ts';
+import type { Normaliser } from './readers/types.ts';
+import type { Point } from '../../src/contracts/geometry.ts';
 import { OUTER_EYE_CORNERS } from './flip.ts';
 
 /** Per-attribute accuracy and their mean; `pred` and `truth` are rows of 0/1 per sample. */
@@ -52,10 +53,4 @@ export function nme(pred: Point[], truth: Point[], kind: Normaliser, box?: [numb
   let sum = 0;
   for (let i = 0; i < truth.length; i++) sum += Math.hypot(pred[i]![0] - truth[i]![0], pred[i]![1] - truth[i]![1]);
   return sum / truth.length / d;
-}
-
-export function meanStd(values: number[]): { mean: number; std: number } {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const v = values.length > 1 ? values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1) : 0;
-  return { mean, std: Math.sqrt(v) };
 }

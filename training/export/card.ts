@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Workspace } from '../../src/workspace.ts';
 import type { ModelConfig } from '../../src/model/folder.ts';
-import { reportGroups } from '../downstream/report.ts';
+import { reportGroups } from '../../src/evals.ts';
 
 const MISSING = '_(not recorded: fill in)_';
 

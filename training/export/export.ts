@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { VERSION } from '../../src/config.ts';
-import { UsageError } from '../../src/command.ts';
+import { InputError } from '../../src/errors.ts';
 import type { Workspace } from '../../src/workspace.ts';
 import { isModelFolder, MODEL_CARD, MODEL_CONFIG, MODEL_FORMAT, readModelConfig, SAFETENSORS, TFJS_MODEL, type ModelConfig } from '../../src/model/folder.ts';
 import { writeSafetensors } from '../../src/model/safetensors.ts';
@@ -78,10 +78,10 @@ export async function exportModel(o: ExportOptions): Promise<ExportSummary> {
   const ref = resolveBackbone(o.run, o.ws.paths.runs);
   const dtype = o.dtype ?? 'float16';
   const name = o.name ?? ref.name;
-  if (!/^[\w.-]+$/.test(name)) throw new UsageError(`--name ${name}: use letters, digits, '.', '-' and '_'`);
+  if (!/^[\w.-]+$/.test(name)) throw new InputError(`--name ${name}: use letters, digits, '.', '-' and '_'`);
   const out = resolve(o.out);
   if (existsSync(out) && !(statSync(out).isDirectory() && (isModelFolder(out) || readdirSync(out).length === 0))) {
-    throw new UsageError(`--out ${o.out}: exists and is not an exported model folder or an empty folder; not overwriting it`);
+    throw new InputError(`--out ${o.out}: exists and is not an exported model folder or an empty folder; not overwriting it`);
   }
   const weights = teacherWeights(ref);
   const config = modelConfig(ref, name, dtype, !!o.tfjsOnly);

@@ -5,7 +5,6 @@ import { badRequest, h, HttpError } from '../security.ts';
 import {
   accept,
   addToSet,
-  CurationInputError,
   reject,
   removeFromSet,
   tag,
@@ -39,20 +38,15 @@ export function curationRouter({ ws, search }: ApiDeps): Router {
         return value;
       };
       let result: CurationResult;
-      try {
-        switch (action) {
-          case 'accept': result = accept(ws, ids, who); break;
-          case 'reject': result = reject(ws, ids, who); break;
-          case 'tag': result = tag(ws, ids, text(), who); break;
-          case 'untag': result = untag(ws, ids, text(), who); break;
-          case 'add_to_set': result = addToSet(ws, ids, text(), who); break;
-          case 'remove_from_set': result = removeFromSet(ws, ids, text(), who); break;
-          default:
-            throw badRequest('"action" must be one of accept, reject, tag, untag, add_to_set, remove_from_set');
-        }
-      } catch (err) {
-        if (err instanceof CurationInputError) throw badRequest(err.message);
-        throw err;
+      switch (action) {
+        case 'accept': result = accept(ws, ids, who); break;
+        case 'reject': result = reject(ws, ids, who); break;
+        case 'tag': result = tag(ws, ids, text(), who); break;
+        case 'untag': result = untag(ws, ids, text(), who); break;
+        case 'add_to_set': result = addToSet(ws, ids, text(), who); break;
+        case 'remove_from_set': result = removeFromSet(ws, ids, text(), who); break;
+        default:
+          throw badRequest('"action" must be one of accept, reject, tag, untag, add_to_set, remove_from_set');
       }
       if (result.missing.length > 0) {
         throw new HttpError(404, `no face with id ${result.missing.slice(0, 10).join(', ')}; nothing was changed`);

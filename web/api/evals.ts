@@ -1,7 +1,6 @@
 import { Router } from 'express';
 import { h } from '../security.ts';
-import { evalTable } from '../queries/stats.ts';
-import { reportGroups } from '../../training/downstream/report.ts';
+import { evalTable, reportGroups } from '../../src/evals.ts';
 import type { ApiDeps } from './deps.ts';
 
 export function evalsRouter({ ws }: ApiDeps): Router {

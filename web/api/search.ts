@@ -5,8 +5,8 @@ import { Router } from 'express';
 import multer from 'multer';
 import { badRequest, faceIdParam, h, HttpError, notFound, qInt, qText } from '../security.ts';
 import { facesByIds, type FaceRow } from '../queries/faces.ts';
-import { SearchInputError, SearchUnavailable, type Neighbour } from '../search-provider.ts';
-import { UsageError } from '../../src/command.ts';
+import { SearchUnavailable } from '../search-provider.ts';
+import type { Neighbour } from '../../src/contracts/geometry.ts';
 import { sniffFormat } from '../../retrieval/decode.ts';
 import type { ApiDeps } from './deps.ts';
 
@@ -33,8 +33,6 @@ export function searchRouter({ ws, config, search, maxUploadBytes }: ApiDeps): R
       return await fn();
     } catch (err) {
       if (err instanceof SearchUnavailable) throw new HttpError(503, err.message);
-      if (err instanceof SearchInputError) throw new HttpError(422, err.message);
-      if (err instanceof UsageError) throw new HttpError(422, err.message);
       throw err;
     }
   };

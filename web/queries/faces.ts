@@ -2,6 +2,7 @@
 // page of 100k faces costs what a page of 100 does; and face rows by id with the crop their thumbnail shows.
 import type { Workspace } from '../../src/workspace.ts';
 import { dbVersion } from './stats.ts';
+import type { BoxRect } from '../../src/contracts/geometry.ts';
 
 export const FACE_STATUSES = ['accepted', 'rejected', 'duplicate'] as const;
 export const SORTS = ['id', 'score', 'ratio', 'sharpness', 'yaw'] as const;
@@ -31,18 +32,11 @@ export interface GridQuery extends GridFilter {
   limit: number;
 }
 
-export interface Box {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
-
 export interface FaceRow {
   id: number;
   image: string;
   idx: number;
-  box: Box;
+  box: BoxRect;
   score: number;
   faceRatio: number;
   yaw: number | null;
@@ -55,7 +49,7 @@ export interface FaceRow {
   imageWidth: number | null;
   imageHeight: number | null;
   /** Square region of the source image the face thumbnail shows, so the page can draw the box over it. */
-  crop: Box;
+  crop: BoxRect;
 }
 
 export interface GridPage {
@@ -103,7 +97,7 @@ export interface RawFace {
  * The square crop around a face: side `scale` × the box's longer side, centred on the box, moved inside the image
  * where it can be, and clipped where the image is smaller than the square.
  */
-export function cropBox(box: Box, width: number | null, height: number | null, scale: number): Box {
+export function cropBox(box: BoxRect, width: number | null, height: number | null, scale: number): BoxRect {
   const side = Math.max(1, Math.round(Math.max(box.w, box.h) * scale));
   let x = Math.round(box.x + box.w / 2 - side / 2);
   let y = Math.round(box.y + box.h / 2 - side / 2);

@@ -2,7 +2,8 @@
 // met, its near-duplicates and the decisions on it; and where its bytes are kept.
 import type { Workspace } from '../../src/workspace.ts';
 import { decisionsFor, type Decision } from '../../retrieval/curation.ts';
-import { FACE_COLUMNS, facesByIds, toFace, type Box, type FaceRow, type RawFace } from './faces.ts';
+import { FACE_COLUMNS, facesByIds, toFace, type FaceRow, type RawFace } from './faces.ts';
+import type { BoxRect } from '../../src/contracts/geometry.ts';
 
 export interface FaceDetail extends FaceRow {
   landmarks: Array<[number, number]>;
@@ -157,7 +158,7 @@ export interface ImageTile {
   nFaces: number;
   faceRatio: number | null;
   origin: string;
-  faces: Array<{ id: number; box: Box; status: string }>;
+  faces: Array<{ id: number; box: BoxRect; status: string }>;
 }
 
 /** A page of images (those with no usable face included: no_face, crowds), each with its faces' boxes. */
@@ -189,7 +190,7 @@ export function imagePage(ws: Workspace, q: ImageGridQuery): { total: number; of
     limit: q.limit,
     images: rows.map((r) => ({
       ...r,
-      faces: (faces.all(r.sha256) as Array<Box & { id: number; status: string }>).map((f) => ({
+      faces: (faces.all(r.sha256) as Array<BoxRect & { id: number; status: string }>).map((f) => ({
         id: f.id,
         box: { x: f.x, y: f.y, w: f.w, h: f.h },
         status: f.status,

@@ -196,35 +196,3 @@ export function runCurves(ws: Workspace, run: string, maxPoints = 2000): RunCurv
   for (const t of textRows.reverse()) notes.push({ step: t.step, key: t.key, text: t.value });
   return { run: r.name, config: safeObject(r.config), steps, series, rows, notes };
 }
-
-// ---- evaluation ---------------------------------------------------------------------------------------------
-
-export interface EvalCell {
-  run: string;
-  task: string;
-  dataset: string;
-  protocol: string;
-  shots: number | null;
-  metric: string;
-  mean: number;
-  std: number;
-  seeds: number;
-  at: string;
-}
-
-/** Evaluation results averaged over seeds: one row per run (or baseline) and setting. */
-export function evalTable(ws: Workspace): EvalCell[] {
-  const rows = ws.db
-    .prepare(
-      `SELECT run, task, dataset, protocol, shots, metric, AVG(value) AS mean, AVG(value * value) AS sq,
-         COUNT(*) AS seeds, MAX(at) AS at
-       FROM evals GROUP BY run, task, dataset, protocol, shots, metric
-       ORDER BY task, dataset, protocol, shots, metric, run`,
-    )
-    .all() as Array<Omit<EvalCell, 'std'> & { sq: number }>;
-  // Sample standard deviation over seeds, as `pros report` gives it (training/downstream/metrics.ts meanStd).
-  return rows.map(({ sq, ...r }) => ({
-    ...r,
-    std: r.seeds > 1 ? Math.sqrt(Math.max(0, ((sq - r.mean * r.mean) * r.seeds) / (r.seeds - 1))) : 0,
-  }));
-}

@@ -1,8 +1,10 @@
 // Finding a dataset's files among the places its published archives put them.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { InputError } from '../../../src/errors.ts';
 
-export class DatasetError extends Error {}
+/** A dataset's files are missing or unreadable: the user's to fix (an input error, exit code 2). */
+export class DatasetError extends InputError {}
 
 export function firstExisting(root: string, candidates: string[], what: string): string {
   for (const c of candidates) {

@@ -10,7 +10,7 @@ import { analyse, getHuman, EMOTION_AND_MESH } from '../human.ts';
 import { writePts } from './pts300w.ts';
 import { RAF_CLASSES } from './rafdb.ts';
 import { DatasetError } from './files.ts';
-import type { Point } from './types.ts';
+import type { Point } from '../../../src/contracts/geometry.ts';
 
 /**
  * MediaPipe face-mesh vertex for each iBUG-68 point (a widely used correspondence; an approximation: the mesh has no

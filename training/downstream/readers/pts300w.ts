@@ -8,7 +8,8 @@
 // test; everything else (afw, */trainset) is train. Files named test_* (the synthetic set) are test too.
 import { lstatSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative, basename, dirname } from 'node:path';
-import { AnnotationError, numberedLines, numberOrThrow, type LandmarkData, type Point, type Split } from './types.ts';
+import { AnnotationError, numberedLines, numberOrThrow, type LandmarkData, type Split } from './types.ts';
+import type { Point } from '../../../src/contracts/geometry.ts';
 import { imageWithStem, readText, DatasetError } from './files.ts';
 
 export function parsePts(file: string, text: string): Point[] {

@@ -1,6 +1,8 @@
 // The one shape every dataset reader returns, per task. Image paths are absolute; splits follow the dataset's own.
+import { InputError } from '../../../src/errors.ts';
+import type { Point } from '../../../src/contracts/geometry.ts';
+
 export type Split = 'train' | 'val' | 'test';
-export type Point = [number, number];
 
 export interface Sample {
   image: string;
@@ -42,7 +44,7 @@ export interface LandmarkData {
 export type TaskData = AttributeData | ExpressionData | LandmarkData;
 
 /** A malformed annotation: the message names the file and the 1-based line. */
-export class AnnotationError extends Error {
+export class AnnotationError extends InputError {
   constructor(readonly file: string, readonly line: number, detail: string) {
     super(`${file}:${line}: ${detail}`);
   }

@@ -2,7 +2,8 @@
 // 196 coordinates (x0 y0 … x97 y97), the box x_min y_min x_max y_max, 6 attribute flags (pose, expression,
 // illumination, make-up, occlusion, blur) and the image path relative to WFLW_images/.
 import { join } from 'node:path';
-import { AnnotationError, numberedLines, numberOrThrow, type LandmarkData, type Point, type Split } from './types.ts';
+import { AnnotationError, numberedLines, numberOrThrow, type LandmarkData, type Split } from './types.ts';
+import type { Point } from '../../../src/contracts/geometry.ts';
 import { firstExisting, readText } from './files.ts';
 
 const FIELDS = 196 + 4 + 6 + 1;

@@ -4,8 +4,7 @@
 // facesjs actually drew (rotation, fatness, flips), within the approximation documented in docs/evaluation.md.
 import sharp from 'sharp';
 import { faceToSvgString, type FaceConfig } from 'facesjs';
-
-export type Point = [number, number];
+import type { Point } from '../../../src/contracts/geometry.ts';
 
 /** The square of facesjs's 400×600 canvas that becomes the image: [x, y, side] in SVG units. */
 export const DEFAULT_VIEW: [number, number, number] = [10, 130, 380];

@@ -8,7 +8,8 @@ import { mkdirSync, writeFileSync, symlinkSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { VERSION } from '../../../src/config.ts';
 import { drawFace, RAF_CLASSES, SYNTH_ATTRIBUTES } from './faces.ts';
-import { renderPng, landmarks68, posePoints, DEFAULT_VIEW, type Point, type Pose } from './render.ts';
+import { renderPng, landmarks68, posePoints, DEFAULT_VIEW, type Pose } from './render.ts';
+import type { Point } from '../../../src/contracts/geometry.ts';
 import { mulberry32, uniform } from './rng.ts';
 import { writePts } from '../readers/pts300w.ts';
 

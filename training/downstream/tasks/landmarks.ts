@@ -1,6 +1,7 @@
 // Landmarks: a head on the patch tokens regressing all points (in units of the crop side, starting from the mean
 // shape), smooth-L1 loss, horizontal flips through the index permutation; NME by the dataset's normaliser.
-import type { LandmarkData, Normaliser, Point } from '../readers/types.ts';
+import type { LandmarkData, Normaliser } from '../readers/types.ts';
+import type { Point } from '../../../src/contracts/geometry.ts';
 import { landmarkHead } from '../heads.ts';
 import { nme } from '../metrics.ts';
 import { flipLandmarks, flipPermutation } from '../flip.ts';

@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFi
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
-import { mulberry32 } from '../random.ts';
+import { mulberry32 } from '../../src/random.ts';
 
 const require = createRequire(import.meta.url);
 

@@ -4,9 +4,10 @@
 import type { Command } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { intArg, openContext, run, UsageError, withCommonOptions, type CommonOptions } from './command.ts';
-import { isModelFolder, shippedModel } from './model/folder.ts';
-import { log } from './log.ts';
+import { intArg, openContext, run, withCommonOptions, type CommonOptions } from '../src/command.ts';
+import { InputError } from '../src/errors.ts';
+import { isModelFolder, shippedModel } from '../src/model/folder.ts';
+import { log } from '../src/log.ts';
 import { buildCorpus } from './demo/corpus.ts';
 import { serveCorpus, urlList } from './demo/server.ts';
 import { curate } from '../retrieval/pipeline.ts';
@@ -16,8 +17,8 @@ import { interruptible } from '../retrieval/commands.ts';
 import { train, type TrainSummary } from '../training/launcher.ts';
 import { embedSet } from '../training/embed.ts';
 import { quickEvaluation } from '../training/downstream/quick.ts';
-import { loadBackend } from './backend.ts';
-import { openWorkspace } from './workspace.ts';
+import { loadBackend } from '../src/backend.ts';
+import { openWorkspace } from '../src/workspace.ts';
 
 const DEMO_PORT = 47310;
 
@@ -105,7 +106,7 @@ export async function demo(o: DemoFlags): Promise<DemoResult> {
   // shows the machinery, the shipped one what the method learns.
   const model = o.model ?? shippedModel();
   if (model) {
-    if (!isModelFolder(model)) throw new UsageError(`--model ${model}: not a folder written by pros export-model`);
+    if (!isModelFolder(model)) throw new InputError(`--model ${model}: not a folder written by pros export-model`);
     const e = await embedSet({ run: model, set: o.set, workspace: ctx.config.workspace, backend: ctx.config.backend, quiet });
     result.model = { dir: model, name: e.run, embedded: e.embedded + e.alreadyEmbedded };
   }

@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaults, type IndexConfig } from '../../src/config.ts';
-import { exactSearch, exactSearchVectors, openIndex, reconcileIndex, VectorStore } from '../../retrieval/index/index.ts';
+import { exactSearch, exactSearchVectors, openIndex, reconcileIndex, VectorStore } from '../../src/index/index.ts';
 
 const dim = 128;
 

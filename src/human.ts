@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { wasmDir } from '../../src/backend.ts';
+import { wasmDir } from './backend.ts';
 
 const require = createRequire(import.meta.url);
 

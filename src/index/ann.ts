@@ -1,9 +1,10 @@
 // AnnIndex: the one small interface over the approximate-nearest-neighbour engines (usearch, hnswlib-node).
 // Ids are the faces table's ids. Similarity is cosine. An index file sits beside an ids file written with it;
-// if the two disagree after a crash the index is dropped and rebuilt from the VectorStore (see reconcile.ts).
+// if the two disagree after a crash the index is dropped and rebuilt from the VectorStore (reconcileIndex, exact.ts).
+// The engines import this file; openIndex (index.ts) picks one, so no engine imports its chooser.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { IndexConfig } from '../../src/config.ts';
+import type { IndexConfig } from '../config.ts';
 
 export interface SearchResult {
   /** Per query, ids best first. */
@@ -58,13 +59,4 @@ export function readIds(file: string): number[] | null {
   const b = readFileSync(file);
   if (b.length % 8) return null;
   return Array.from(new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)));
-}
-
-/** Opens (or creates) the named index under `dir` with the engine `cfg.engine` chooses. */
-export async function openIndex(dir: string, name: string, dim: number, cfg: IndexConfig): Promise<AnnIndex> {
-  if (cfg.engine === 'usearch') return (await import('./usearch.ts')).UsearchIndex.open(dir, name, dim, cfg);
-  // hnswlib-node is single-threaded per index: with threads > 1 it runs one shard per worker thread.
-  if (cfg.engine === 'hnswlib' && cfg.threads > 1) return (await import('./hnswlib-shards.ts')).ShardedHnswIndex.open(dir, name, dim, cfg);
-  if (cfg.engine === 'hnswlib') return (await import('./hnswlib.ts')).HnswIndex.open(dir, name, dim, cfg);
-  throw new Error(`unknown index engine ${String(cfg.engine)}`);
 }

@@ -1,7 +1,7 @@
 // `pros <command>`: one short table from sub-command group to the module that registers it. Each part of the
 // project owns its commands file, so the CLI stays the table of contents of the program.
 import { Command } from 'commander';
-import { VERSION } from './config.ts';
+import { VERSION } from '../src/config.ts';
 
 type Registrar = (program: Command) => void;
 

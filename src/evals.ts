@@ -1,0 +1,158 @@
+// The evaluation read model: how the evals table is read back, shared by `pros report` (training/downstream/
+// report.ts) and the web's /api/evals, so both show the same numbers and the web needs no training code. The latest
+// value per (run, task, dataset, protocol, shots, seed, metric) counts: re-running an evaluation replaces it.
+import type { Workspace } from './workspace.ts';
+
+/** The headline metric per task, and whether lower is better. */
+export const MAIN: Record<string, { metric: string; lower: boolean }> = {
+  attributes: { metric: 'mean_accuracy', lower: false },
+  expression: { metric: 'accuracy', lower: false },
+  landmarks: { metric: 'nme', lower: true },
+};
+
+/** What each baseline name in the evals table stands for. */
+export const BASELINES: Record<string, string> = {
+  random: 'same ViT, random init',
+  human: "human's 1024-d face descriptor (fixed)",
+  majority: 'no learning: majority class',
+  'mean-shape': 'no learning: mean training shape',
+};
+
+/** One row of the evals table. */
+export interface EvalRecord {
+  id: number;
+  run: string;
+  task: string;
+  dataset: string;
+  protocol: string;
+  shots: number | null;
+  seed: number;
+  metric: string;
+  value: number;
+  extra: string | null;
+  at: string;
+}
+
+export interface ReportEntry {
+  run: string;
+  about: string;
+  mean: number;
+  std: number;
+  seeds: number;
+  pseudo: boolean;
+}
+
+/** One table of `pros report`: a (task, dataset, protocol, shots) setting, its main metric, entries best first. */
+export interface ReportGroup {
+  task: string;
+  dataset: string;
+  protocol: string;
+  shots: number | null;
+  metric: string;
+  lowerIsBetter: boolean;
+  entries: ReportEntry[];
+}
+
+/** Every metric of a run (or baseline) in a setting, over seeds. */
+export interface EvalCell {
+  run: string;
+  task: string;
+  dataset: string;
+  protocol: string;
+  shots: number | null;
+  metric: string;
+  mean: number;
+  std: number;
+  seeds: number;
+  at: string;
+}
+
+/** Mean and sample standard deviation (0 for a single value): the one spread every evaluation view reports. */
+export function meanStd(values: number[]): { mean: number; std: number } {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const v = values.length > 1 ? values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1) : 0;
+  return { mean, std: Math.sqrt(v) };
+}
+
+/** The evals table with re-runs replaced: the latest row per (run, task, dataset, protocol, shots, seed, metric). */
+export function latestEvals(ws: Workspace): EvalRecord[] {
+  const rows = ws.db
+    .prepare('SELECT id, run, task, dataset, protocol, shots, seed, metric, value, extra, at FROM evals ORDER BY id')
+    .all() as EvalRecord[];
+  const latest = new Map<string, EvalRecord>();
+  for (const r of rows) latest.set(JSON.stringify([r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric]), r);
+  return [...latest.values()];
+}
+
+/** One line on what a run (or baseline) is: its training ablation, size, length, data and backend. */
+export function describeRun(ws: Workspace, run: string): string {
+  if (BASELINES[run]) return BASELINES[run]!;
+  const r = ws.db.prepare('SELECT data, config, backend, step, status FROM runs WHERE name = ?').get(run) as
+    | { data: string | null; config: string; backend: string | null; step: number; status: string }
+    | undefined;
+  if (!r) {
+    // An exported model (pros eval --run DIR) records what it is with its results.
+    const extra = ws.db.prepare(`SELECT extra FROM evals WHERE run = ? AND extra LIKE '%"model":%' ORDER BY id DESC LIMIT 1`).pluck().get(run) as string | undefined;
+    const m = extra ? (JSON.parse(extra) as { model?: { preset?: string; run?: string; step?: number } }).model : undefined;
+    return m ? `exported model: ${m.preset ?? '?'} ViT, ${m.step ?? '?'} steps of run ${m.run ?? '?'}` : 'run not in this workspace';
+  }
+  let ablation = '';
+  try {
+    const c = JSON.parse(r.config) as { distill?: { enabled?: boolean }; proto?: { enabled?: boolean }; preset?: string };
+    const d = c.distill?.enabled !== false, p = c.proto?.enabled !== false;
+    ablation = `${d && p ? 'distill + proto' : d ? 'distillation only' : 'prototypes only'}, ${c.preset ?? '?'} ViT, `;
+  } catch {
+    /* an unreadable config still gets a row */
+  }
+  const data = r.data ? r.data.split('/').filter(Boolean).slice(-1)[0] : '?';
+  return `${ablation}${r.step} steps on ${data} (${r.backend ?? '?'}, ${r.status})`;
+}
+
+/** The tables of `pros report`: the main metric per setting, every run beside its baselines, best first. */
+export function reportGroups(ws: Workspace): ReportGroup[] {
+  const groups = new Map<string, ReportGroup>();
+  const values = new Map<string, { vals: number[]; pseudo: boolean }>();
+  for (const r of latestEvals(ws)) {
+    const main = MAIN[r.task];
+    if (!main || r.metric !== main.metric) continue;
+    const gk = JSON.stringify([r.task, r.dataset, r.protocol, r.shots]);
+    if (!groups.has(gk)) {
+      groups.set(gk, { task: r.task, dataset: r.dataset, protocol: r.protocol, shots: r.shots, metric: main.metric, lowerIsBetter: main.lower, entries: [] });
+    }
+    const vk = JSON.stringify([gk, r.run]);
+    const v = values.get(vk) ?? { vals: [], pseudo: false };
+    v.vals.push(r.value);
+    if (r.extra && (JSON.parse(r.extra) as { pseudo?: boolean }).pseudo) v.pseudo = true;
+    values.set(vk, v);
+  }
+  for (const [vk, v] of values) {
+    const [gk, run] = JSON.parse(vk) as [string, string];
+    const g = groups.get(gk)!;
+    // A baseline evaluated alongside several runs appears once per seed per evaluation; its value is the same.
+    const { mean, std } = meanStd(v.vals);
+    g.entries.push({ run, about: describeRun(ws, run), mean, std, seeds: v.vals.length, pseudo: v.pseudo });
+  }
+  const out = [...groups.values()];
+  for (const g of out) g.entries.sort((a, b) => (g.lowerIsBetter ? a.mean - b.mean : b.mean - a.mean));
+  return out.sort((a, b) => [a.task, a.dataset, a.protocol].join() < [b.task, b.dataset, b.protocol].join() ? -1 : 1);
+}
+
+/** Every metric logged, per run (or baseline) and setting, over seeds; ordered by setting, metric and run. */
+export function evalTable(ws: Workspace): EvalCell[] {
+  const cells = new Map<string, { cell: Omit<EvalCell, 'mean' | 'std' | 'seeds'>; values: number[] }>();
+  for (const r of latestEvals(ws)) {
+    const key = JSON.stringify([r.task, r.dataset, r.protocol, r.shots ?? -1, r.metric, r.run]);
+    const c = cells.get(key) ?? { cell: { run: r.run, task: r.task, dataset: r.dataset, protocol: r.protocol, shots: r.shots, metric: r.metric, at: r.at }, values: [] };
+    c.values.push(r.value);
+    if (r.at > c.cell.at) c.cell.at = r.at;
+    cells.set(key, c);
+  }
+  const order = (c: Omit<EvalCell, 'mean' | 'std' | 'seeds'>) => [c.task, c.dataset, c.protocol, c.shots ?? -1, c.metric, c.run] as const;
+  return [...cells.values()]
+    .map(({ cell, values }) => ({ ...cell, ...meanStd(values), seeds: values.length }))
+    .sort((a, b) => {
+      const x = order(a), y = order(b);
+      for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
+      return 0;
+    });
+}
