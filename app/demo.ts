@@ -13,7 +13,7 @@ import { serveCorpus, urlList } from './demo/server.ts';
 import { curate } from '../retrieval/pipeline.ts';
 import { exportSet } from '../retrieval/export.ts';
 import { formatSummary, type CurateSummary } from '../retrieval/summary.ts';
-import { interruptible } from '../retrieval/commands.ts';
+import { interruptible, setName } from '../retrieval/commands.ts';
 import { train, type TrainSummary } from '../training/launcher.ts';
 import { embedSet } from '../training/embed.ts';
 import { quickEvaluation } from '../training/downstream/quick.ts';
@@ -45,7 +45,8 @@ export interface DemoResult {
 }
 
 export async function demo(o: DemoFlags): Promise<DemoResult> {
-  const ctx = openContext(o);
+  // The corpus is served on 127.0.0.1, which the fetcher refuses by default: the demo opts in, visibly.
+  const ctx = openContext(o, { fetch: { allowPrivate: true } });
   const ac = interruptible();
   const quiet = o.quiet || o.json;
   let result: DemoResult;
@@ -161,6 +162,9 @@ export function register(program: Command): void {
       .option('--no-train', 'stop after curating (no training, embedding or evaluation)')
       .option('--model <dir>', 'exported backbone embedded and evaluated beside the short run (default: models/pros-tiny when present)'),
   ).action(async (o: DemoFlags) => {
-    await run(o, () => demo(o), formatDemo);
+    await run(o, () => {
+      setName(o.set, '--set');
+      return demo(o);
+    }, formatDemo);
   });
 }

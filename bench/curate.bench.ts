@@ -55,7 +55,8 @@ async function main(): Promise<void> {
   const names = await buildMixedCorpus(corpusDir, n);
   const server = await serveCorpus({ dir: corpusDir, files: names.map((name) => ({ name, kind: 'photo', via: 'list' })) });
   const urls = names.map((name) => `${server.origin}/images/${name}`);
-  const config: ProsConfig = { ...defaults, workspace: join(root, 'ws') };
+  // The corpus is on loopback: the fetcher's private-address policy is opted out of, as the demo does.
+  const config: ProsConfig = { ...defaults, workspace: join(root, 'ws'), fetch: { ...defaults.fetch, allowPrivate: true } };
 
   // Bare: fetch + decode + resize to the analysis size, same concurrency, nothing else.
   const fetcher = new Fetcher(config.fetch);

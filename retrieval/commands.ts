@@ -11,11 +11,12 @@ import { formatSummary, type CurateSummary } from './summary.ts';
 import { FaceIndex } from './face-index.ts';
 import { expand, searchByFace, searchByImage, type QueryFace } from './search.ts';
 import { registerCuration } from './curation-commands.ts';
-import { validSetName } from './curation.ts';
+import { SET_NAME_RULE, validSetName } from './curation.ts';
+import { clip, parseFaceId } from '../src/input.ts';
 
 /** Set names become folders under curated/: refuse anything that is not a plain name. */
-function setName(name: string, flag: string): string {
-  if (!validSetName(name)) throw new InputError(`${flag} ${name}: use letters, digits, '.', '-' and '_' (at most 64)`);
+export function setName(name: string, flag: string): string {
+  if (!validSetName(name)) throw new InputError(`${flag} ${clip(name, 60)}: use ${SET_NAME_RULE}`);
   return name;
 }
 
@@ -44,12 +45,13 @@ interface CurateFlags extends CommonOptions {
   export: boolean;
   minFaceRatio?: number;
   nearDuplicate?: number;
+  allowPrivate?: boolean;
 }
 
 function curateFlags(o: CurateFlags): DeepPartial<ProsConfig> {
   return {
     crawl: { depth: o.depth },
-    fetch: { concurrency: o.concurrency, perHost: o.perHost, totalTimeoutMs: o.timeout, retries: o.retries },
+    fetch: { concurrency: o.concurrency, perHost: o.perHost, totalTimeoutMs: o.timeout, retries: o.retries, allowPrivate: o.allowPrivate },
     index: { engine: o.engine },
     faces: { workers: o.workers },
     policy: { minFaceRatio: o.minFaceRatio },
@@ -78,6 +80,7 @@ export function register(program: Command): void {
       .option('--per-host <n>', 'requests in flight per host', intArg(1))
       .option('--timeout <ms>', 'total timeout of one request', intArg(1))
       .option('--retries <n>', 'retries on transient errors', intArg(0))
+      .option('--allow-private', 'also fetch from loopback, private, link-local and other non-public addresses (refused by default)')
       .option('--workers <n>', 'face-analysis worker threads', intArg(1))
       .option('--min-face-ratio <r>', 'largest face area over image area to accept', floatArg(0, 1))
       .option('--near-duplicate <cos>', 'descriptor similarity marking near-duplicates', floatArg(0, 1))
@@ -114,7 +117,11 @@ export function register(program: Command): void {
       const ctx = openContext(o);
       try {
         const index = await FaceIndex.open(ctx.ws, ctx.config);
-        if (/^\d+$/.test(query) && !existsSync(query)) return [await searchByFace(ctx.ws, index, Number(query), o.k)];
+        if (/^\d+$/.test(query) && !existsSync(query)) {
+          const id = parseFaceId(query);
+          if (id === undefined) throw new InputError(`${clip(query, 40)}: not a face id (a positive integer below 2^53)`);
+          return [await searchByFace(ctx.ws, index, id, o.k)];
+        }
         if (!existsSync(query)) throw new InputError(`${query}: no such file, and not a face id`);
         const found = await searchByImage(ctx.ws, ctx.config, index, readFileSync(query), o.k);
         if (found.length === 0) throw new InputError(`${query}: no face found in the image`);

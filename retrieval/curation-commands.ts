@@ -4,12 +4,14 @@ import type { Command } from 'commander';
 import { userInfo } from 'node:os';
 import { openContext, run, withCommonOptions, type CommonOptions } from '../src/command.ts';
 import { InputError } from '../src/errors.ts';
+import { clip, parseFaceId } from '../src/input.ts';
 import { accept, addToSet, decisionsFor, reject, removeFromSet, tag, untag, type CurationResult } from './curation.ts';
 
 function faceIds(args: string[]): number[] {
   return args.map((a) => {
-    if (!/^\d+$/.test(a)) throw new InputError(`"${a}" is not a face id`);
-    return Number(a);
+    const id = parseFaceId(a);
+    if (id === undefined) throw new InputError(`"${clip(a, 40)}" is not a face id (a positive integer below 2^53)`);
+    return id;
   });
 }
 
@@ -29,8 +31,9 @@ export function registerCuration(program: Command): void {
     withCommonOptions(cmd).action(async (...args: unknown[]) => {
       const o = args[valueName ? 2 : 1] as Flags;
       const value = valueName ? (args[0] as string) : '';
-      const ids = faceIds(args[valueName ? 1 : 0] as string[]);
       await run(o, async () => {
+        // Parsed inside run(): a bad id is a usage error (exit 2), not an uncaught exception.
+        const ids = faceIds(args[valueName ? 1 : 0] as string[]);
         const ctx = openContext(o);
         try {
           const r = fn(ctx.ws, ids, value, o.who ?? userInfo().username);

@@ -3,6 +3,7 @@
 // (who, when, what) plus the effective change on faces / tags / set_members.
 import type { Workspace } from '../src/workspace.ts';
 import { InputError } from '../src/errors.ts';
+import { hasUnsafeText, isPortableName } from '../src/input.ts';
 
 export type CurationAction = 'accept' | 'reject' | 'tag' | 'untag' | 'add_to_set' | 'remove_from_set';
 
@@ -18,19 +19,20 @@ export interface CurationResult {
 /** The reason recorded on faces whose status a person set. */
 export const CURATOR_REASON = 'curator';
 
-/** Set names become folder names under curated/, so they are kept to a path-safe alphabet. */
-const SET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
+/** Set names become folder names under curated/: portable names only (src/input.ts). */
 export function validSetName(name: unknown): name is string {
-  return typeof name === 'string' && SET_NAME.test(name) && !name.includes('..');
+  return isPortableName(name, 64);
 }
+
+export const SET_NAME_RULE = "1–64 of A-Z a-z 0-9 _ . - (no \"..\", no trailing '.', not a device name such as CON)";
 
 function checkLabel(kind: string, value: unknown): string {
   if (typeof value !== 'string') throw new InputError(`${kind} must be a string`);
   const v = value.trim();
-  // Control characters would corrupt terminal output of `pros` commands that print these.
-  if (v.length === 0 || v.length > 64 || /[\u0000-\u001f\u007f]/.test(v)) {
-    throw new InputError(`${kind} must be 1–64 printable characters`);
+  // Control characters would corrupt terminal output of `pros` commands that print these; bidi overrides make a
+  // label read differently from what it is.
+  if (v.length === 0 || v.length > 64 || hasUnsafeText(v)) {
+    throw new InputError(`${kind} must be 1–64 printable characters (no control characters or bidi overrides)`);
   }
   return v;
 }
@@ -92,7 +94,7 @@ export function untag(ws: Workspace, faceIds: readonly number[], tagName: string
 }
 
 export function addToSet(ws: Workspace, faceIds: readonly number[], set: string, who: string): CurationResult {
-  if (!validSetName(set)) throw new InputError('set name must be 1–64 of A-Z a-z 0-9 _ . - (no "..")');
+  if (!validSetName(set)) throw new InputError(`set name must be ${SET_NAME_RULE}`);
   const by = checkLabel('who', who);
   const create = ws.db.prepare(`INSERT OR IGNORE INTO sets (name, kind) VALUES (?, 'manual')`);
   const add = ws.db.prepare(
@@ -106,7 +108,7 @@ export function addToSet(ws: Workspace, faceIds: readonly number[], set: string,
 }
 
 export function removeFromSet(ws: Workspace, faceIds: readonly number[], set: string, who: string): CurationResult {
-  if (!validSetName(set)) throw new InputError('set name must be 1–64 of A-Z a-z 0-9 _ . - (no "..")');
+  if (!validSetName(set)) throw new InputError(`set name must be ${SET_NAME_RULE}`);
   const del = ws.db.prepare('DELETE FROM set_members WHERE set_name = ? AND face_id = ?');
   return curate(ws, 'remove_from_set', faceIds, who, set, (id) => del.run(set, id));
 }

@@ -1,7 +1,7 @@
 // Export of a named set as the curated-set contract training reads (DESIGN.md): curated/<set>/crops/*.jpg,
 // manifest.jsonl (one line per face) and set.json (size, margin, policy, counts, creation time, version).
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, createWriteStream } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync, createWriteStream } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
 import { once } from 'node:events';
 import { VERSION, type ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
@@ -102,7 +102,7 @@ export async function exportSet(
       if (!(sameGeometry && existsSync(file))) {
         if (!r.blob_path) throw new Error('source image bytes were not kept');
         const tmp = `${file}.tmp`;
-        writeFileSync(tmp, await cropFace(join(ws.root, r.blob_path), spec, 'jpeg', quality));
+        writeFileSync(tmp, await cropFace(blobInside(ws, r.blob_path), spec, 'jpeg', quality));
         renameSync(tmp, file);
       }
     } catch (err) {
@@ -111,7 +111,7 @@ export async function exportSet(
       bar.tick();
       continue;
     }
-    const landmarks = r.landmarks ? (JSON.parse(r.landmarks) as Array<[number, number]>) : [];
+    const landmarks = storedLandmarks(r.landmarks);
     const line: ManifestLine = {
       id: r.id,
       path: rel,
@@ -151,4 +151,22 @@ export async function exportSet(
   };
   writeFileSync(infoFile, JSON.stringify(info, null, 2) + '\n');
   return { dir, crops: written, failed };
+}
+
+/** Landmarks as stored (JSON text); an unreadable value gives none rather than stopping the export. */
+function storedLandmarks(text: string | null): Array<[number, number]> {
+  if (!text) return [];
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? (v as Array<[number, number]>) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** A stored blob path, only if it resolves (links followed) inside workspace/images/: a workspace is data. */
+function blobInside(ws: Workspace, blobPath: string): string {
+  const real = realpathSync(resolve(ws.root, blobPath));
+  if (!real.startsWith(realpathSync(ws.paths.images) + sep)) throw new Error(`blob path ${blobPath.slice(0, 80)} leaves workspace/images`);
+  return real;
 }

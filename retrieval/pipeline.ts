@@ -60,7 +60,15 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
     return next;
   };
 
-  const meta = (row: ItemRow): Record<string, unknown> => (row.meta ? JSON.parse(row.meta) : {});
+  // Stored JSON is read defensively: a workspace may have been edited or shared; bad metadata means none, not a crash.
+  const meta = (row: ItemRow): Record<string, unknown> => {
+    try {
+      const m: unknown = row.meta ? JSON.parse(row.meta) : {};
+      return typeof m === 'object' && m !== null && !Array.isArray(m) ? (m as Record<string, unknown>) : {};
+    } catch {
+      return {};
+    }
+  };
 
   async function processItem(row: ItemRow, local: boolean): Promise<void> {
     const fetched: FetchOutcome = local

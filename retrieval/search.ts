@@ -25,6 +25,8 @@ export interface QueryFace {
   faceId?: number;
   box?: [number, number, number, number];
   score?: number;
+  /** Of a face found in an image: its landmarks in the image's pixels, as stored for curated faces. */
+  landmarks?: Array<[number, number]>;
   neighbours: FaceHit[];
 }
 
@@ -71,7 +73,7 @@ export async function searchByFace(ws: Workspace, index: FaceIndex, faceId: numb
 
 export async function searchByImage(ws: Workspace, config: ProsConfig, index: FaceIndex, bytes: Buffer, k: number, pool?: FacePool): Promise<QueryFace[]> {
   const faces = await describeImage(config, bytes, pool);
-  return faces.map((f) => ({ box: f.box, score: f.score, neighbours: hitsFor(ws, index.search(f.descriptor!, k)) }));
+  return faces.map((f) => ({ box: f.box, score: f.score, landmarks: f.landmarks, neighbours: hitsFor(ws, index.search(f.descriptor!, k)) }));
 }
 
 const imageExt = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff']);

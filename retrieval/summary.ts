@@ -26,11 +26,12 @@ export function summarize(db: DB, set: string, sourceUris: string[], elapsedMs: 
     .prepare(`SELECT status, reason, count(*) AS n FROM items WHERE ${scope} AND kind = 'image' GROUP BY status, reason`)
     .all(...sourceUris) as Array<{ status: string; reason: string | null; n: number }>;
   const items = { total: 0, ok: 0, failed: 0, skipped: 0, pending: 0 };
-  const failedByReason: Record<string, number> = {};
-  const skippedByReason: Record<string, number> = {};
+  // Reasons are read from the workspace (data): null-prototype tallies, so no reason can name a prototype slot.
+  const failedByReason: Record<string, number> = Object.create(null);
+  const skippedByReason: Record<string, number> = Object.create(null);
   for (const r of byStatus) {
     items.total += r.n;
-    if (r.status in items) items[r.status as keyof typeof items] += r.n;
+    if (Object.hasOwn(items, r.status)) items[r.status as keyof typeof items] += r.n;
     if (r.status === 'failed') failedByReason[r.reason ?? 'unknown'] = (failedByReason[r.reason ?? 'unknown'] ?? 0) + r.n;
     if (r.status === 'skipped') skippedByReason[r.reason ?? 'unknown'] = (skippedByReason[r.reason ?? 'unknown'] ?? 0) + r.n;
   }
@@ -42,13 +43,13 @@ export function summarize(db: DB, set: string, sourceUris: string[], elapsedMs: 
   const pages = { total: 0, ok: 0, failed: 0, skipped: 0 };
   for (const p of pageRows) {
     pages.total += p.n;
-    if (p.status in pages) pages[p.status as keyof typeof pages] += p.n;
+    if (Object.hasOwn(pages, p.status)) pages[p.status as keyof typeof pages] += p.n;
   }
   const imgs = db
     .prepare(`SELECT status, reason, n_faces FROM images WHERE ${imageScope}`)
     .all(...sourceUris) as Array<{ status: string; reason: string | null; n_faces: number }>;
   const images = { analysed: imgs.length, withFaces: 0, accepted: 0, rejected: 0, noFace: 0, exactDuplicates: items.ok - imgs.length };
-  const rejectedByReason: Record<string, number> = {};
+  const rejectedByReason: Record<string, number> = Object.create(null);
   for (const i of imgs) {
     if (i.n_faces > 0) images.withFaces++;
     if (i.status === 'accepted') images.accepted++;

@@ -23,6 +23,14 @@ export interface FetchConfig {
   respectRobots: boolean;
   /** Honour `X-Robots-Tag: noai` / `noimageai` as an opt-out from AI training. */
   respectNoAI: boolean;
+  /**
+   * Fetch from any address. Off by default: loopback, private, link-local (cloud metadata), multicast, reserved and
+   * unspecified addresses are refused (`private_address`), so crawled pages cannot aim the crawler at internal
+   * services. `--allow-private` turns it on, e.g. for the demo's corpus server on 127.0.0.1.
+   */
+  allowPrivate: boolean;
+  /** Non-public ranges (CIDR, e.g. "10.1.2.0/24") fetched even without allowPrivate: one intranet, not all of them. */
+  allowAddresses: string[];
 }
 
 export interface CrawlConfig {
@@ -121,6 +129,8 @@ export const defaults: ProsConfig = {
     userAgent: `pros/${VERSION} (face-corpus curation; respects robots.txt and X-Robots-Tag noai)`,
     respectRobots: true,
     respectNoAI: true,
+    allowPrivate: false,
+    allowAddresses: [],
   },
   crawl: { depth: 1, sameHost: true, maxPages: 500 },
   decode: { maxPixels: 50_000_000, analysisSize: 640, minSide: 32 },
@@ -173,7 +183,8 @@ export function deepMerge<T>(base: T, override: unknown, path = ''): T {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(override)) {
     const where = path ? `${path}.${key}` : key;
-    if (!(key in base)) throw new ConfigError(`config: unknown key "${where}"`);
+    // Own keys only: "__proto__", "constructor" or "toString" are unknown keys, not a way into Object.prototype.
+    if (!Object.hasOwn(base, key)) throw new ConfigError(`config: unknown key "${where}"`);
     out[key] = deepMerge((base as Record<string, unknown>)[key], value, where);
   }
   return out as T;
@@ -202,7 +213,7 @@ export function loadConfig(file?: string, flags: DeepPartial<ProsConfig> = {}): 
 
 function stripUndefined(v: unknown): unknown {
   if (!isPlainObject(v)) return v;
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = Object.create(null);
   for (const [k, x] of Object.entries(v)) {
     const s = stripUndefined(x);
     if (s !== undefined && !(isPlainObject(s) && Object.keys(s).length === 0)) out[k] = s;

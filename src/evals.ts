@@ -74,19 +74,48 @@ export function meanStd(values: number[]): { mean: number; std: number } {
   return { mean, std: Math.sqrt(v) };
 }
 
-/** The evals table with re-runs replaced: the latest row per (run, task, dataset, protocol, shots, seed, metric). */
-export function latestEvals(ws: Workspace): EvalRecord[] {
+/** A stored evaluation row that could not be read, left out of the tables and reported beside them. */
+export interface SkippedRow {
+  id: number;
+  reason: string;
+}
+
+/** Run and task names are data: looked up as own keys only ("constructor" is not a baseline). */
+const own = <T>(table: Record<string, T>, key: string): T | undefined => (Object.hasOwn(table, key) ? table[key] : undefined);
+
+/** Why a stored row cannot be used, or undefined when it can: a non-numeric value or an unreadable `extra`. */
+function unreadable(r: EvalRecord): string | undefined {
+  if (typeof r.value !== 'number' || !Number.isFinite(r.value)) return 'value is not a finite number';
+  if (r.extra === null) return undefined;
+  try {
+    const extra: unknown = JSON.parse(r.extra);
+    return typeof extra === 'object' && extra !== null && !Array.isArray(extra) ? undefined : 'extra is not a JSON object';
+  } catch {
+    return 'extra is not valid JSON';
+  }
+}
+
+/**
+ * The evals table with re-runs replaced: the latest row per (run, task, dataset, protocol, shots, seed, metric).
+ * A workspace may have been shared or edited: rows that cannot be read are pushed to `skipped` and left out.
+ */
+export function latestEvals(ws: Workspace, skipped: SkippedRow[] = []): EvalRecord[] {
   const rows = ws.db
     .prepare('SELECT id, run, task, dataset, protocol, shots, seed, metric, value, extra, at FROM evals ORDER BY id')
     .all() as EvalRecord[];
   const latest = new Map<string, EvalRecord>();
-  for (const r of rows) latest.set(JSON.stringify([r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric]), r);
+  for (const r of rows) {
+    const why = unreadable(r);
+    if (why) skipped.push({ id: r.id, reason: why });
+    else latest.set(JSON.stringify([r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric]), r);
+  }
   return [...latest.values()];
 }
 
 /** One line on what a run (or baseline) is: its training ablation, size, length, data and backend. */
 export function describeRun(ws: Workspace, run: string): string {
-  if (BASELINES[run]) return BASELINES[run]!;
+  const baseline = own(BASELINES, run);
+  if (baseline) return baseline;
   const r = ws.db.prepare('SELECT data, config, backend, step, status FROM runs WHERE name = ?').get(run) as
     | { data: string | null; config: string; backend: string | null; step: number; status: string }
     | undefined;
@@ -108,12 +137,15 @@ export function describeRun(ws: Workspace, run: string): string {
   return `${ablation}${r.step} steps on ${data} (${r.backend ?? '?'}, ${r.status})`;
 }
 
-/** The tables of `pros report`: the main metric per setting, every run beside its baselines, best first. */
-export function reportGroups(ws: Workspace): ReportGroup[] {
+/**
+ * The tables of `pros report`: the main metric per setting, every run beside its baselines, best first. Rows that
+ * cannot be read are pushed to `skipped` (when given) instead of failing the report.
+ */
+export function reportGroups(ws: Workspace, skipped: SkippedRow[] = []): ReportGroup[] {
   const groups = new Map<string, ReportGroup>();
   const values = new Map<string, { vals: number[]; pseudo: boolean }>();
-  for (const r of latestEvals(ws)) {
-    const main = MAIN[r.task];
+  for (const r of latestEvals(ws, skipped)) {
+    const main = own(MAIN, r.task);
     if (!main || r.metric !== main.metric) continue;
     const gk = JSON.stringify([r.task, r.dataset, r.protocol, r.shots]);
     if (!groups.has(gk)) {

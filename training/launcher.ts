@@ -1,5 +1,6 @@
 // `pros train`: resolves the config and the curated set, starts (or resumes) a run under workspace/runs/<run>/,
 // runs the loop on this thread or on data-parallel workers, and records checkpoints and metrics.
+import { clip, isPortableName } from '../src/input.ts';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { arch, cpus, platform, release, totalmem } from 'node:os';
@@ -86,7 +87,10 @@ async function localEngine(cfg: TrainConfig, images: number, initial?: Map<strin
 }
 
 export async function train(opts: TrainOptions): Promise<TrainSummary> {
-  if (!/^[\w.-]+$/.test(opts.run)) throw new InputError(`--run ${opts.run}: use letters, digits, '.', '-' and '_'`);
+  // The run name becomes a folder under runs/: a portable name, never "..", "." or a Windows device name.
+  if (!isPortableName(opts.run, 128)) {
+    throw new InputError(`--run ${clip(opts.run, 60)}: use 1–128 letters, digits, '.', '-' and '_' (no "..", no trailing '.', not a device name such as CON)`);
+  }
   const ws = openWorkspace(opts.workspace);
   try {
     const runDir = join(ws.paths.runs, opts.run);

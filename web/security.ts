@@ -3,6 +3,7 @@
 // a clear 4xx JSON message rather than a stack trace.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { InputError } from '../src/errors.ts';
+import { hasUnsafeText, parseFaceId } from '../src/input.ts';
 
 export class HttpError extends Error {
   constructor(
@@ -115,15 +116,16 @@ export function qEnum<T extends string>(q: Query, name: string, values: readonly
 export function qText(q: Query, name: string, maxLen = 64): string | undefined {
   const v = single(q, name);
   if (v === undefined) return undefined;
-  if (v.length > maxLen || /[\u0000-\u001f\u007f]/.test(v)) {
-    throw badRequest(`query "${name}" must be at most ${maxLen} printable characters`);
+  if (v.length > maxLen || hasUnsafeText(v)) {
+    throw badRequest(`query "${name}" must be at most ${maxLen} printable characters (no controls or bidi overrides)`);
   }
   return v;
 }
 
 export function faceIdParam(raw: string | undefined): number {
-  if (raw === undefined || !/^[1-9]\d{0,15}$/.test(raw)) throw badRequest(`face id must be a positive integer`);
-  return Number(raw);
+  const id = raw === undefined ? undefined : parseFaceId(raw);
+  if (id === undefined) throw badRequest('face id must be a positive integer below 2^53');
+  return id;
 }
 
 /** Images are named by their sha256: 64 lowercase hex digits and nothing else (no path can ride along). */

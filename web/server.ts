@@ -25,6 +25,8 @@ export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 export interface ServerOptions {
   /** Largest upload for search-by-image, bytes (default 10 MiB). */
   maxUploadBytes?: number;
+  /** Search-by-image uploads handled at once (default 4); one more gets 503 with Retry-After. */
+  maxConcurrentUploads?: number;
   /** Search functions; defaults to retrieval/search.ts over this workspace. */
   search?: SearchProvider;
   /** Host header values served besides loopback names on the bound port (e.g. a LAN name when --host is set). */
@@ -45,6 +47,7 @@ export function createServer(ws: Workspace, config: ProsConfig, opts: ServerOpti
     thumbs: new Thumbs(ws, config.export.scale),
     search: opts.search ?? retrievalSearch(ws, config),
     maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024,
+    maxConcurrentUploads: opts.maxConcurrentUploads ?? 4,
   };
   let hosts = new Set<string>();
   const app = express() as unknown as ProsApp;
@@ -76,6 +79,13 @@ export function createServer(ws: Workspace, config: ProsConfig, opts: ServerOpti
   return app;
 }
 
+/**
+ * Node's defaults let one request hold a socket for 300 s (a body dripped a byte at a time): a request has this long
+ * from its first byte to its last, headers a shorter while, and an idle keep-alive socket closes after a few seconds.
+ * Node checks the first two every `checkMs`.
+ */
+export const SERVER_TIMEOUTS = { requestMs: 60_000, headersMs: 15_000, keepAliveMs: 5_000, checkMs: 5_000 } as const;
+
 export interface ServeOptions extends ServerOptions {
   ws: Workspace;
   config: ProsConfig;
@@ -105,7 +115,15 @@ export async function serve(opts: ServeOptions): Promise<Serving> {
     extra.push(host.includes(':') ? `[${host}]` : host);
   }
   const app = createServer(opts.ws, opts.config, { ...opts, extraHosts: extra });
-  const server = createHttpServer(app);
+  const server = createHttpServer(
+    {
+      requestTimeout: SERVER_TIMEOUTS.requestMs,
+      headersTimeout: SERVER_TIMEOUTS.headersMs,
+      keepAliveTimeout: SERVER_TIMEOUTS.keepAliveMs,
+      connectionsCheckingInterval: SERVER_TIMEOUTS.checkMs,
+    },
+    app,
+  );
   await new Promise<void>((resolveListen, rejectListen) => {
     server.once('error', rejectListen);
     server.listen(opts.port ?? 0, host, () => resolveListen());

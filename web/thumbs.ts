@@ -5,12 +5,18 @@ import sharp from 'sharp';
 import { mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import type { Workspace } from '../src/workspace.ts';
+import { clip } from '../src/input.ts';
 import { facesByIds } from './queries/faces.ts';
 import { imageBlob } from './queries/images.ts';
 
 /** Sizes a page may ask for; a fixed list keeps the cache bounded. */
 export const THUMB_SIZES = [96, 160, 256, 512, 1024] as const;
 export type ThumbSize = (typeof THUMB_SIZES)[number];
+
+/** The stored blob is not an image sharp can decode (a workspace edited by hand, a blob replaced): a 422. */
+export class UndecodableImage extends Error {
+  readonly status = 422;
+}
 
 export class Thumbs {
   private readonly inFlight = new Map<string, Promise<string | undefined>>();
@@ -27,7 +33,7 @@ export class Thumbs {
       if (!face) return undefined;
       const bytes = await this.blob(face.image);
       if (!bytes) return undefined;
-      const meta = await sharp(bytes, { failOn: 'none' }).metadata();
+      const meta = await decodable(face.image, sharp(bytes, { failOn: 'none' }).metadata());
       const W = meta.autoOrient?.width ?? meta.width ?? 1;
       const H = meta.autoOrient?.height ?? meta.height ?? 1;
       const c = face.crop;
@@ -36,12 +42,12 @@ export class Thumbs {
       const top = Math.max(0, Math.min(c.y, H - 1));
       const width = Math.max(1, Math.min(c.w, W - left));
       const height = Math.max(1, Math.min(c.h, H - top));
-      return sharp(bytes, { failOn: 'none' })
+      return decodable(face.image, sharp(bytes, { failOn: 'none' })
         .rotate()
         .extract({ left, top, width, height })
         .resize(size, size, { fit: 'contain', background: '#000' })
         .jpeg({ quality: 82 })
-        .toBuffer();
+        .toBuffer());
     });
   }
 
@@ -50,12 +56,12 @@ export class Thumbs {
     return this.once(join('image', `${sha}-${size}.jpg`), async () => {
       const bytes = await this.blob(sha);
       if (!bytes) return undefined;
-      return sharp(bytes, { failOn: 'none' })
+      return decodable(sha, sharp(bytes, { failOn: 'none' })
         .rotate()
         .resize(size, size, { fit: 'inside', withoutEnlargement: true })
         .flatten({ background: '#fff' })
         .jpeg({ quality: 85 })
-        .toBuffer();
+        .toBuffer());
     });
   }
 
@@ -101,6 +107,15 @@ export class Thumbs {
     } catch {
       return undefined;
     }
+  }
+}
+
+/** sharp's work on a stored blob; its failure to decode becomes UndecodableImage. */
+async function decodable<T>(sha: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    throw new UndecodableImage(`image ${sha.slice(0, 12)}… cannot be decoded (${clip((err as Error).message, 80)})`);
   }
 }
 

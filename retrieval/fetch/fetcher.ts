@@ -7,6 +7,7 @@ import { failed, type FetchOutcome, type FetchReason } from './outcome.ts';
 import { HostLimiter } from './limiter.ts';
 import { request, type RawResponse } from './request.ts';
 import { RobotsCache } from './robots.ts';
+import { HostResolver } from './resolver.ts';
 
 export interface FetcherOptions {
   /** Longest Retry-After we honour; a longer one is waited only this long. */
@@ -51,6 +52,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export class Fetcher {
   private readonly limiter: HostLimiter;
   private readonly robots: RobotsCache;
+  private readonly resolver: HostResolver;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   private readonly retryAfterCapMs: number;
@@ -58,6 +60,7 @@ export class Fetcher {
 
   constructor(private readonly cfg: FetchConfig, opts: FetcherOptions = {}) {
     this.limiter = new HostLimiter(cfg.concurrency, cfg.perHost);
+    this.resolver = new HostResolver({ allowPrivate: cfg.allowPrivate, allowAddresses: cfg.allowAddresses });
     // Idle keep-alive sockets close after a few seconds: a list spanning many hosts must not pile up open sockets.
     const agentOpts = { keepAlive: true, maxSockets: cfg.perHost, maxFreeSockets: cfg.perHost, timeout: 4_000, scheduling: 'lifo' as const };
     this.httpAgent = new http.Agent(agentOpts);
@@ -83,6 +86,9 @@ export class Fetcher {
       }
       current.hash = '';
       visited.add(current.href);
+      // The address policy before robots.txt, so a refused host gets no request at all and the reason names the URL.
+      const target = await this.resolver.resolve(current.hostname);
+      if (!target.ok) return failed(target.reason, attempts, { detail: target.detail });
       if (this.cfg.respectRobots) {
         const verdict = await this.robots.check(current);
         if (!verdict.allowed) return failed(verdict.reason, attempts, { detail: verdict.detail ?? current.href });
@@ -129,7 +135,10 @@ export class Fetcher {
     }
   }
 
+  /** One request to one URL. Every request (page, image, robots.txt, each redirect hop) passes the address policy here. */
   private async once(url: URL, signal?: AbortSignal, maxBytes = this.cfg.maxBytes, checkNoAI = this.cfg.respectNoAI): Promise<RawResponse> {
+    const target = await this.resolver.resolve(url.hostname);
+    if (!target.ok) return { kind: 'error', reason: target.reason, detail: target.detail };
     const release = await this.limiter.acquire(url.host);
     try {
       return await request(
@@ -137,6 +146,8 @@ export class Fetcher {
         { connectTimeoutMs: this.cfg.connectTimeoutMs, totalTimeoutMs: this.cfg.totalTimeoutMs, maxBytes, userAgent: this.cfg.userAgent },
         {
           agent: url.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
+          // The socket connects to the addresses just checked: no second DNS lookup for rebinding to change.
+          lookup: target.lookup,
           signal,
           // Decide on headers alone where we can, so a refused body is never downloaded.
           inspect: (status, headers) => {

@@ -8,6 +8,7 @@ export const FETCH_REASONS = {
   connect_timeout: 'no TCP connection within fetch.connectTimeoutMs',
   reset: 'the connection was reset or closed before the response ended (ECONNRESET, EPIPE, socket hang up)',
   dns: 'the host name does not resolve',
+  private_address: 'the host is or resolves to a loopback, private, link-local, multicast, reserved or unspecified address (skipped; fetch.allowPrivate / --allow-private lets it through)',
   refused: 'the connection was refused (nothing listening)',
   unreachable: 'no route to the host or network',
   too_large: 'the body is larger than fetch.maxBytes (by Content-Length or while streaming)',
@@ -30,7 +31,7 @@ export const FETCH_REASONS = {
 export type FetchReason = Exclude<keyof typeof FETCH_REASONS, 'http_code'> | `http_${number}`;
 
 /** Reasons recorded as `skipped` (an opt-out, not a failure). */
-export const SKIP_REASONS: ReadonlySet<string> = new Set(['robots', 'robots_unavailable', 'noai']);
+export const SKIP_REASONS: ReadonlySet<string> = new Set(['robots', 'robots_unavailable', 'noai', 'private_address']);
 
 export type FetchOutcome =
   | { ok: true; bytes: Buffer; contentType?: string; httpStatus: number; finalUrl: string; attempts: number }

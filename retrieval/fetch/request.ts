@@ -2,6 +2,7 @@
 // stable reasons. The Fetcher builds retries, redirects, robots and politeness on top.
 import http from 'node:http';
 import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import zlib from 'node:zlib';
 import type { FetchReason } from './outcome.ts';
 
@@ -18,6 +19,8 @@ export type RawResponse =
 
 export interface RequestOptions {
   agent: http.Agent;
+  /** Resolves the host for the socket (the checked addresses of retrieval/fetch/resolver.ts). */
+  lookup?: LookupFunction;
   signal?: AbortSignal;
   /** Called with the response headers before the body is read; returning a value ends the request with it. */
   inspect?: (status: number, headers: http.IncomingHttpHeaders) => RawResponse | undefined;
@@ -38,7 +41,7 @@ const NETWORK_REASONS: Record<string, FetchReason> = {
 
 function reasonOf(err: NodeJS.ErrnoException): FetchReason {
   const code = err.code ?? '';
-  if (code in NETWORK_REASONS) return NETWORK_REASONS[code]!;
+  if (Object.hasOwn(NETWORK_REASONS, code)) return NETWORK_REASONS[code]!;
   if (/CERT|SSL|TLS/.test(code) || /certificate|ssl|tls/i.test(err.message)) return 'tls';
   if (/socket hang up|aborted/i.test(err.message)) return 'reset';
   return 'network';
@@ -62,6 +65,7 @@ export function request(url: URL, limits: RequestLimits, opts: RequestOptions): 
     const req = lib.request(url, {
       method: 'GET',
       agent: opts.agent,
+      lookup: opts.lookup,
       headers: { 'user-agent': limits.userAgent, accept: '*/*', 'accept-encoding': 'gzip, deflate, br' },
     });
 

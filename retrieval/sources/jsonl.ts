@@ -1,6 +1,7 @@
 // A .jsonl list: one JSON object per line with a `url` field (any case); other scalar fields become metadata.
 import { findUrlKey, rowMeta } from './meta.ts';
 import { listItem, numberedLines } from './list.ts';
+import { clip } from '../../src/input.ts';
 import { SourceError, type ReadOptions, type SourceItem } from './types.ts';
 
 export async function* readJsonl(file: string, opts: ReadOptions): AsyncGenerator<SourceItem> {
@@ -9,7 +10,7 @@ export async function* readJsonl(file: string, opts: ReadOptions): AsyncGenerato
     try {
       row = JSON.parse(line);
     } catch (err) {
-      throw new SourceError(`${file}:${n}: not valid JSON (${(err as Error).message})`);
+      throw new SourceError(`${file}:${n}: not valid JSON (${clip((err as Error).message, 200)})`);
     }
     if (typeof row !== 'object' || row === null || Array.isArray(row)) {
       throw new SourceError(`${file}:${n}: expected a JSON object with a "url" field`);

@@ -3,7 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { SourceError, type ReadOptions, type SourceItem } from './types.ts';
-import { absoluteHttpUrl } from './url.ts';
+import { absoluteHttpUrl, MAX_URL_LENGTH } from './url.ts';
 
 /**
  * The lines of a text file, streamed, numbered from 1, trimmed (a leading BOM dropped), blank ones skipped; ends
@@ -37,7 +37,8 @@ export function listItem(
   const value = text === null || text === undefined ? '' : String(text);
   const r = absoluteHttpUrl(value);
   if ('reason' in r) {
-    opts.onReject?.({ value, status: 'failed', reason: r.reason, where });
+    // What is recorded of a rejected value is bounded like a URL: a 5 MB line is not stored whole.
+    opts.onReject?.({ value: value.slice(0, MAX_URL_LENGTH), status: 'failed', reason: r.reason, where });
     return undefined;
   }
   return meta ? { uri: r.url, local: false, meta, depth: 0 } : { uri: r.url, local: false, depth: 0 };

@@ -37,7 +37,12 @@ export const REJECT_REASONS = {
   relative_url: 'a relative URL in a list (lists need absolute http(s) URLs)',
   unsupported_scheme: 'a scheme other than http or https (data:, ftp:, file:, …)',
   missing_url: 'a row whose url field is empty or absent',
+  too_long: 'a URL longer than 8,192 characters (recorded cut to that length)',
   noai: 'the page opts its images out of AI use (<meta name="robots" content="noai|noimageai">)',
+  not_a_file: 'folder: not a regular file or folder (a FIFO, socket or device; skipped)',
+  symlink_loop: 'folder: a symbolic link that loops, or leads back to a folder already walked (skipped)',
+  not_found: 'folder: a dangling symbolic link, or a file gone while the folder was walked',
+  unreadable: 'folder: a file or sub-folder that cannot be read (permissions or I/O error)',
 } as const;
 export type RejectReason = keyof typeof REJECT_REASONS;
 
@@ -46,7 +51,7 @@ export interface ReadOptions {
   fetcher: Fetcher;
   /** Called once per crawled page with its fetch outcome and link depth (so pages get recorded like any fetch). */
   onPage?: (url: string, outcome: FetchOutcome, depth: number) => void;
-  /** Called for each entry that yields no item (invalid URL, empty url cell, page-level noai). */
+  /** Called for each entry that yields no item (invalid URL, empty url cell, page-level noai, a FIFO in a folder). */
   onReject?: (entry: RejectedEntry) => void;
   /** Stops reading at the next item; the iteration then ends without error. */
   signal?: AbortSignal;

@@ -39,9 +39,13 @@ export interface FaultServerOptions {
   holdMs?: number;
 }
 
-/** A fetch config matched to the server's defaults: fast timeouts, a 1 MiB cap, one retry. */
+/**
+ * A fetch config matched to the server's defaults: fast timeouts, a 1 MiB cap, one retry; and, since the server is on
+ * loopback, the private-address policy opted out of (test/retrieval/private-address.test.ts tests the default).
+ */
 export const FAULT_FETCH_CONFIG: FetchConfig = {
   ...defaults.fetch,
+  allowPrivate: true,
   concurrency: 8,
   perHost: 3,
   connectTimeoutMs: 300,

@@ -28,3 +28,23 @@ test('a config file that is not JSON gives a clear error', (t) => {
   t.throws(() => loadConfig(file), { instanceOf: ConfigError, message: /bad\.json: not valid JSON/ });
   t.throws(() => loadConfig(join(dir, 'missing.json')), { instanceOf: ConfigError, message: /missing\.json/ });
 });
+
+test('__proto__, constructor and prototype in a config file are unknown keys, and reach no prototype', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pros-config-'));
+  for (const [name, text] of [
+    ['proto', '{"__proto__": {}}'],
+    ['proto-deep', '{"fetch": {"__proto__": {"polluted": true}}}'],
+    ['constructor', '{"constructor": {"prototype": {"polluted": true}}}'],
+    ['prototype', '{"policy": {"prototype": 1}}'],
+    ['tostring', '{"toString": "x"}'],
+  ] as const) {
+    const file = join(dir, `${name}.json`);
+    writeFileSync(file, text);
+    const key = Object.keys(JSON.parse(text))[0]!;
+    t.throws(() => loadConfig(file), { instanceOf: ConfigError, message: new RegExp(`unknown key "${key}`) }, name);
+  }
+  t.is(({} as Record<string, unknown>).polluted, undefined);
+  // Flags go through the same merge.
+  t.throws(() => loadConfig(undefined, JSON.parse('{"__proto__": {"retries": 1}}')), { instanceOf: ConfigError });
+  t.is(Object.getPrototypeOf(loadConfig()), Object.prototype);
+});

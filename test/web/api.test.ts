@@ -158,6 +158,11 @@ test.serial('search by upload: the faces of the image and their neighbours', asy
   const body = (await r.json()) as any;
   t.is(r.status, 200, JSON.stringify(body));
   t.is(body.faces.length, 1);
+  // The landmarks of the uploaded face, in the image's pixels, inside (or at the edge of) its box.
+  const { box, landmarks } = body.faces[0];
+  t.true(landmarks.length >= 5, `landmarks: ${landmarks.length}`);
+  const inside = landmarks.filter(([x, y]: [number, number]) => x >= box.x - box.w * 0.25 && x <= box.x + box.w * 1.25 && y >= box.y - box.h * 0.25 && y <= box.y + box.h * 1.25);
+  t.is(inside.length, landmarks.length, 'landmarks lie on the face');
   t.is(body.faces[0].neighbours[0].id, faceOf('audrey.jpg'));
   t.true(body.faces[0].neighbours[0].similarity > 0.95);
   t.true(body.faces[0].neighbours.length <= 3);

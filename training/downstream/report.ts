@@ -3,13 +3,18 @@
 // training ablation (distillation only / prototypes only / both) and length read from the runs table. The tables
 // themselves come from the evaluation read model on the floor (src/evals.ts), which the web shows too.
 import type { Workspace } from '../../src/workspace.ts';
-import { reportGroups, type ReportGroup } from '../../src/evals.ts';
+import { reportGroups, type ReportGroup, type SkippedRow } from '../../src/evals.ts';
 
 const fmt = (g: ReportGroup, v: number) => (g.task === 'landmarks' ? `${(v * 100).toFixed(2)}%` : `${(v * 100).toFixed(1)}%`);
 
 export function report(ws: Workspace): string {
-  const groups = reportGroups(ws);
-  if (!groups.length) return 'No evaluations yet: run `pros eval attributes|expression|landmarks ...` first.';
+  const skipped: SkippedRow[] = [];
+  const groups = reportGroups(ws, skipped);
+  // Stored rows that could not be read are named under the tables rather than failing the report.
+  const note = skipped.length
+    ? `\n> ${skipped.length} stored result${skipped.length === 1 ? '' : 's'} skipped: ${skipped.slice(0, 5).map((s) => `row ${s.id} (${s.reason})`).join(', ')}${skipped.length > 5 ? ', …' : ''}\n`
+    : '';
+  if (!groups.length) return `No evaluations yet: run \`pros eval attributes|expression|landmarks ...\` first.${note}`;
   const parts: string[] = [];
   for (const g of groups) {
     const shots = g.shots === null ? 'full' : `${g.shots}-shot`;
@@ -23,5 +28,5 @@ export function report(ws: Workspace): string {
     }
     parts.push('');
   }
-  return parts.join('\n');
+  return parts.join('\n') + note;
 }

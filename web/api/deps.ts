@@ -12,4 +12,6 @@ export interface ApiDeps {
   search: SearchProvider;
   /** Largest accepted upload, bytes. */
   maxUploadBytes: number;
+  /** Uploads handled at once; one more is answered 503 (each holds up to maxUploadBytes in memory). */
+  maxConcurrentUploads: number;
 }

@@ -1,8 +1,9 @@
 // Similarity search: a face's k nearest neighbours, or the faces of an uploaded image and theirs, in the chosen
 // descriptor space (human's descriptors, or a trained run's ProS embeddings). The ANN index does the searching; this
 // router checks input and joins the hits to face rows for display.
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import multer from 'multer';
+import { clip } from '../../src/input.ts';
 import { badRequest, faceIdParam, h, HttpError, notFound, qInt, qText } from '../security.ts';
 import { facesByIds, type FaceRow } from '../queries/faces.ts';
 import { SearchUnavailable } from '../search-provider.ts';
@@ -13,12 +14,39 @@ import type { ApiDeps } from './deps.ts';
 /** Formats an upload may be, by its first bytes (the same sniffing and decodable set as curation). */
 const UPLOAD_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff']);
 
-export function searchRouter({ ws, config, search, maxUploadBytes }: ApiDeps): Router {
+export function searchRouter({ ws, config, search, maxUploadBytes, maxConcurrentUploads }: ApiDeps): Router {
   const scale = config.export.scale;
   const upload = multer({
     storage: multer.memoryStorage(),
     limits: { fileSize: maxUploadBytes, files: 1, fields: 8, fieldSize: 1024, parts: 10 },
-  });
+  }).single('image');
+  // Errors other than multer's own (limits) come from parsing the body: no boundary, a truncated body, a malformed
+  // part header. They are the client's: a 400, not a 500 with a stack trace in the log.
+  const parseUpload: RequestHandler = (req, res, next) =>
+    upload(req, res, (err?: unknown) => {
+      if (!err || err instanceof multer.MulterError) return next(err);
+      next(badRequest(`malformed multipart body: ${clip((err as Error)?.message ?? String(err), 80)}`));
+    });
+  // Each upload holds up to maxUploadBytes in memory and then a face analysis: at most maxConcurrentUploads at once,
+  // taken before the body is read and given back when the response ends (or the client goes away).
+  let uploading = 0;
+  const uploadSlot: RequestHandler = (_req, res, next) => {
+    if (uploading >= maxConcurrentUploads) {
+      res.setHeader('Retry-After', '2');
+      return next(new HttpError(503, `busy: ${maxConcurrentUploads} uploads are being searched already; try again shortly`));
+    }
+    uploading++;
+    // Given back when the response is sent, or when the connection goes first ('close' alone can wait for a
+    // keep-alive socket whose request body was never read to end).
+    let held = true;
+    const release = () => {
+      if (held) uploading--;
+      held = false;
+    };
+    res.once('finish', release);
+    res.once('close', release);
+    next();
+  };
 
   const params = (q: Record<string, unknown>) => {
     const k = qInt(q as never, 'k', 1, 100, 12);
@@ -63,7 +91,8 @@ export function searchRouter({ ws, config, search, maxUploadBytes }: ApiDeps): R
     )
     .post(
       '/search/upload',
-      upload.single('image'),
+      uploadSlot,
+      parseUpload,
       h(async (req, res) => {
         const file = req.file;
         if (!file) throw badRequest('expected a multipart form with one file field named "image"');

@@ -22,7 +22,8 @@ function grouped(series) {
     if (key === 'step') continue;
     const g = GROUPS.find(([, re]) => re.test(key));
     const name = g ? g[0] : key;
-    if (!out.has(name)) out.set(name, {});
+    // Metric names are data: a null-prototype object keeps "__proto__" a series like any other.
+    if (!out.has(name)) out.set(name, Object.create(null));
     out.get(name)[key] = series[key];
   }
   return out;
@@ -119,9 +120,13 @@ function evalsTable(results) {
 }
 
 try {
-  const [{ runs }, { groups, results }] = await Promise.all([api('/api/runs'), api('/api/evals')]);
+  const [{ runs }, { groups, results, skipped }] = await Promise.all([api('/api/runs'), api('/api/evals')]);
+  const unread = skipped?.length
+    ? el('p', { class: 'notice', id: 'evals-skipped' }, `${skipped.length} stored result(s) could not be read and are left out: `
+      + skipped.slice(0, 5).map((s) => `row ${s.id} (${s.reason})`).join(', '))
+    : null;
   clear(main, el('h1', {}, 'Training runs'), runsTable(runs), curves, el('h1', {}, 'Evaluation'), reportTable(groups),
-    evalsTable(results));
+    unread, evalsTable(results));
   const chosen = params().get('run');
   if (chosen) await showRun(chosen);
 } catch (err) {

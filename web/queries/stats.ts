@@ -174,7 +174,9 @@ export function runCurves(ws: Workspace, run: string, maxPoints = 2000): RunCurv
     )
     .all(run, stride, rows) as Array<{ step: number; values_json: string }>;
   const steps: number[] = [];
-  const series: Record<string, Array<number | null>> = {};
+  // Metric names are data (any key a metrics row holds): a null-prototype object, so "__proto__" or "constructor"
+  // is just another series and never reaches Object.prototype.
+  const series: Record<string, Array<number | null>> = Object.create(null);
   data.forEach((row, i) => {
     steps.push(row.step);
     const values = safeObject(row.values_json) ?? {};
