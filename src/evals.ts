@@ -122,8 +122,15 @@ export function describeRun(ws: Workspace, run: string): string {
   if (!r) {
     // An exported model (pros eval --run DIR) records what it is with its results.
     const extra = ws.db.prepare(`SELECT extra FROM evals WHERE run = ? AND extra LIKE '%"model":%' ORDER BY id DESC LIMIT 1`).pluck().get(run) as string | undefined;
-    const m = extra ? (JSON.parse(extra) as { model?: { preset?: string; run?: string; step?: number } }).model : undefined;
-    return m ? `exported model: ${m.preset ?? '?'} ViT, ${m.step ?? '?'} steps of run ${m.run ?? '?'}` : 'run not in this workspace';
+    let m: { preset?: unknown; run?: unknown; step?: unknown } | undefined;
+    try {
+      const parsed = extra ? (JSON.parse(extra) as { model?: unknown }).model : undefined;
+      if (parsed && typeof parsed === 'object') m = parsed as typeof m;
+    } catch {
+      /* an unreadable extra describes nothing */
+    }
+    const str = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v).slice(0, 120) : '?');
+    return m ? `exported model: ${str(m.preset)} ViT, ${str(m.step)} steps of run ${str(m.run)}` : 'run not in this workspace';
   }
   let ablation = '';
   try {
