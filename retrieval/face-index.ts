@@ -6,7 +6,7 @@ import type { ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
 import { log } from '../src/log.ts';
 import { openIndex, reconcileIndex, VectorStore, type AnnIndex } from '../src/index/index.ts';
-import { hammingHex } from './faces/measure.ts';
+import { hammingHex } from '../src/dhash.ts';
 import type { CurateStore, ItemOutcome, NewFace, NewImage } from './store.ts';
 import type { Neighbour } from '../src/contracts/geometry.ts';
 

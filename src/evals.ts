@@ -33,6 +33,24 @@ export interface EvalRecord {
   at: string;
 }
 
+/**
+ * The pre-training overlap check stored with an evaluation (`extra.leakage`): whether any test image is in the
+ * evaluated run's training set, by dHash confirmed by thumbnail correlation (training/downstream/leakage.ts).
+ */
+export interface Leakage {
+  checked: boolean;
+  /** Why it was not checked (random init, a baseline, a run whose set is gone). */
+  reason?: string;
+  method?: 'dhash+thumbnail';
+  maxDistance?: number;
+  minCorrelation?: number;
+  /** The pre-training set's folder and size, and the number of test images compared. */
+  pretraining?: string;
+  trainImages?: number;
+  testImages?: number;
+  overlaps?: Array<{ test: string; train: string; distance: number }>;
+}
+
 export interface ReportEntry {
   run: string;
   about: string;
@@ -40,6 +58,8 @@ export interface ReportEntry {
   std: number;
   seeds: number;
   pseudo: boolean;
+  /** The evaluated run's pre-training overlap check (baselines carry none). */
+  leakage?: Leakage;
 }
 
 /** One table of `pros report`: a (task, dataset, protocol, shots) setting, its main metric, entries best first. */
@@ -150,7 +170,7 @@ export function describeRun(ws: Workspace, run: string): string {
  */
 export function reportGroups(ws: Workspace, skipped: SkippedRow[] = []): ReportGroup[] {
   const groups = new Map<string, ReportGroup>();
-  const values = new Map<string, { vals: number[]; pseudo: boolean }>();
+  const values = new Map<string, { vals: number[]; pseudo: boolean; leakage?: Leakage }>();
   for (const r of latestEvals(ws, skipped)) {
     const main = own(MAIN, r.task);
     if (!main || r.metric !== main.metric) continue;
@@ -161,7 +181,10 @@ export function reportGroups(ws: Workspace, skipped: SkippedRow[] = []): ReportG
     const vk = JSON.stringify([gk, r.run]);
     const v = values.get(vk) ?? { vals: [], pseudo: false };
     v.vals.push(r.value);
-    if (r.extra && (JSON.parse(r.extra) as { pseudo?: boolean }).pseudo) v.pseudo = true;
+    const extra = r.extra ? (JSON.parse(r.extra) as { pseudo?: boolean; leakage?: Leakage }) : {};
+    if (extra.pseudo) v.pseudo = true;
+    // The pre-training check belongs to the evaluated run, not to the baselines stored beside it.
+    if (extra.leakage && !BASELINES[r.run]) v.leakage = extra.leakage;
     values.set(vk, v);
   }
   for (const [vk, v] of values) {
@@ -169,7 +192,7 @@ export function reportGroups(ws: Workspace, skipped: SkippedRow[] = []): ReportG
     const g = groups.get(gk)!;
     // A baseline evaluated alongside several runs appears once per seed per evaluation; its value is the same.
     const { mean, std } = meanStd(v.vals);
-    g.entries.push({ run, about: describeRun(ws, run), mean, std, seeds: v.vals.length, pseudo: v.pseudo });
+    g.entries.push({ run, about: describeRun(ws, run), mean, std, seeds: v.vals.length, pseudo: v.pseudo, ...(v.leakage ? { leakage: v.leakage } : {}) });
   }
   const out = [...groups.values()];
   for (const g of out) g.entries.sort((a, b) => (g.lowerIsBetter ? a.mean - b.mean : b.mean - a.mean));
@@ -194,4 +217,14 @@ export function evalTable(ws: Workspace): EvalCell[] {
       for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
       return 0;
     });
+}
+
+/** One line for the report and the summary. */
+export function describeLeakage(l: Leakage): string {
+  if (!l.checked) return `not checked: ${l.reason}`;
+  const o = l.overlaps ?? [];
+  const rule = `dHash ≤ ${l.maxDistance}, thumbnail correlation ≥ ${l.minCorrelation}`;
+  if (!o.length) return `no overlap with the pre-training set found (${rule}; ${l.testImages} test images against ${l.trainImages} pre-training crops)`;
+  const shown = o.slice(0, 5).map((x) => `${x.test} ≈ ${x.train} (${x.distance})`).join('; ');
+  return `${o.length} of ${l.testImages} test images overlap the pre-training set (${rule}): ${shown}${o.length > 5 ? '; …' : ''}`;
 }

@@ -19,7 +19,10 @@ export async function decode(file: string): Promise<Decoded> {
   return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
 }
 
-/** torchvision's RandomResizedCrop (ratio 3/4–4/3, 10 tries, else a centre crop), bilinear, to [0, 1] floats. */
+/**
+ * torchvision's RandomResizedCrop (ratio 3/4–4/3, 10 tries, else a centre crop) with DINO's bicubic interpolation
+ * through PIL, which antialiases when downscaling; to [0, 1] floats.
+ */
 export function randomResizedCrop(img: Decoded, size: number, scale: [number, number], rng: Rng): Float32Array {
   const { width: w, height: h } = img;
   const area = w * h;
@@ -35,28 +38,86 @@ export function randomResizedCrop(img: Decoded, size: number, scale: [number, nu
     const s = Math.min(w, h);
     box = [Math.floor((w - s) / 2), Math.floor((h - s) / 2), s, s];
   }
-  return resize(img, box, size);
+  return resizeBicubic(img, box, size);
 }
 
-function resize(img: Decoded, [x0, y0, cw, ch]: [number, number, number, number], size: number): Float32Array {
-  const out = new Float32Array(size * size * 3);
-  const { width: w, height: h, data } = img;
-  for (let oy = 0; oy < size; oy++) {
-    const sy = Math.min(Math.max(y0 + ((oy + 0.5) * ch) / size - 0.5, 0), h - 1);
-    const iy = Math.floor(sy);
-    const fy = sy - iy;
-    const iy1 = Math.min(iy + 1, h - 1);
+/** PIL's bicubic kernel (a = −0.5), support 2. */
+function cubic(x: number): number {
+  const a = -0.5;
+  x = Math.abs(x);
+  if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+  if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0;
+}
+
+/**
+ * One axis of PIL's resampling (Resample.c precompute_coeffs): output pixel i reads input pixels start[i] … +taps,
+ * with the kernel's support stretched by the downscale factor, so a downscale averages everything it covers.
+ */
+function coefficients(inSize: number, outSize: number) {
+  const scale = inSize / outSize;
+  const fscale = Math.max(scale, 1);
+  const support = 2 * fscale;
+  const taps = Math.ceil(support) * 2 + 1;
+  const start = new Int32Array(outSize);
+  const count = new Int32Array(outSize);
+  const k = new Float32Array(outSize * taps);
+  for (let i = 0; i < outSize; i++) {
+    const centre = (i + 0.5) * scale;
+    const lo = Math.max(0, Math.trunc(centre - support + 0.5));
+    const hi = Math.min(inSize, Math.trunc(centre + support + 0.5));
+    let sum = 0;
+    for (let x = lo; x < hi; x++) sum += k[i * taps + x - lo] = cubic((x - centre + 0.5) / fscale);
+    for (let x = lo; x < hi; x++) if (sum !== 0) k[i * taps + x - lo] /= sum;
+    start[i] = lo;
+    count[i] = hi - lo;
+  }
+  return { start, count, k, taps };
+}
+
+const clamp255 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : v);
+
+/**
+ * The box [x0, y0, cw, ch] of `img` resized to size × size as PIL's crop then resize(BICUBIC): separable,
+ * horizontal pass then vertical, the kernel never reading outside the box, values clipped to [0, 255] after each pass
+ * (PIL's 8-bit intermediate; its rounding is not copied).
+ */
+export function resizeBicubic(img: Decoded, [x0, y0, cw, ch]: [number, number, number, number], size: number): Float32Array {
+  const { width: w, data } = img;
+  // Horizontal: the box's ch rows → size columns.
+  const { start: xs, count: xn, k: xk, taps: xt } = coefficients(cw, size);
+  const tmp = new Float32Array(ch * size * 3);
+  for (let y = 0; y < ch; y++) {
+    const row = ((y0 + y) * w + x0) * 3;
     for (let ox = 0; ox < size; ox++) {
-      const sx = Math.min(Math.max(x0 + ((ox + 0.5) * cw) / size - 0.5, 0), w - 1);
-      const ix = Math.floor(sx);
-      const fx = sx - ix;
-      const ix1 = Math.min(ix + 1, w - 1);
-      for (let c = 0; c < 3; c++) {
-        const a = data[(iy * w + ix) * 3 + c] * (1 - fx) + data[(iy * w + ix1) * 3 + c] * fx;
-        const b = data[(iy1 * w + ix) * 3 + c] * (1 - fx) + data[(iy1 * w + ix1) * 3 + c] * fx;
-        out[(oy * size + ox) * 3 + c] = (a * (1 - fy) + b * fy) / 255;
+      const k0 = ox * xt;
+      const n = xn[ox];
+      let p = row + xs[ox] * 3;
+      let r = 0, g = 0, b = 0;
+      for (let j = 0; j < n; j++, p += 3) {
+        const kk = xk[k0 + j];
+        r += kk * data[p];
+        g += kk * data[p + 1];
+        b += kk * data[p + 2];
       }
+      const o = (y * size + ox) * 3;
+      tmp[o] = clamp255(r);
+      tmp[o + 1] = clamp255(g);
+      tmp[o + 2] = clamp255(b);
     }
+  }
+  // Vertical: ch rows → size rows, accumulated row by row.
+  const { start: ys, count: yn, k: yk, taps: yt } = coefficients(ch, size);
+  const row3 = size * 3;
+  const out = new Float32Array(size * row3);
+  for (let oy = 0; oy < size; oy++) {
+    const o = oy * row3;
+    for (let j = 0; j < yn[oy]; j++) {
+      const kk = yk[oy * yt + j];
+      const src = (ys[oy] + j) * row3;
+      for (let i = 0; i < row3; i++) out[o + i] += kk * tmp[src + i];
+    }
+    for (let i = 0; i < row3; i++) out[o + i] = clamp255(out[o + i]) / 255;
   }
   return out;
 }
@@ -168,8 +229,9 @@ export function view(img: Decoded, kind: Kind, cfg: ViewsConfig, rng: Rng): Floa
   if (rng.next() < cfg.jitter.p) colorJitter(x, cfg.jitter, rng);
   if (rng.next() < cfg.grayscaleP) grayscale(x);
   const pBlur = kind === 'global1' ? cfg.blur.pGlobal1 : kind === 'global2' ? cfg.blur.pGlobal2 : cfg.blur.pLocal;
-  // Sigma is given for a 224-px view and scaled with the view, so small CPU presets blur proportionally.
-  if (rng.next() < pBlur) gaussianBlur(x, size, rng.uniform(cfg.blur.sigma[0], cfg.blur.sigma[1]) * (size / 224));
+  // Sigma is given for DINO's 224-px global view and scaled by the preset's global size, the same for every view
+  // (DINO blurs its 96-px locals with the same radius as its globals), so small CPU presets blur proportionally.
+  if (rng.next() < pBlur) gaussianBlur(x, size, rng.uniform(cfg.blur.sigma[0], cfg.blur.sigma[1]) * (cfg.globalSize / 224));
   if (kind === 'global2' && rng.next() < cfg.solarizeP) solarize(x);
   return x;
 }

@@ -31,7 +31,7 @@ export interface ViewsConfig {
   /** Colour jitter, applied with probability `p`. [recon: 0.4, 0.4, 0.2, 0.1 with p 0.8] */
   jitter: { p: number; brightness: number; contrast: number; saturation: number; hue: number };
   grayscaleP: number;
-  /** Gaussian blur: sigma range in pixels of a 224-px view, scaled with the view's size; probabilities per view. */
+  /** Gaussian blur: sigma range in pixels of a 224-px global view, × globalSize / 224 for every view; probabilities per view. */
   blur: { sigma: [number, number]; pGlobal1: number; pGlobal2: number; pLocal: number };
   /** Solarization on the second global view only. [recon: 0.2] */
   solarizeP: number;
@@ -89,7 +89,10 @@ export interface OptimConfig {
   /** Gradient clipping threshold; DINO clips each parameter's gradient norm. [recon: 3.0, per-parameter] */
   clipGrad: number;
   clipMode: 'per-parameter' | 'global';
-  /** The head's last layer is frozen during this many epochs. [recon: 1] */
+  /**
+   * The head's last layer is frozen during this many of the nominal `epochs`, scaled with the run when `steps` sets
+   * its length (like the warm-ups: 1 of 20 epochs is the first 5 % of any run). [recon: 1 epoch]
+   */
   freezeLastLayerEpochs: number;
   beta1: number;
   beta2: number;

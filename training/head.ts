@@ -10,7 +10,7 @@ import type { Rng } from './rng.ts';
 export const LAST_LAYER = 'head.last.v';
 
 export function initHead(p: Params, cfg: HeadConfig, inDim: number, rng: Rng): void {
-  const tn = { truncNormal: 0.02 };
+  const tn = { truncNormal: 0.02 }; // timm's trunc_normal_(std=.02): cut at ±2 absolute
   const dims = cfg.layers === 1 ? [inDim, cfg.bottleneck] : [inDim, ...Array(cfg.layers - 1).fill(cfg.hidden), cfg.bottleneck];
   for (let i = 0; i + 1 < dims.length; i++) {
     p.add(`head.mlp.${i}.w`, [dims[i], dims[i + 1]], tn, rng);

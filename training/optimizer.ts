@@ -1,5 +1,7 @@
 // AdamW with decoupled weight decay (torch.optim.AdamW's update), per-step lr and weight decay from the schedules,
-// no decay on biases and norm parameters (rank ≤ 1, as DINO's get_params_groups), and gradient clipping.
+// no decay on biases and norm parameters (rank ≤ 1, as DINO's get_params_groups) nor on the names given as `exempt`
+// (the prototypes, as MSN), and gradient clipping. Each parameter counts its own updates for bias correction, as
+// torch's per-parameter `state['step']`: one that starts later (the last layer after its freeze) starts from 1.
 import type { Tensor, Variable } from '@tensorflow/tfjs';
 import type { Tf } from '../src/backend.ts';
 import type { OptimConfig } from './config.ts';
@@ -7,36 +9,40 @@ import type { OptimConfig } from './config.ts';
 export class AdamW {
   readonly m = new Map<string, Variable>();
   readonly v = new Map<string, Variable>();
-  /** Updates applied so far (bias correction). */
-  t = 0;
+  /** Updates applied so far to each parameter (its bias correction). */
+  readonly steps = new Map<string, number>();
 
   constructor(
     readonly tf: Tf,
     readonly params: Map<string, Variable>,
     readonly cfg: Pick<OptimConfig, 'beta1' | 'beta2' | 'eps'>,
+    /** Parameters that take no weight decay whatever their rank. */
+    readonly exempt: ReadonlySet<string> = new Set(),
   ) {
     tf.tidy(() => {
       for (const [name, p] of params) {
         this.m.set(name, tf.variable(tf.zerosLike(p), false));
         this.v.set(name, tf.variable(tf.zerosLike(p), false));
+        this.steps.set(name, 0);
       }
     });
   }
 
-  static decays(p: Variable): boolean {
-    return p.rank > 1;
+  decays(name: string): boolean {
+    return this.params.get(name)!.rank > 1 && !this.exempt.has(name);
   }
 
   /** Applies one update; `grads` may miss names (frozen this step). */
   step(grads: Map<string, Tensor>, lr: number, weightDecay: number): void {
     const { tf } = this;
     const { beta1, beta2, eps } = this.cfg;
-    this.t++;
-    const bc1 = 1 - beta1 ** this.t;
-    const bc2 = 1 - beta2 ** this.t;
     tf.tidy(() => {
       for (const [name, g] of grads) {
         const p = this.params.get(name)!;
+        const t = this.steps.get(name)! + 1;
+        this.steps.set(name, t);
+        const bc1 = 1 - beta1 ** t;
+        const bc2 = 1 - beta2 ** t;
         const m = this.m.get(name)!;
         const v = this.v.get(name)!;
         const m1 = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
@@ -44,7 +50,7 @@ export class AdamW {
         m.assign(m1);
         v.assign(v1);
         let next: Tensor = p;
-        if (AdamW.decays(p) && weightDecay > 0) next = tf.mul(next, 1 - lr * weightDecay);
+        if (weightDecay > 0 && this.decays(name)) next = tf.mul(next, 1 - lr * weightDecay);
         const denom = tf.add(tf.div(tf.sqrt(v1), Math.sqrt(bc2)), eps);
         next = tf.sub(next, tf.mul(tf.div(m1, denom), lr / bc1));
         p.assign(next);
@@ -57,11 +63,17 @@ export class AdamW {
   }
 }
 
-/** Gradient norms: each parameter's own (DINO's clip_gradients) or the global one; returns the pre-clip global norm. */
-export function clipGradients(tf: Tf, grads: Map<string, Tensor>, clip: number, mode: 'per-parameter' | 'global'): number {
+/**
+ * Gradient norms: each parameter's own (DINO's clip_gradients) or the global one; returns the pre-clip global norm.
+ * `exempt` names are neither clipped nor counted in the norm.
+ */
+export function clipGradients(
+  tf: Tf, grads: Map<string, Tensor>, clip: number, mode: 'per-parameter' | 'global', exempt: ReadonlySet<string> = new Set(),
+): number {
   const norms = new Map<string, number>();
   let sq = 0;
   for (const [name, g] of grads) {
+    if (exempt.has(name)) continue;
     const sqT = tf.tidy(() => tf.sum(tf.square(g)));
     const n = Math.sqrt(sqT.dataSync()[0]);
     sqT.dispose();
@@ -71,6 +83,7 @@ export function clipGradients(tf: Tf, grads: Map<string, Tensor>, clip: number, 
   const global = Math.sqrt(sq);
   if (clip > 0) {
     for (const [name, g] of grads) {
+      if (exempt.has(name)) continue;
       const n = mode === 'global' ? global : norms.get(name)!;
       const coef = clip / (n + 1e-6);
       if (coef < 1) {

@@ -57,6 +57,17 @@ export function buildSchedules(cfg: TrainConfig, images: number): Schedules {
       total,
       Math.round(cfg.distill.warmupFraction * total),
     ),
-    freezeLastLayerSteps: Math.round(cfg.optim.freezeLastLayerEpochs * stepsPerEpoch),
+    freezeLastLayerSteps: freezeSteps(cfg, total, stepsPerEpoch),
   };
+}
+
+/**
+ * The last-layer freeze in steps: `freezeLastLayerEpochs` of the nominal `epochs`-epoch run, scaled to the run's real
+ * length like the warm-ups (total / (epochs × stepsPerEpoch)), so a run cut short by `steps` keeps the same fraction
+ * frozen (1 of 20 epochs: 5 %) instead of whole data epochs that may outlast it. Without `steps` it is exactly
+ * `freezeLastLayerEpochs` epochs.
+ */
+function freezeSteps(cfg: TrainConfig, total: number, stepsPerEpoch: number): number {
+  const nominal = cfg.epochs > 0 ? cfg.epochs * stepsPerEpoch : total;
+  return Math.min(total, Math.round((cfg.optim.freezeLastLayerEpochs * stepsPerEpoch * total) / nominal));
 }

@@ -70,7 +70,8 @@ export function buildModel(tf: Tf, cfg: TrainConfig): Model {
   for (let i = 0; i < c.length; i++) c[i] = prng.normal();
   protos.add('proto.C', [cfg.proto.count, cfg.head.bottleneck], normaliseRows(c, cfg.head.bottleneck));
   const trainable = new Map([...student.vars, ...protos.vars]);
-  const opt = new AdamW(tf, trainable, cfg.optim);
+  // The prototypes take neither weight decay nor gradient clipping (MSN's param groups); they are re-normalised instead.
+  const opt = new AdamW(tf, trainable, cfg.optim, new Set(protos.names()));
   return { student, teacher, protos, centre: new Float32Array(cfg.head.outputs), opt };
 }
 
@@ -95,7 +96,7 @@ export async function modelTensors(model: Model): Promise<Map<string, NamedTenso
   for (const [n, v] of model.opt.m) put(`adam.m.${n}`, v);
   for (const [n, v] of model.opt.v) put(`adam.v.${n}`, v);
   out.set('centre', { shape: [model.centre.length], data: model.centre.slice() });
-  out.set('adam.t', { shape: [1], data: new Float32Array([model.opt.t]) });
+  for (const [n, t] of model.opt.steps) out.set(`adam.t.${n}`, { shape: [1], data: new Float32Array([t]) });
   return out;
 }
 
@@ -109,7 +110,8 @@ export function loadModelTensors(tf: Tf, model: Model, t: Map<string, NamedTenso
     for (const [n, v] of model.opt.v) v.assign(tf.tensor(need(values, `adam.v.${n}`), v.shape));
   });
   model.centre.set(need(values, 'centre'));
-  model.opt.t = need(values, 'adam.t')[0];
+  // Checkpoints from before per-parameter step counts hold one `adam.t` for all.
+  for (const n of model.opt.steps.keys()) model.opt.steps.set(n, (values.get(`adam.t.${n}`) ?? need(values, 'adam.t'))[0]);
 }
 
 function need(values: Map<string, Float32Array>, name: string): Float32Array {
@@ -279,7 +281,7 @@ export function trainStep(
   if (debug?.grads) for (const [n, g] of gradMap) debug.grads.set(n, g.dataSync() as Float32Array);
 
   // ── optimiser: clip, freeze the last layer early on, AdamW ──
-  const gradNorm = clipGradients(tf, gradMap, cfg.optim.clipGrad, cfg.optim.clipMode);
+  const gradNorm = clipGradients(tf, gradMap, cfg.optim.clipGrad, cfg.optim.clipMode, model.opt.exempt);
   if (step < sched.freezeLastLayerSteps) {
     gradMap.get(LAST_LAYER)?.dispose();
     gradMap.delete(LAST_LAYER);

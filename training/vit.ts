@@ -16,7 +16,7 @@ export interface ViTOutput {
 export function initViT(p: Params, cfg: ViTConfig, rng: Rng, prefix = 'vit.'): void {
   const d = cfg.width;
   const grid = cfg.imageSize / cfg.patch;
-  const tn = { truncNormal: 0.02 };
+  const tn = { truncNormal: 0.02 }; // timm's trunc_normal_(std=.02): cut at ±2 absolute
   p.add(`${prefix}patch.w`, [cfg.patch * cfg.patch * 3, d], tn, rng);
   p.add(`${prefix}patch.b`, [d], 'zeros');
   p.add(`${prefix}cls`, [1, 1, d], tn, rng);

@@ -5,7 +5,8 @@
 import type { FaceConfig, PolicyConfig } from '../../src/config.ts';
 import { judgeImage, judgeImageGeometry, judgePose } from '../policy.ts';
 import { createHuman, humanConfig, type Human, type HumanConfig } from '../../src/human.ts';
-import { dhash, iou, rollFromEyes, sharpness } from './measure.ts';
+import { iou, rollFromEyes, sharpness } from './measure.ts';
+import { dhash } from '../../src/dhash.ts';
 import type { AnalysisInput, FaceRecord, ImageAnalysis } from './types.ts';
 import type { Box } from '../../src/contracts/geometry.ts';
 

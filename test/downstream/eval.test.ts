@@ -52,6 +52,16 @@ test.serial('landmarks: the patch-token head beats the mean-shape baseline', asy
   t.is(r.baseline.name, 'mean-shape');
   t.true(r.mean < r.baseline.mean, `NME ${r.mean} vs mean shape ${r.baseline.mean}`);
   t.true(r.mean > 0 && r.mean < 0.2);
+  // The run's pre-training set (synth's train split) is checked against the test split and stored with the rows.
+  t.true(r.leakage.checked);
+  t.is(r.leakage.trainImages, 480);
+  t.is(r.leakage.testImages, 120);
+  t.deepEqual(r.leakage.overlaps, [], "different drawn faces are not taken for copies");
+  const extra = JSON.parse((ws.db.prepare("SELECT extra FROM evals WHERE run = 'mini' AND task = 'landmarks'").get() as { extra: string }).extra);
+  t.deepEqual(extra.leakage, r.leakage);
+  t.regex(report(ws), /Test split vs mini's pre-training set: no overlap with the pre-training set found \(dHash ≤ 6, thumbnail correlation ≥ 0.88; 120 test images against 480 pre-training crops\)/);
+  const rnd = await evaluate({ ws, tf, backend, task: 'landmarks', data, run: 'mini', backbone: 'random', epochs: 1, maxTrain: 20 });
+  t.false(rnd.leakage.checked);
 });
 
 test.serial('few-shot fine-tune over seeds, attributes with the random-init baseline, and the report', async (t) => {

@@ -57,6 +57,11 @@ test('pseudolabel: human labels curated crops in the RAF-DB and 300W layouts, ma
   t.true(r.pseudo);
   t.is(r.dataset, 'pseudo-rafdb:pseudo');
   t.is(r.missingFeatures, 0);
+  // human's descriptor on real faces: it may read little of the shape from a few faces, but it must not land far
+  // above the mean-shape floor (it was 6.4 × the floor: unscaled constant channels, flip copies, a random start).
+  const hl = await evaluate({ ws, tf, backend: name, task: 'landmarks', data: out, backbone: 'human' });
+  t.is(hl.baseline.name, 'mean-shape');
+  t.true(hl.mean < hl.baseline.mean * 1.15, `human NME ${hl.mean} vs mean shape ${hl.baseline.mean}`);
   const lmr = await evaluate({ ws, tf, backend: name, task: 'landmarks', data: out, backbone: 'random', preset: 'tiny', vit: { imageSize: 32, depth: 1 }, epochs: 10 });
   t.true(lmr.pseudo);
   t.regex(report(ws), /landmarks · pseudo-300w:pseudo · linear · full \(pseudo-labels made by human, not ground truth\)/);

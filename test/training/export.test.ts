@@ -133,6 +133,8 @@ test.serial('--run takes the folder: the backbone loads from safetensors and eva
     const s = await evaluate({ ws: w, tf, backend: 'wasm', task: 'expression', data, run: out, epochs: 5 });
     t.is(s.run, 'exp');
     t.true(s.mean >= 0 && s.mean <= 1);
+    // The model names the set it was trained on (here on this machine), so the test split is checked against it.
+    t.true(s.leakage.checked, JSON.stringify(s.leakage));
     const random = await evaluate({ ws: w, tf, backend: 'wasm', task: 'expression', data, run: out, backbone: 'random', epochs: 5 });
     t.is(random.run, 'random');
     // The report says what the model is, though it is no run of this workspace.

@@ -127,5 +127,18 @@ test('schedules: endpoints, warm-up and monotonicity', (t) => {
   t.true(Math.abs(sc.weightDecay[0] - 0.04) < 1e-12 && Math.abs(sc.weightDecay[99] - 0.4) < 1e-12);
   for (let i = 1; i < 100; i++) t.true(sc.momentum[i] >= sc.momentum[i - 1] && sc.weightDecay[i] >= sc.weightDecay[i - 1]);
   t.true(Math.abs(sc.lr[10] - (5e-4 * 16) / 256) < 1e-12);
-  t.is(sc.freezeLastLayerSteps, 4);
+  t.is(sc.freezeLastLayerSteps, 5); // 1 of the nominal 20 epochs: 5 % of the run
+});
+
+test('the last-layer freeze scales with the run length like the warm-ups', (t) => {
+  // 2,000 images at batch 16 are 125 steps per epoch: a 40-step run must not keep the last layer frozen throughout.
+  const at = (steps: number, freezeLastLayerEpochs = 1) =>
+    buildSchedules({ ...presets.tiny, steps, optim: { ...presets.tiny.optim, freezeLastLayerEpochs } }, 2000);
+  t.is(at(40).freezeLastLayerSteps, 2);
+  t.is(at(4000).freezeLastLayerSteps, 200);
+  // A run whose length is set by epochs freezes exactly freezeLastLayerEpochs epochs.
+  t.is(at(0).total, 2500);
+  t.is(at(0).freezeLastLayerSteps, 125);
+  t.is(at(0, 2).freezeLastLayerSteps, 250);
+  t.is(at(40, 0).freezeLastLayerSteps, 0);
 });

@@ -10,6 +10,7 @@ import { FORMATS, type Format, type TaskName } from './data.ts';
 import { synthesize } from './synth/write.ts';
 import { report } from './report.ts';
 import { pseudolabel } from './readers/pseudo.ts';
+import { describeLeakage } from '../../src/evals.ts';
 import { resolveSetDir } from '../manifest.ts';
 
 export { evaluate, synthesize, report, pseudolabel };
@@ -44,6 +45,8 @@ export function describeSummary(s: EvalSummary): string {
     ` — ${s.train} train / ${s.test} test images, ${s.seconds.toFixed(1)} s` +
     (s.failedImages ? `, ${s.failedImages} images unreadable` : '') +
     (s.missingFeatures ? `, no face found by human in ${s.missingFeatures}` : '') +
+    (s.subsets ?? []).map((g) => `\n  ${g.dataset} (${g.test} test): ${s.run} ${pct(g.mean)}${s.seeds > 1 ? ` ± ${pct(g.std)}` : ''} vs ${g.baseline.name} ${pct(g.baseline.mean)}`).join('') +
+    (s.leakage.checked ? `\npre-training set: ${describeLeakage(s.leakage)}` : '') +
     (s.pseudo ? '\nlabels are pseudo-labels made by human, not ground truth' : '')
   );
 }

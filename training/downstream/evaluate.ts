@@ -18,6 +18,11 @@ import { landmarksTask } from './tasks/landmarks.ts';
 import type { AnyTask, MetricRow } from './tasks/task.ts';
 import type { Normaliser, TaskData } from './readers/types.ts';
 import { meanStd } from '../../src/evals.ts';
+import { fitStandardiser } from './standardise.ts';
+import { testGroups, type TestGroup } from './subsets.ts';
+import { checkLeakage, LEAK_DISTANCE, pretrainingSet } from './leakage.ts';
+import { readManifest } from '../manifest.ts';
+import { describeLeakage, type Leakage } from '../../src/evals.ts';
 import { mulberry32 } from './synth/rng.ts';
 
 export type BackboneKind = 'run' | 'random' | 'human';
@@ -54,6 +59,8 @@ export interface EvalOptions {
   l2?: number;
   /** Landmarks: override the dataset's NME normaliser (AFLW-19 style datasets ask for the box diagonal). */
   normaliser?: Normaliser;
+  /** Leakage check: the largest dHash distance (of 64 bits) that counts a test image as a pre-training image (default 6). */
+  maxHashDistance?: number;
   log?: (line: string) => void;
   /** Images decoded so far, of `total`. */
   onProgress?: (done: number, total: number) => void;
@@ -88,6 +95,10 @@ export interface EvalSummary {
   pseudo: boolean;
   seconds: number;
   rows: EvalRow[];
+  /** Whether any test image is in the evaluated run's pre-training set (stored as extra.leakage with every row). */
+  leakage: Leakage;
+  /** Further published test subsets, scored apart (300W: after common, the challenge, full and private sets). */
+  subsets?: Array<{ dataset: string; test: number; mean: number; std: number; baseline: { name: string; mean: number; std: number } }>;
 }
 
 function taskFor(d: TaskData, hidden?: number, input?: 'cls' | 'patches'): AnyTask {
@@ -162,7 +173,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   };
 
   const rows: EvalRow[] = [];
-  const baseRows: Array<{ name: string; value: number }> = [];
+  const baseRows: Array<{ dataset: string; name: string; value: number }> = [];
   let missingFeatures = 0;
   const shots = o.shots ?? null;
   const epochs = o.epochs ?? (protocol === 'linear' ? 60 : 8);
@@ -170,40 +181,57 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   const lr = o.lr ?? (protocol === 'linear' ? 3e-3 : 1e-3);
   // A classification head on the patch tokens instead of the CLS token is a different protocol in the table.
   const protocolLabel = task.name !== 'landmarks' && task.input === 'patches' && o.backbone !== 'human' ? `${protocol}:tokens` : protocol;
-  const store = (run: string, seed: number, metrics: MetricRow[]) => {
-    for (const m of metrics) rows.push({ run, task: o.task, dataset: data.dataset, protocol: protocolLabel, shots, seed, metric: m.metric, value: m.value });
+  const store = (dataset: string, run: string, seed: number, metrics: MetricRow[]) => {
+    for (const m of metrics) rows.push({ run, task: o.task, dataset, protocol: protocolLabel, shots, seed, metric: m.metric, value: m.value });
   };
+  // Published test subsets (300W) are scored and stored apart; the summary's headline is the first group.
+  const groups = testGroups(data.dataset, te.ok.map((x) => x.sample));
+  const scored = (g: TestGroup, all: Float32Array[]) => g.idx.map((i) => all[i]!);
+  const testSamples = (g: TestGroup) => g.idx.map((i) => te.ok[i]!.sample) as never[];
+  const testRegions = (g: TestGroup) => g.idx.map((i) => te.ok[i]!.decoded.region);
 
   let frozen: { train: Features; trainFlip?: Features; test: Features } | null = null;
   for (let seed = 0; seed < seeds; seed++) {
     const rng = mulberry32(1000 + seed);
     const idx = shots === null ? tr.ok.map((_, i) => i) : task.fewShot(tr.ok.map((x) => x.sample) as never[], shots, rng);
     const yTrain = idx.map((i) => trainTargets[i]!);
-    const base = task.baseline(yTrain, testTargets, te.ok.map((x) => x.sample) as never[]);
-    store(base.name, seed, base.rows);
-    baseRows.push({ name: base.name, value: base.rows.find((r) => r.metric === task.main.metric)!.value });
+    for (const g of groups) {
+      const base = task.baseline(yTrain, scored(g, testTargets), testSamples(g), testRegions(g));
+      store(g.dataset, base.name, seed, base.rows);
+      baseRows.push({ dataset: g.dataset, name: base.name, value: base.rows.find((r) => r.metric === task.main.metric)!.value });
+    }
     let pred: Float32Array[];
     if (protocol === 'linear') {
       frozen ??= {
         train: await features(tr.ok, false),
-        trainFlip: task.flipTarget ? await features(tr.ok, true) : undefined,
+        // Mirrored copies only help a head that reads a spatial layout (patch tokens). A global descriptor such as
+        // human's is close to mirror-invariant, so a mirrored copy is a near-identical input with mirrored targets:
+        // contradictory pairs that a head on few images fits with large weights (test noise of tens of per cent).
+        trainFlip: task.flipTarget && source.spatial ? await features(tr.ok, true) : undefined,
         test: await features(te.ok, false),
       };
       missingFeatures = frozen.train.missing + frozen.test.missing;
       const usePatches = task.input === 'patches' && frozen.train.patches !== undefined;
       const shape = usePatches ? [frozen.train.tokens!, frozen.train.dim] : [frozen.train.dim];
       const pick = (f: Features, ids: number[]) => gather(usePatches ? f.patches! : f.cls, shape, ids);
-      let x = pick(frozen.train, idx);
-      let y = concat(yTrain);
+      // Images the source found no face in are not training data; at test time they get the head's intercept.
+      const absentTrain = new Set(frozen.train.absent ?? []);
+      const absentFlip = new Set(frozen.trainFlip?.absent ?? []);
+      const use = idx.filter((i) => !absentTrain.has(i));
+      const useFlip = idx.filter((i) => !absentFlip.has(i));
+      let x = pick(frozen.train, use);
+      let y = concat(use.map((i) => trainTargets[i]!));
       if (frozen.trainFlip && task.flipTarget) {
-        x = concat([x, pick(frozen.trainFlip, idx)]);
-        y = concat([y, ...yTrain.map(task.flipTarget)]);
+        x = concat([x, pick(frozen.trainFlip, useFlip)]);
+        y = concat([y, ...useFlip.map((i) => task.flipTarget!(trainTargets[i]!))]);
       }
-      const norm = standardiser(x, shape[shape.length - 1]!);
+      if (!y.length) throw new InputError(`${o.data}: the feature source found no face in any of the ${idx.length} training images`);
+      const norm = fitStandardiser(x, shape[shape.length - 1]!, new Set(), usePatches ? shape[0]! : 1);
       const head = task.head(o.tf, { dim: frozen.train.dim, tokens: usePatches ? frozen.train.tokens : undefined }, yTrain, seed + 1);
-      const curve = await fitOnFeatures(o.tf, head, norm(x), shape, y, yTrain[0]!.length, task.loss(o.tf), { epochs, batch, lr, seed, l2: o.l2 ?? 1e-3 });
-      log(`seed ${seed}: ${idx.length} training examples, loss ${curve[0]!.toFixed(4)} → ${curve.at(-1)!.toFixed(4)}`);
-      pred = await predictFeatures(o.tf, head, norm(pick(frozen.test, te.ok.map((_, i) => i))), shape);
+      const curve = await fitOnFeatures(o.tf, head, norm.apply(x), shape, y, yTrain[0]!.length, task.loss(o.tf), { epochs, batch, lr, seed, l2: o.l2 ?? 1e-3 });
+      log(`seed ${seed}: ${use.length} training examples${use.length < idx.length ? ` (${idx.length - use.length} without a feature left out)` : ''}, ` +
+        `${norm.constant} constant channels, loss ${curve[0]!.toFixed(4)} → ${curve.at(-1)!.toFixed(4)}`);
+      pred = await predictFeatures(o.tf, head, norm.apply(pick(frozen.test, te.ok.map((_, i) => i)), new Set(frozen.test.absent ?? [])), shape);
       head.dispose();
     } else {
       if (seed > 0) {
@@ -220,31 +248,60 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
       pred = await predictImages(o.tf, bb, head, te.ok.map((x) => x.decoded.pixels), size, task.input);
       head.dispose();
     }
-    store(label, seed, task.metrics(pred, testTargets, te.ok.map((x) => x.sample) as never[]));
+    for (const g of groups) store(g.dataset, label, seed, task.metrics(scored(g, pred), scored(g, testTargets), testSamples(g), testRegions(g)));
   }
   source.dispose();
 
   // An exported model has no row in the runs table: what it is travels with its results, for the report.
   const ref = (o.backbone ?? 'run') === 'run' ? resolveBackbone(o.run!, o.ws.paths.runs) : undefined;
   const model = ref?.kind === 'model' ? { dir: ref.dir, preset: ref.preset, ...modelSource(ref.dir) } : undefined;
-  const extra = JSON.stringify({ data: o.data, backend: o.backend, epochs, lr, train: tr.ok.length, test: te.ok.length, pseudo: !!data.pseudo, ...(model ? { model } : {}) });
+  const leakage = await leakageOf(o, te.ok.map((x) => ({ image: x.sample.image, region: x.decoded.region })));
+  if (leakage.checked) log(`pre-training overlap: ${describeLeakage(leakage)}`);
+  const extra = JSON.stringify({ data: o.data, backend: o.backend, epochs, lr, train: tr.ok.length, test: te.ok.length, pseudo: !!data.pseudo, leakage, ...(model ? { model } : {}) });
   const insert = o.ws.db.prepare('INSERT INTO evals (run, task, dataset, protocol, shots, seed, metric, value, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
   o.ws.db.transaction(() => {
     for (const r of rows) insert.run(r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric, r.value, extra);
   })();
 
-  const main = meanStd(rows.filter((r) => r.run === label && r.metric === task.main.metric).map((r) => r.value));
-  const b = meanStd(baseRows.map((r) => r.value));
+  const summaryOf = (g: TestGroup) => ({
+    dataset: g.dataset, test: g.idx.length,
+    ...meanStd(rows.filter((r) => r.dataset === g.dataset && r.run === label && r.metric === task.main.metric).map((r) => r.value)),
+    baseline: { name: baseRows[0]!.name, ...meanStd(baseRows.filter((r) => r.dataset === g.dataset).map((r) => r.value)) },
+  });
+  const [head, ...rest] = groups.map(summaryOf);
   return {
-    run: label, task: o.task, dataset: data.dataset, protocol, shots, seeds, metric: task.main.metric, ...main,
-    baseline: { name: baseRows[0]!.name, ...b }, train: tr.ok.length, test: te.ok.length, failedImages, missingFeatures,
-    pseudo: !!data.pseudo, seconds: (Date.now() - t0) / 1000, rows,
+    run: label, task: o.task, dataset: head!.dataset, protocol, shots, seeds, metric: task.main.metric, mean: head!.mean, std: head!.std,
+    baseline: head!.baseline, train: tr.ok.length, test: te.ok.length, failedImages, missingFeatures,
+    pseudo: !!data.pseudo, seconds: (Date.now() - t0) / 1000, rows, leakage, ...(rest.length ? { subsets: rest } : {}),
   };
 }
 
-function modelSource(dir: string): { run: string; step: number } {
+function modelSet(dir: string): { dir: string; files: string[] } | { reason: string } {
+  const { data, run } = modelSource(dir);
+  if (!data) return { reason: `exported model ${dir} names no training set` };
+  try {
+    const set = readManifest(data);
+    return { dir: set.dir, files: set.items.map((i) => i.file) };
+  } catch (err) {
+    return { reason: `the training set of the exported model (run "${run}", ${data}) cannot be read here: ${(err as Error).message}` };
+  }
+}
+
+function modelSource(dir: string): { run: string; step: number; data: string | null } {
   const { source } = readModelConfig(dir);
-  return { run: source.run, step: source.step };
+  return { run: source.run, step: source.step, data: source.data };
+}
+
+/** Checked for a trained run only: random init has seen no data, and human's training data is not in the workspace. */
+async function leakageOf(o: EvalOptions, test: Array<{ image: string; region: Decoded['region'] }>): Promise<Leakage> {
+  const kind = o.backbone ?? 'run';
+  if (kind === 'random') return { checked: false, reason: 'random init: not pre-trained' };
+  if (kind === 'human') return { checked: false, reason: "human's descriptor: its training data is not in this workspace" };
+  const ref = resolveBackbone(o.run!, o.ws.paths.runs);
+  // An exported model names the set it was trained on; it is checked where that set is on this machine.
+  const set = ref.kind === 'model' ? modelSet(ref.dir) : pretrainingSet(o.ws, ref.name);
+  if ('reason' in set) return { checked: false, reason: set.reason };
+  return checkLeakage({ trainFiles: set.files, test, maxDistance: o.maxHashDistance ?? LEAK_DISTANCE, pretraining: set.dir });
 }
 
 function gather(data: Float32Array, shape: number[], ids: number[]): Float32Array {
@@ -262,20 +319,4 @@ function concat(parts: Float32Array[]): Float32Array {
     off += p.length;
   }
   return out;
-}
-
-/** Per-channel standardisation with the training features' statistics (fitted once, applied to train and test). */
-function standardiser(train: Float32Array, dim: number): (x: Float32Array) => Float32Array {
-  const n = train.length / dim;
-  const mean = new Float64Array(dim), sq = new Float64Array(dim);
-  for (let i = 0; i < train.length; i++) {
-    mean[i % dim]! += train[i]!;
-    sq[i % dim]! += train[i]! * train[i]!;
-  }
-  const std = new Float32Array(dim);
-  for (let j = 0; j < dim; j++) {
-    mean[j]! /= n;
-    std[j] = Math.sqrt(Math.max(sq[j]! / n - mean[j]! ** 2, 0)) + 1e-6;
-  }
-  return (x) => x.map((v, i) => (v - mean[i % dim]!) / std[i % dim]!);
 }

@@ -17,11 +17,15 @@ export interface Features {
   tokens?: number;
   /** Images for which the source produced no feature (human found no face): zero rows. */
   missing: number;
+  /** Their indices (the standardiser maps them to the training mean; training leaves them out). */
+  absent?: number[];
 }
 
 export interface FeatureSource {
   /** Stable id for the cache key: run name + checkpoint step, random:<preset>:<seed>, human. */
   id: string;
+  /** Whether the features keep the image's layout (patch tokens): only then do mirrored training copies help. */
+  spatial: boolean;
   /** Input side the source wants (decoded images are this size). */
   inputSize: number;
   extract(images: Float32Array[], size: number): Promise<Features>;
@@ -32,6 +36,7 @@ export interface FeatureSource {
 export function backboneSource(tf: Tf, backbone: Backbone, id: string, batch = 32): FeatureSource {
   return {
     id,
+    spatial: true,
     inputSize: backbone.inputSize,
     async extract(images, size) {
       const n = images.length;

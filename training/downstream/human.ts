@@ -45,18 +45,20 @@ export const EMOTION_AND_MESH = { face: { description: { enabled: false }, emoti
 export async function humanSource(): Promise<FeatureSource> {
   const human = await getHuman();
   return {
-    id: 'human:3.3.6:descriptor',
+    // v2: the cached features list which images had no face (`absent`).
+    id: 'human:3.3.6:descriptor:v2',
+    spatial: false,
     inputSize: SIZE,
     async extract(images, size) {
       const dim = 1024;
       const cls = new Float32Array(images.length * dim);
-      let missing = 0;
+      const absent: number[] = [];
       for (const [i, im] of images.entries()) {
         const face = await analyse(human, im, size, DESCRIBE);
         if (face?.embedding) cls.set(face.embedding.slice(0, dim), i * dim);
-        else missing++;
+        else absent.push(i);
       }
-      return { n: images.length, cls, dim, missing };
+      return { n: images.length, cls, dim, missing: absent.length, absent };
     },
     dispose: () => {},
   };

@@ -3,7 +3,7 @@
 // training ablation (distillation only / prototypes only / both) and length read from the runs table. The tables
 // themselves come from the evaluation read model on the floor (src/evals.ts), which the web shows too.
 import type { Workspace } from '../../src/workspace.ts';
-import { reportGroups, type ReportGroup, type SkippedRow } from '../../src/evals.ts';
+import { describeLeakage, reportGroups, type ReportGroup, type SkippedRow } from '../../src/evals.ts';
 
 const fmt = (g: ReportGroup, v: number) => (g.task === 'landmarks' ? `${(v * 100).toFixed(2)}%` : `${(v * 100).toFixed(1)}%`);
 
@@ -26,6 +26,9 @@ export function report(ws: Workspace): string {
       const std = e.seeds > 1 ? ` ± ${fmt(g, e.std)}` : '';
       parts.push(`| ${e.run} | ${e.about} | ${fmt(g, e.mean)}${std} | ${e.seeds} |`);
     }
+    const checked = g.entries.filter((e) => e.leakage?.checked);
+    if (checked.length) parts.push('');
+    for (const e of checked) parts.push(`Test split vs ${e.run}'s pre-training set: ${describeLeakage(e.leakage!)}.`);
     parts.push('');
   }
   return parts.join('\n') + note;

@@ -58,6 +58,18 @@ export function splitOf300W(relPath: string): Split {
   return /(^|\/)(testset|ibug|01_Indoor|02_Outdoor)(\/|$)|(^|\/)test_[^/]*$/i.test(relPath) ? 'test' : 'train';
 }
 
+/**
+ * 300W's published test subsets: common (helen and lfpw test sets, 554 faces), challenge (ibug, 135), and the 300-W
+ * competition's private set (01_Indoor and 02_Outdoor, 600). "full" (689) is common + challenge; the private set is
+ * a different benchmark and is never averaged into it.
+ */
+export function subsetOf300W(relPath: string): string | undefined {
+  if (/(^|\/)(01_Indoor|02_Outdoor)(\/|$)/i.test(relPath)) return 'private';
+  if (/(^|\/)ibug(\/|$)/i.test(relPath)) return 'challenge';
+  if (/(^|\/)testset(\/|$)/i.test(relPath)) return 'common';
+  return undefined;
+}
+
 export function read300W(root: string, opts: { dataset?: string } = {}): LandmarkData {
   const files = walk(root);
   if (!files.length) throw new DatasetError(`no .pts files under ${root}`);
@@ -69,7 +81,10 @@ export function read300W(root: string, opts: { dataset?: string } = {}): Landmar
     else if (pts.length !== points) throw new AnnotationError(file, 2, `has ${pts.length} points, the others ${points}`);
     const image = imageWithStem(dirname(file), basename(file, '.pts'));
     if (!image) throw new DatasetError(`${file}: no image with the same name beside it`);
-    samples.push({ image, split: splitOf300W(relative(root, file)), points: pts });
+    const rel = relative(root, file);
+    const split = splitOf300W(rel);
+    const subset = split === 'test' ? subsetOf300W(rel) : undefined;
+    samples.push({ image, split, points: pts, ...(subset ? { subset } : {}) });
   }
   return { task: 'landmarks', dataset: opts.dataset ?? '300w', points, normaliser: 'inter-ocular', samples };
 }

@@ -9,6 +9,8 @@ export interface Sample {
   split: Split;
   /** Face box [x, y, w, h] in image pixels, where the dataset gives one (the loader crops to it). */
   box?: [number, number, number, number];
+  /** The published test subset the sample belongs to, scored apart (300W: common, challenge, private). */
+  subset?: string;
 }
 
 export interface AttributeData {

@@ -20,13 +20,14 @@ export interface TaskSpec<S> {
   head(tf: Tf, input: { dim: number; tokens?: number }, trainTargets: Float32Array[], seed: number): Head;
   loss(tf: Tf): (pred: Tensor2D, target: Tensor2D) => Scalar;
   flipTarget: ((t: Float32Array) => Float32Array) | null;
-  metrics(pred: Float32Array[], truth: Float32Array[], samples: S[]): MetricRow[];
+  /** `regions`: each test sample's crop in source pixels (landmarks map a dataset's face box into target units). */
+  metrics(pred: Float32Array[], truth: Float32Array[], samples: S[], regions: Region[]): MetricRow[];
   /** The headline metric (stored first, shown in the report) and whether lower is better. */
   main: { metric: string; lowerIsBetter: boolean };
   /** Indices of a K-shot training subset. */
   fewShot(samples: S[], k: number, rng: Rng): number[];
   /** The no-learning baseline (majority class, mean shape), from training targets only. */
-  baseline(trainTargets: Float32Array[], testTargets: Float32Array[], samples: S[]): { name: string; rows: MetricRow[] };
+  baseline(trainTargets: Float32Array[], testTargets: Float32Array[], samples: S[], regions: Region[]): { name: string; rows: MetricRow[] };
 }
 
 export type AnyTask = TaskSpec<TaskData['samples'][number]>;
