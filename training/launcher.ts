@@ -3,6 +3,7 @@
 import { clip, isPortableName } from '../src/input.ts';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
+import { arch, cpus, platform, release, totalmem } from 'node:os';
 import { loadBackend } from '../src/backend.ts';
 import { InputError } from '../src/errors.ts';
 import { ConfigError, type Backend } from '../src/config.ts';
@@ -112,6 +113,11 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     const sched = buildSchedules(cfg, set.items.length);
     mkdirSync(runDir, { recursive: true });
     writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2));
+    // The machine, for the model card of an exported backbone (the last session's, when a run is resumed elsewhere).
+    writeFileAtomic(join(runDir, 'machine.json'), JSON.stringify({
+      cpu: cpus()[0]?.model.trim(), cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30),
+      platform: `${platform()} ${release()} ${arch()}`, node: process.version,
+    }, null, 2));
 
     // ───── state: fresh or the last checkpoint ─────
     let start = 0;

@@ -1,9 +1,16 @@
 // Search in a trained run's ProS embedding space, opened through the floor (src/index/runs.ts): the header `pros embed`
 // wrote gives the width, and opening reconciles the run's index with the `embeddings` table (a crashed embed may have
-// committed rows its index never saved).
+// committed rows its index never saved). A new photo is embedded with the model the space keeps beside its index
+// (index/runs/<run>.model/, written by `pros embed`): a tfjs GraphModel loaded on first use, so the server needs no
+// training code.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
 import { InputError } from '../src/errors.ts';
+import { loadBackend } from '../src/backend.ts';
+import { loadGraphEmbedder, type Embedder } from '../src/model/embedder.ts';
+import { MODEL_CONFIG } from '../src/model/folder.ts';
 import { openRunSpace, type RunSpace } from '../src/index/runs.ts';
 import type { Neighbour } from '../src/contracts/geometry.ts';
 
@@ -17,6 +24,7 @@ interface Space extends RunSpace {
 /** Open run spaces, reopened when the database has changed since (a `pros embed` may have added rows). */
 export class RunSpaces {
   private readonly open = new Map<string, Promise<Space>>();
+  private readonly models = new Map<string, Promise<Embedder>>();
 
   constructor(
     private readonly ws: Workspace,
@@ -59,8 +67,35 @@ export class RunSpaces {
     return out.slice(0, k);
   }
 
+  /** k nearest faces of an embedding (L2-normalised, the space's width), best first. */
+  async byVector(run: string, vector: Float32Array, k: number): Promise<Neighbour[]> {
+    const s = await this.space(run);
+    if (s.index.count() === 0) return [];
+    const res = s.index.search(vector, Math.min(s.index.count(), k));
+    return res.ids[0].map((id, i) => ({ faceId: id, similarity: res.sims[0][i] }));
+  }
+
+  /** The model that made the space, loaded once. */
+  embedder(run: string): Promise<Embedder> {
+    const dir = join(this.ws.paths.index, 'runs', `${run}.model`);
+    if (!existsSync(join(dir, MODEL_CONFIG))) {
+      return Promise.reject(new RunSpaceError(
+        `run "${run}" has no model kept beside its embeddings (it was embedded by an older pros): run \`pros embed --run ${run} --set SET\` again to search it by upload`,
+      ));
+    }
+    let m = this.models.get(run);
+    if (!m) {
+      m = loadBackend(this.config.backend, { quiet: true }).then(({ tf }) => loadGraphEmbedder(dir, tf));
+      this.models.set(run, m);
+      m.catch(() => this.models.delete(run));
+    }
+    return m;
+  }
+
   close(): void {
     for (const p of this.open.values()) void p.then((s) => s.store.close()).catch(() => undefined);
     this.open.clear();
+    for (const m of this.models.values()) void m.then((e) => e.dispose()).catch(() => undefined);
+    this.models.clear();
   }
 }

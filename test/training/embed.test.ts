@@ -9,6 +9,8 @@ import { defaults } from '../../src/config.ts';
 import { openWorkspace } from '../../src/workspace.ts';
 import { openIndex, VectorStore } from '../../src/index/index.ts';
 import { embedSet } from '../../training/embed.ts';
+import { loadBackend } from '../../src/backend.ts';
+import { inputPixels, loadGraphEmbedder } from '../../src/model/embedder.ts';
 import { train } from '../../training/launcher.ts';
 import { makeSet, testOverrides } from './_fixtures.ts';
 
@@ -54,6 +56,14 @@ test('embeds a set with the trained teacher into the run index, resumably', asyn
   t.true(Math.abs(norm - 1) < 1e-4, 'embeddings are normalised');
   const ann = await openIndex(join(ws, 'index', 'runs'), 'emb', 64, index);
   t.is(ann.search(v, 1).ids[0][0], ids[5], 'a face finds itself');
+  // The space keeps the model that made it: its tfjs graph embeds the same crop to the same vector (float16 apart).
+  const { tf } = await loadBackend('wasm', { quiet: true });
+  const embedder = await loadGraphEmbedder(join(ws, 'index', 'runs', 'emb.model'), tf);
+  const again5 = await embedder.embed(await inputPixels(join(setDir, lines[5].path), embedder.inputSize), 1);
+  embedder.dispose();
+  let cos = 0;
+  for (let i = 0; i < 64; i++) cos += again5[i] * v[i];
+  t.true(cos > 0.999, `cosine ${cos}`);
 
   const again = await embedSet({ run: 'emb', set: 'faces', workspace: ws, quiet: true, index, backend: 'wasm' });
   t.is(again.embedded, 0);
@@ -68,5 +78,5 @@ test('embeds a set with the trained teacher into the run index, resumably', asyn
   const healed = await embedSet({ run: 'emb', set: 'faces', workspace: ws, quiet: true, index, backend: 'wasm' });
   t.is(healed.embedded, 0);
   t.is(healed.indexCount, 12);
-  await t.throwsAsync(embedSet({ run: 'nope', set: 'faces', workspace: ws, quiet: true }), { message: /no trained run/ });
+  await t.throwsAsync(embedSet({ run: 'nope', set: 'faces', workspace: ws, quiet: true }), { message: /no run "nope"/ });
 });

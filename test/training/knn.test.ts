@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { loadBackend } from '../../src/backend.ts';
-import { loadBackbone, randomBackbone } from '../../training/backbone.ts';
+import { resolveBackbone, loadBackbone, randomBackbone } from '../../training/backbone.ts';
 import { decode, view } from '../../training/augment.ts';
 import { presets } from '../../training/config.ts';
 import { embedFiles } from '../../training/embed.ts';
@@ -100,7 +100,7 @@ testIf(ffmpeg, 'ffmpeg not installed')('k-NN of held-out frames: trained teacher
   for (const seed of SEEDS) {
     const overrides = { ...testOverrides, seed, steps: STEPS, optim: { baseLr: 0.05, warmupFraction: 0.1 }, proto: { count: 16, target: (process.env.PROS_KNN_TARGET ?? 'sinkhorn') as 'sinkhorn' | 'sharpen' } };
     await train({ data: set, run: `knn-${seed}`, workspace: ws, quiet: true, overrides });
-    const trained = await loadBackbone(join(ws, 'runs', `knn-${seed}`), tf);
+    const trained = await loadBackbone(resolveBackbone(`knn-${seed}`, join(ws, 'runs')), tf);
     const random = randomBackbone('tiny', seed, tf, testOverrides.vit);
     t.is(trained.inputSize, size);
     const [a, r] = [await score(trained), await score(random)];
