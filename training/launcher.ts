@@ -1,7 +1,7 @@
 // `pros train`: resolves the config and the curated set, starts (or resumes) a run under workspace/runs/<run>/,
 // runs the loop on this thread or on data-parallel workers, and records checkpoints and metrics.
 import { clip, isPortableName } from '../src/input.ts';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { arch, cpus, platform, release, totalmem } from 'node:os';
 import { loadBackend } from '../src/backend.ts';
