@@ -7,10 +7,12 @@ type Registrar = (program: Command) => void;
 
 const parts: Array<() => Promise<{ register: Registrar }>> = [
   () => import('../retrieval/commands.ts'),
+  () => import('../retrieval/privacy/commands.ts'),
   () => import('../training/commands.ts'),
   () => import('../training/downstream/commands.ts'),
   () => import('../web/commands.ts'),
   () => import('./demo.ts'),
+  () => import('./corpus.ts'),
 ];
 
 const program = new Command('pros')

@@ -5,18 +5,21 @@ import type { Command } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { intArg, openContext, run, withCommonOptions, type CommonOptions } from '../src/command.ts';
+import { InputError } from '../src/errors.ts';
+import { isModelFolder, shippedModel } from '../src/model/folder.ts';
 import { log } from '../src/log.ts';
 import { buildCorpus } from './demo/corpus.ts';
 import { serveCorpus, urlList } from './demo/server.ts';
 import { curate } from '../retrieval/pipeline.ts';
 import { exportSet } from '../retrieval/export.ts';
-import { formatSummary, type CurateSummary } from '../retrieval/summary.ts';
+import { formatSummary, summarize, type CurateSummary } from '../retrieval/summary.ts';
 import { interruptible, setName } from '../retrieval/commands.ts';
 import { train, type TrainSummary } from '../training/launcher.ts';
 import { embedSet } from '../training/embed.ts';
 import { quickEvaluation } from '../training/downstream/quick.ts';
 import { loadBackend } from '../src/backend.ts';
 import { openWorkspace } from '../src/workspace.ts';
+import { forget } from '../retrieval/privacy/forget.ts';
 
 const DEMO_PORT = 47310;
 
@@ -26,6 +29,8 @@ interface DemoFlags extends CommonOptions {
   nonface: number;
   steps: number;
   train: boolean;
+  /** An exported backbone shown beside the short run (default: the shipped models/pros-tiny, when present). */
+  model?: string;
 }
 
 export interface DemoResult {
@@ -33,6 +38,10 @@ export interface DemoResult {
   curate: CurateSummary;
   train?: Pick<TrainSummary, 'run' | 'runDir' | 'status' | 'step' | 'firstLoss' | 'lastLoss' | 'imgPerSec' | 'backend' | 'kernels' | 'checkpoint' | 'metricsFile' | 'warnings'>;
   embedded?: number;
+  /** The demo's forget request: one person, by an example photo, before the set is exported and trained on. */
+  forget?: { requestId: number; example: string; faces: number; images: number; files: number; optouts: number; runs: string[] };
+  /** The exported backbone embedded and evaluated beside the run (the shipped one by default), if any. */
+  model?: { dir: string; name: string; embedded: number };
   /** The closing evaluation table (Markdown), as `pros report` prints it. */
   evaluation?: string;
   workspace: string;
@@ -57,12 +66,23 @@ export async function demo(o: DemoFlags): Promise<DemoResult> {
       const listFile = join(ctx.ws.root, 'demo-urls.txt');
       writeFileSync(listFile, urlList(corpus, server.origin));
       const summary = await curate({ ws: ctx.ws, config: ctx.config, sources: [server.pageUrl, listFile], set: o.set, signal: ac.signal, quiet });
+      // One forget request, as a person asking to be removed would make it: by one example photo. A rerun of the
+      // demo reports the request already made (its photos are opted out and no longer curated).
+      const example = join(corpusDir, 'photo-SeanConnery.jpg');
+      let forgotten: DemoResult['forget'];
+      if (!summary.interrupted && existsSync(example)) {
+        const f = await forget(ctx.ws, ctx.config, { images: [example] }, { who: 'demo', once: true });
+        const c = f.request!.counts!;
+        forgotten = { requestId: f.request!.id, example, faces: c.faces, images: c.images, files: c.files, optouts: c.optouts, runs: f.runs.map((r) => r.run) };
+        // The summary reads the workspace again: the forgotten faces are gone, their items skipped as opted_out.
+        Object.assign(summary, summarize(ctx.ws.db, o.set, summary.sources, summary.elapsedSec * 1000));
+      }
       if (!summary.interrupted) {
         const exported = await exportSet(ctx.ws, ctx.config, o.set, { quiet });
         summary.exported = { dir: exported.dir, crops: exported.crops };
       }
       if (!quiet) process.stderr.write(formatSummary(summary) + '\n');
-      result = { corpus: { dir: corpusDir, files: corpus.files.length, served: server.pageUrl }, curate: summary, workspace: ctx.ws.root };
+      result = { corpus: { dir: corpusDir, files: corpus.files.length, served: server.pageUrl }, curate: summary, forget: forgotten, workspace: ctx.ws.root };
     } finally {
       await server.close();
     }
@@ -92,16 +112,29 @@ export async function demo(o: DemoFlags): Promise<DemoResult> {
     run: t.run, runDir: t.runDir, status: t.status, step: t.step, firstLoss: t.firstLoss, lastLoss: t.lastLoss,
     imgPerSec: t.imgPerSec, backend: t.backend, kernels: t.kernels, checkpoint: t.checkpoint, metricsFile: t.metricsFile, warnings: t.warnings,
   };
-  if (t.status === 'done' && t.checkpoint) {
-    const e = await embedSet({ run: runName, set: o.set, workspace: ctx.config.workspace, backend: ctx.config.backend, quiet });
+  const own = t.status === 'done' && t.checkpoint ? runName : undefined;
+  if (own) {
+    const e = await embedSet({ run: own, set: o.set, workspace: ctx.config.workspace, backend: ctx.config.backend, quiet });
     result.embedded = e.embedded + e.alreadyEmbedded;
+  }
+  // The reference backbone (models/pros-tiny) gets a ProS space of its own and a row in the table: a 40-step run
+  // shows the machinery, the shipped one what the method learns.
+  const model = o.model ?? shippedModel();
+  if (model) {
+    if (!isModelFolder(model)) throw new InputError(`--model ${model}: not a folder written by pros export-model`);
+    const e = await embedSet({ run: model, set: o.set, workspace: ctx.config.workspace, backend: ctx.config.backend, quiet });
+    result.model = { dir: model, name: e.run, embedded: e.embedded + e.alreadyEmbedded };
+  }
+  if (own || model) {
     // A small evaluation: linear probes for expression and landmarks on drawn synthetic faces, for the run's
-    // teacher and the same ViT at random init, so the table has its baseline beside it.
-    log.info('evaluating the teacher against a random-init ViT on synthetic faces (linear probes)');
+    // teacher (and the shipped backbone) and the same ViT at random init, so the table has its baseline beside it.
+    log.info('evaluating against a random-init ViT on synthetic faces (linear probes)');
     const { tf, name } = await loadBackend(ctx.config.backend, { quiet: true });
     const ws = openWorkspace(ctx.config.workspace);
     try {
-      const q = await quickEvaluation({ ws, tf, backend: name, run: runName, log: quiet ? undefined : (l) => log.info(l) });
+      const q = await quickEvaluation({
+        ws, tf, backend: name, run: (own ?? model)!, models: own && model ? [model] : [], log: quiet ? undefined : (l) => log.info(l),
+      });
       result.evaluation = q.markdown;
     } finally {
       ws.close();
@@ -115,6 +148,13 @@ export function formatDemo(r: DemoResult): string {
     `demo corpus   ${r.corpus.files} files in ${r.corpus.dir} (served at ${r.corpus.served} during the run)`,
     `curated set   ${r.curate.exported?.dir ?? '(not exported)'}: ${r.curate.setSize} faces`,
   ];
+  if (r.forget) {
+    const f = r.forget;
+    lines.push(
+      `forget        request #${f.requestId} (the person of ${f.example.split('/').at(-1)}): ${f.faces} face(s), ${f.images} image(s), ${f.files} file(s) removed; ` +
+        `${f.optouts} opt-out(s) added; runs to retrain: ${f.runs.join(', ') || 'none'}  (pros runs --affected, /audit.html)`,
+    );
+  }
   if (r.train) {
     const loss = r.train.firstLoss != null && r.train.lastLoss != null ? `, loss ${r.train.firstLoss.toFixed(3)} → ${r.train.lastLoss.toFixed(3)}` : '';
     lines.push(
@@ -125,6 +165,7 @@ export function formatDemo(r: DemoResult): string {
     for (const w of r.train.warnings) lines.push(`  warning     ${w}`);
     if (r.embedded !== undefined) lines.push(`embeddings    ${r.embedded} faces of the set in the run's ProS space`);
   }
+  if (r.model) lines.push(`backbone      ${r.model.name} (${r.model.dir}): ${r.model.embedded} faces in its ProS space`);
   if (r.evaluation) lines.push('', r.evaluation.trim(), '');
   lines.push(`browse        node bin/pros.js serve --workspace ${r.workspace}   → http://127.0.0.1:8080/`);
   return lines.join('\n');
@@ -139,7 +180,8 @@ export function register(program: Command): void {
       .option('--synthetic <n>', 'drawn synthetic faces in the corpus', intArg(0), 8)
       .option('--nonface <n>', 'generated non-face images in the corpus', intArg(0), 8)
       .option('--steps <n>', 'steps of the short ProS training run', intArg(1), 40)
-      .option('--no-train', 'stop after curating (no training, embedding or evaluation)'),
+      .option('--no-train', 'stop after curating (no training, embedding or evaluation)')
+      .option('--model <dir>', 'exported backbone embedded and evaluated beside the short run (default: models/pros-tiny when present)'),
   ).action(async (o: DemoFlags) => {
     await run(o, () => {
       setName(o.set, '--set');

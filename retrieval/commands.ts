@@ -152,7 +152,7 @@ export function register(program: Command): void {
       } finally {
         ctx.ws.close();
       }
-    }, (r) => `set ${r.into}: ${r.seeds} seed faces, ${r.added} faces added, ${r.size} in all${r.exported ? ` → ${r.exported.dir}` : ''}`);
+    }, (r) => `set ${r.into}: ${r.seeds} seed faces${r.droppedSeeds ? ` (${r.droppedSeeds} seeds dropped, see warnings)` : ''}, ${r.added} faces added, ${r.size} in all${r.exported ? ` → ${r.exported.dir}` : ''}`);
   });
 
   withCommonOptions(

@@ -1,45 +1,18 @@
 // Export of a named set as the curated-set contract training reads (DESIGN.md): curated/<set>/crops/*.jpg,
 // manifest.jsonl (one line per face) and set.json (size, margin, policy, counts, creation time, version).
-import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync, createWriteStream } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, createWriteStream } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { once } from 'node:events';
 import { VERSION, type ProsConfig } from '../src/config.ts';
+import { commitFile, tmpPath, writeFileAtomic } from '../src/atomic.ts';
 import type { Workspace } from '../src/workspace.ts';
 import { progress } from '../src/progress.ts';
 import { log } from '../src/log.ts';
 import { cropFace, cropSpec, toCropPixels } from './crop.ts';
 import type { Box } from '../src/contracts/geometry.ts';
+import { parseSetInfo, type CuratedSetInfo, type ManifestLine } from '../src/contracts/manifest.ts';
 import { mulberry32 } from '../src/random.ts';
-
-/** One line of manifest.jsonl: the contract between retrieval and training. */
-export interface ManifestLine {
-  id: number;
-  path: string;
-  image: string;
-  source: string;
-  box: Box;
-  score: number;
-  landmarks: Array<[number, number]>;
-  yaw: number | null;
-  pitch: number | null;
-  roll: number | null;
-  faceRatio: number;
-  sharpness: number | null;
-  licence?: string;
-}
-
-export interface SetInfo {
-  name: string;
-  size: number;
-  scale: number;
-  jitter: number;
-  policy: ProsConfig['policy'];
-  dedup: ProsConfig['dedup'];
-  counts: { faces: number; images: number };
-  createdAt: string;
-  updatedAt: string;
-  version: string;
-}
+import { writeDatasheet } from './privacy/datasheet.ts';
 
 interface FaceRow {
   id: number;
@@ -68,13 +41,11 @@ export async function exportSet(
 
   // Crops already on disk are reused only if they were cut with the same geometry.
   const infoFile = join(dir, 'set.json');
-  let previous: SetInfo | undefined;
+  let previous: CuratedSetInfo | undefined;
   if (existsSync(infoFile)) {
-    try {
-      previous = JSON.parse(readFileSync(infoFile, 'utf8')) as SetInfo;
-    } catch {
-      previous = undefined;
-    }
+    const parsed = parseSetInfo(readFileSync(infoFile, 'utf8'));
+    if (typeof parsed === 'string') log.warn(`${infoFile}: ${parsed}; every crop is cut again`);
+    else if (parsed.kind === 'curated') previous = parsed;
   }
   const sameGeometry = previous?.size === size && previous?.scale === scale && previous?.jitter === jitter;
 
@@ -88,7 +59,7 @@ export async function exportSet(
     .all(set) as FaceRow[];
 
   const bar = progress({ label: `export ${set}`, total: rows.length, unit: 'crops', silent: opts.quiet });
-  const tmpManifest = join(dir, `manifest.jsonl.${process.pid}.tmp`);
+  const tmpManifest = tmpPath(join(dir, 'manifest.jsonl'));
   const out = createWriteStream(tmpManifest);
   const images = new Set<string>();
   let written = 0;
@@ -101,9 +72,7 @@ export async function exportSet(
     try {
       if (!(sameGeometry && existsSync(file))) {
         if (!r.blob_path) throw new Error('source image bytes were not kept');
-        const tmp = `${file}.tmp`;
-        writeFileSync(tmp, await cropFace(blobInside(ws, r.blob_path), spec, 'jpeg', quality));
-        renameSync(tmp, file);
+        writeFileAtomic(file, await cropFace(blobInside(ws, r.blob_path), spec, 'jpeg', quality));
       }
     } catch (err) {
       failed++;
@@ -135,21 +104,23 @@ export async function exportSet(
   out.end();
   await once(out, 'finish');
   bar.stop();
-  renameSync(tmpManifest, join(dir, 'manifest.jsonl'));
+  commitFile(tmpManifest, join(dir, 'manifest.jsonl'));
   const now = new Date().toISOString();
-  const info: SetInfo = {
+  const info: CuratedSetInfo = {
+    kind: 'curated',
     name: set,
     size,
     scale,
     jitter,
-    policy: config.policy,
-    dedup: config.dedup,
+    policy: { ...config.policy },
+    dedup: { ...config.dedup },
     counts: { faces: written, images: images.size },
     createdAt: previous?.createdAt ?? now,
     updatedAt: now,
     version: VERSION,
   };
-  writeFileSync(infoFile, JSON.stringify(info, null, 2) + '\n');
+  writeFileAtomic(infoFile, JSON.stringify(info, null, 2) + '\n');
+  writeDatasheet(ws, config, set, dir, written);
   return { dir, crops: written, failed };
 }
 

@@ -2,9 +2,10 @@
 // Reader → worker → writer: items stream from the sources into a bounded pool of workers; every finished item is
 // written in one transaction by the single writer (the finalize step), so a kill -9 loses only items in flight and
 // a rerun picks up exactly the items still pending.
-import { mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ProsConfig } from '../src/config.ts';
+import { writeFileAtomic } from '../src/atomic.ts';
 import type { Workspace } from '../src/workspace.ts';
 import { log } from '../src/log.ts';
 import { progress as makeProgress } from '../src/progress.ts';
@@ -16,6 +17,7 @@ import type { ImageAnalysis } from './faces/types.ts';
 import { CurateStore, type ItemRow, type NewFace } from './store.ts';
 import { FaceIndex } from './face-index.ts';
 import { summarize, type CurateSummary } from './summary.ts';
+import { OptOutMatcher } from './privacy/optout.ts';
 
 export interface CurateOptions {
   ws: Workspace;
@@ -43,6 +45,8 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
   const sources = opts.sources.map((arg) => detectSource(arg));
   store.ensureSet(opts.set, 'curated', { policy: config.policy });
 
+  // Opt-outs (pros optout, pros forget): URLs are skipped before fetching, people before anything is stored.
+  const optouts = OptOutMatcher.load(ws, config.privacy.samePerson);
   const fetcher = new Fetcher(config.fetch);
   const faceIndex = await FaceIndex.open(ws, config);
   const pool = await FacePool.start(config);
@@ -71,6 +75,10 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
   };
 
   async function processItem(row: ItemRow, local: boolean): Promise<void> {
+    if (optouts.matchesUri(row.uri)) {
+      store.finishItem(row.id, { status: 'skipped', reason: 'opted_out', attempts: 0 });
+      return;
+    }
     const fetched: FetchOutcome = local
       ? await readLocalFile(row.uri, config.fetch.maxBytes)
       : await fetcher.fetch(row.uri, { signal });
@@ -102,6 +110,11 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
         rgb: decoded.rgb, aw: decoded.aw, ah: decoded.ah, scale: decoded.scale, width: decoded.width, height: decoded.height,
       });
       if (signal?.aborted) return;
+      if (optouts.matchesFaces(analysis.faces.map((f) => f.descriptor))) {
+        // An opted-out person: nothing of the image is kept, not even its hash.
+        await serial(() => store.finishItem(row.id, { status: 'skipped', reason: 'opted_out', ...base }));
+        return;
+      }
       const blobPath = join('images', sha.slice(0, 2), `${sha}.${extensionOf[decoded.format] ?? 'bin'}`);
       writeAtomic(join(ws.root, blobPath), fetched.bytes);
       const m = meta(row);
@@ -170,6 +183,7 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
           fetcher,
           signal,
           respectNoAI: config.fetch.respectNoAI,
+          optedOut: (url) => optouts.matchesUri(url),
           onPage: (url, o, depth) =>
             store.recordPage(row.id, url, depth, o.ok
               ? { status: 'ok', httpStatus: o.httpStatus, attempts: o.attempts, bytes: o.bytes.length, contentType: o.contentType }
@@ -219,8 +233,5 @@ function stringOrUndefined(v: unknown): string | undefined {
 
 function writeAtomic(file: string, bytes: Buffer): void {
   if (existsSync(file)) return;
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, file);
+  writeFileAtomic(file, bytes);
 }

@@ -7,8 +7,8 @@
 // | (none found)  |         | the detector returned no face above faces.detectorMinScore              | no_face         |
 // | maxFaces      | 1       | faces scoring ≥ minScore in one image; more is a group photo            | too_many_faces  |
 // | minScore      | 0.5     | detector (blazeface) box score                                          | low_score       |
-// | minFaceSize   | 48      | shorter side of the face box, source pixels                             | face_too_small  |
-// | minFaceRatio  | 0.08    | face box area (inside the image) / image area                           | face_ratio_low  |
+// | minFaceSize   | 32      | shorter side of the face box, source pixels                             | face_too_small  |
+// | minFaceRatio  | 0.05    | face box area (inside the image) / image area                           | face_ratio_low  |
 // | maxRoll       | 40      | in-plane tilt, degrees (eye line at stage 1, mesh at stage 2)           | pose_roll       |
 // | minSharpness  | 20      | variance of Laplacian of grey face box at 112 px                        | blurry          |
 // | maxYaw        | 45      | head turn, degrees, from the mesh                                       | pose_yaw        |

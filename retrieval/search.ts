@@ -11,6 +11,7 @@ import type { FaceRecord } from './faces/types.ts';
 import { FaceIndex } from './face-index.ts';
 import type { Neighbour } from '../src/contracts/geometry.ts';
 import { CurateStore } from './store.ts';
+import { log } from '../src/log.ts';
 
 export interface FaceHit extends Neighbour {
   imageSha256: string;
@@ -91,6 +92,8 @@ function listImages(dir: string): string[] {
 export interface ExpandResult {
   into: string;
   seeds: number;
+  /** Seed images that could not be read or decoded, and seed faces without a stored descriptor: logged, not used. */
+  droppedSeeds: number;
   added: number;
   size: number;
 }
@@ -104,6 +107,7 @@ export async function expand(ws: Workspace, config: ProsConfig, seed: string, k:
   const store = new CurateStore(ws.db);
   const queries: Float32Array[] = [];
   const seedIds: number[] = [];
+  let droppedSeeds = 0;
   const isSet = ws.db.prepare('SELECT 1 FROM sets WHERE name = ?').get(seed);
   if (isSet) {
     const ids = ws.db
@@ -115,6 +119,9 @@ export async function expand(ws: Workspace, config: ProsConfig, seed: string, k:
       if (d) {
         queries.push(d);
         seedIds.push(id);
+      } else {
+        droppedSeeds++;
+        log.warn(`expand: seed face ${id} has no stored descriptor; skipped`);
       }
     }
   } else {
@@ -133,6 +140,8 @@ export async function expand(ws: Workspace, config: ProsConfig, seed: string, k:
           for (const f of await describeImage(config, await readFile(file), pool)) queries.push(f.descriptor!);
         } catch (err) {
           if (!(err instanceof InputError)) throw err;
+          droppedSeeds++;
+          log.warn(`expand: seed ${file}: ${err.message}; skipped`);
         }
       }
     } finally {
@@ -152,5 +161,5 @@ export async function expand(ws: Workspace, config: ProsConfig, seed: string, k:
   const n0 = before.get(into) as number;
   store.addMembers(into, [...seedIds, ...found.keys()], 'expand');
   const size = before.get(into) as number;
-  return { into, seeds: queries.length, added: size - n0, size };
+  return { into, seeds: queries.length, droppedSeeds, added: size - n0, size };
 }

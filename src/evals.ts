@@ -139,7 +139,19 @@ export function describeRun(ws: Workspace, run: string): string {
   const r = ws.db.prepare('SELECT data, config, backend, step, status FROM runs WHERE name = ?').get(run) as
     | { data: string | null; config: string; backend: string | null; step: number; status: string }
     | undefined;
-  if (!r) return 'run not in this workspace';
+  if (!r) {
+    // An exported model (pros eval --run DIR) records what it is with its results.
+    const extra = ws.db.prepare(`SELECT extra FROM evals WHERE run = ? AND extra LIKE '%"model":%' ORDER BY id DESC LIMIT 1`).pluck().get(run) as string | undefined;
+    let m: { preset?: unknown; run?: unknown; step?: unknown } | undefined;
+    try {
+      const parsed = extra ? (JSON.parse(extra) as { model?: unknown }).model : undefined;
+      if (parsed && typeof parsed === 'object') m = parsed as typeof m;
+    } catch {
+      /* an unreadable extra describes nothing */
+    }
+    const str = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v).slice(0, 120) : '?');
+    return m ? `exported model: ${str(m.preset)} ViT, ${str(m.step)} steps of run ${str(m.run)}` : 'run not in this workspace';
+  }
   let ablation = '';
   try {
     const c = JSON.parse(r.config) as { distill?: { enabled?: boolean }; proto?: { enabled?: boolean }; preset?: string };

@@ -160,4 +160,71 @@ export const migrations: string[] = [
   CREATE INDEX items_image ON items(image_sha256);
   CREATE INDEX items_outcome ON items(kind, status, reason);
   `,
+  // 6: privacy and provenance. forget_requests is both the journal of a forget (its plan in forget_faces,
+  // forget_images and forget_embeddings, its progress in `step`) and, once done, its audit row; the plan tables are
+  // emptied when it finishes, so the audit keeps counts and run names only, never a descriptor. Opt-outs are
+  // honoured by every later crawl; a face opt-out's descriptor lives in index/optout.f32 (row descriptor_row).
+  // Lineage: each set version a run read (manifest hash) and the face ids in it.
+  `
+  CREATE TABLE forget_requests (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,               -- sha256 of the canonical request: rerunning the same command resumes it
+    who TEXT NOT NULL,
+    asked TEXT NOT NULL,             -- JSON: mode, urls, domains, set, number of examples, threshold
+    step TEXT NOT NULL DEFAULT 'planned', -- planned | descriptors | indexes | exports | caches | rows | blobs | done
+    counts TEXT,                     -- JSON: faces, images, files removed
+    runs TEXT,                       -- JSON list: runs that trained on any forgotten face
+    created_at TEXT NOT NULL DEFAULT (datetime('now')),
+    finished_at TEXT
+  );
+  CREATE INDEX forget_requests_key ON forget_requests(key, step);
+  CREATE TABLE forget_faces (
+    request_id INTEGER NOT NULL REFERENCES forget_requests(id),
+    face_id INTEGER NOT NULL,
+    image_sha256 TEXT NOT NULL,
+    descriptor_row INTEGER,
+    PRIMARY KEY(request_id, face_id)
+  );
+  CREATE TABLE forget_images (
+    request_id INTEGER NOT NULL REFERENCES forget_requests(id),
+    sha256 TEXT NOT NULL,
+    blob_path TEXT,
+    whole INTEGER NOT NULL,          -- 1: no kept face needs the image (row, blob and its items go); 0: only faces go
+    PRIMARY KEY(request_id, sha256)
+  );
+  CREATE TABLE forget_embeddings (
+    request_id INTEGER NOT NULL REFERENCES forget_requests(id),
+    run TEXT NOT NULL,
+    face_id INTEGER NOT NULL,
+    row INTEGER NOT NULL,
+    PRIMARY KEY(request_id, run, face_id)
+  );
+  CREATE TABLE optouts (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,              -- domain | prefix | url | face
+    value TEXT,                      -- the domain, URL prefix or URL; NULL for a face
+    descriptor_row INTEGER,          -- face: its row in index/optout.f32
+    request_id INTEGER,              -- the forget request that added it, if one did
+    note TEXT,
+    added_at TEXT NOT NULL DEFAULT (datetime('now')),
+    UNIQUE(kind, value)
+  );
+  CREATE TABLE run_sets (
+    run TEXT NOT NULL,
+    manifest_sha256 TEXT NOT NULL,
+    set_dir TEXT NOT NULL,
+    faces INTEGER NOT NULL,
+    step INTEGER NOT NULL,           -- the step the run was at when it read this version
+    at TEXT NOT NULL DEFAULT (datetime('now')),
+    PRIMARY KEY(run, manifest_sha256)
+  );
+  CREATE TABLE run_faces (run TEXT NOT NULL, face_id INTEGER NOT NULL, PRIMARY KEY(run, face_id));
+  CREATE INDEX run_faces_face ON run_faces(face_id);
+  CREATE TABLE run_affected (
+    run TEXT NOT NULL,
+    request_id INTEGER NOT NULL REFERENCES forget_requests(id),
+    faces INTEGER NOT NULL,          -- forgotten faces the run had trained on
+    PRIMARY KEY(run, request_id)
+  );
+  `,
 ];

@@ -1,6 +1,7 @@
-// The backbone handed to downstream tasks: the saved teacher ViT of a run (or a random one, the baseline), with a
-// normalise() that turns RGB images into the network's input.
-import { readFileSync, existsSync } from 'node:fs';
+// The backbone handed to downstream tasks: the saved teacher ViT of a run or of an exported model folder (or a random
+// one, the baseline), with a normalise() that turns RGB images into the network's input. Every command's --run goes
+// through resolveBackbone, so a run name and a model folder (models/pros-tiny) are accepted alike.
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor, Tensor2D, Tensor3D, Tensor4D, Variable } from '@tensorflow/tfjs';
 import type { Tf } from '../src/backend.ts';
@@ -9,6 +10,11 @@ import { loadCheckpoint, withPrefix } from './checkpoint.ts';
 import { Params } from './params.ts';
 import { Rng, derive } from './rng.ts';
 import { initViT, vitForward } from './vit.ts';
+import { InputError } from '../src/errors.ts';
+import { isModelFolder, readModelConfig, ModelFolderError, SAFETENSORS } from '../src/model/folder.ts';
+import { readSafetensors, SafetensorsError } from '../src/model/safetensors.ts';
+import { hasCheckpoint } from './checkpoint.ts';
+import { fromTimm } from './export/timm.ts';
 
 export interface Backbone {
   inputSize: number;
@@ -62,14 +68,77 @@ export function readRunConfig(runDir: string): TrainConfig {
   return JSON.parse(readFileSync(file, 'utf8')) as TrainConfig;
 }
 
-/** The teacher backbone saved in `runDir` (workspace/runs/<run>). */
-export async function loadBackbone(runDir: string, tf: Tf): Promise<Backbone> {
-  const cfg = readRunConfig(runDir);
-  const ckpt = loadCheckpoint(runDir);
+/** What `--run` names: a trained run of the workspace, or an exported model folder. */
+export interface BackboneRef {
+  kind: 'run' | 'model';
+  /** The label of its rows in the evals table and the key of its embedding space: the run's or the model's name. */
+  name: string;
+  /** workspace/runs/<run>, or the model folder. */
+  dir: string;
+  preset: string;
+  vit: ViTConfig;
+  mean: [number, number, number];
+  std: [number, number, number];
+  seed: number;
+  /** Changes whenever the weights change (a key for cached features). */
+  stamp: string;
+}
+
+/**
+ * `--run REF`: an existing folder holding an exported model's config.json is that model; anything else is a run
+ * name in `runsDir`, which must have a checkpoint. Bad references are input errors naming what was looked for.
+ */
+export function resolveBackbone(ref: string, runsDir: string): BackboneRef {
+  if (isModelFolder(ref)) {
+    let m;
+    try {
+      m = readModelConfig(ref);
+    } catch (e) {
+      if (e instanceof ModelFolderError) throw new InputError(`--run ${ref}: ${e.message}`);
+      throw e;
+    }
+    const file = join(ref, m.files.safetensors ?? SAFETENSORS);
+    if (!existsSync(file)) throw new InputError(`--run ${ref}: the model folder has no ${m.files.safetensors ?? SAFETENSORS}`);
+    return {
+      kind: 'model', name: m.name, dir: ref, preset: m.preset, vit: { ...m.vit, dropPath: 0 }, mean: m.input.mean, std: m.input.std, seed: 0,
+      stamp: `model:${statSync(file).mtimeMs}:${statSync(file).size}`,
+    };
+  }
+  const dir = join(runsDir, ref);
+  if (!/^[\w.-]+$/.test(ref) || !existsSync(dir)) {
+    const folder = existsSync(ref) ? `${ref} is a folder but not an exported model (no config.json of format pros-model/1); ` : '';
+    throw new InputError(`--run ${ref}: ${folder}no run "${ref}" in ${runsDir} (pass a run name or a folder written by pros export-model)`);
+  }
+  if (!hasCheckpoint(dir)) throw new InputError(`run "${ref}" has no checkpoint yet (its training failed or has not saved one)`);
+  const cfg = readRunConfig(dir);
+  const ckpt = join(dir, 'checkpoint');
+  return {
+    kind: 'run', name: ref, dir, preset: cfg.preset, vit: cfg.vit, mean: cfg.views.mean, std: cfg.views.std, seed: cfg.seed,
+    stamp: `run:${statSync(ckpt).mtimeMs}`,
+  };
+}
+
+/** The teacher ViT's weights under our names (`vit.…`), from a run's checkpoint or a model folder's safetensors. */
+export function teacherWeights(ref: BackboneRef): Map<string, Float32Array> {
+  if (ref.kind === 'run') {
+    const all = withPrefix(loadCheckpoint(ref.dir).tensors, 'teacher.');
+    return new Map([...all].filter(([name]) => name.startsWith('vit.')));
+  }
+  const m = readModelConfig(ref.dir);
+  try {
+    return fromTimm(m.vit, readSafetensors(readFileSync(join(ref.dir, m.files.safetensors ?? SAFETENSORS))).tensors);
+  } catch (e) {
+    if (e instanceof SafetensorsError || /^safetensors:/.test((e as Error).message)) throw new InputError(`--run ${ref.dir}: ${(e as Error).message}`);
+    throw e;
+  }
+}
+
+/** The teacher backbone `ref` names. */
+export async function loadBackbone(ref: BackboneRef, tf: Tf): Promise<Backbone> {
   const params = new Params(tf);
-  initViT(params, cfg.vit, new Rng(0));
-  params.load(withPrefix(ckpt.tensors, 'teacher.'));
-  return makeBackbone(tf, params, cfg.vit, cfg.views.mean, cfg.views.std, cfg.seed);
+  initViT(params, ref.vit, new Rng(0));
+  params.load(teacherWeights(ref));
+  return makeBackbone(tf, params, ref.vit, ref.mean, ref.std, ref.seed);
 }
 
 /** A backbone at random init (the baseline): the preset's ViT, seeded as a training run would be. */

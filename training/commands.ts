@@ -1,11 +1,12 @@
-// `pros train` and `pros embed`.
-import type { Command } from 'commander';
-import { intArg, run, withCommonOptions, type CommonOptions } from '../src/command.ts';
+// `pros train`, `pros embed` and `pros export-model`.
+import { Option, type Command } from 'commander';
+import { intArg, openContext, run, withCommonOptions, type CommonOptions } from '../src/command.ts';
 import { InputError } from '../src/errors.ts';
 import { defaults, loadConfig } from '../src/config.ts';
 import { log, setLogLevel } from '../src/log.ts';
 import { train } from './launcher.ts';
 import { embedSet } from './embed.ts';
+import { exportModel, type WeightDtype } from './export/export.ts';
 
 interface TrainFlags extends CommonOptions {
   data: string;
@@ -73,7 +74,7 @@ export function register(program: Command): void {
     program
       .command('embed')
       .description("Write a run's teacher CLS embeddings of a curated set into the run's ANN index (index/runs/<run>)")
-      .requiredOption('--run <name>', 'trained run')
+      .requiredOption('--run <name|dir>', 'trained run, or a model folder written by pros export-model (e.g. models/pros-tiny)')
       .requiredOption('--set <set>', 'curated set name (or folder)')
       .option('--batch <n>', 'crops per forward pass', intArg(1), 32),
   ).action(async (flags: CommonOptions & { run: string; set: string; batch: number }) => {
@@ -100,6 +101,36 @@ export function register(program: Command): void {
       (s) =>
         `embedded ${s.embedded} crops of ${s.set} with run ${s.run} (${s.dim}-d); ${s.alreadyEmbedded} already there, ` +
         `${s.notInWorkspace} not faces of this workspace; index ${s.index} holds ${s.indexCount}`,
+    );
+  });
+
+  withCommonOptions(
+    program
+      .command('export-model')
+      .description(
+        "Write a run's teacher backbone (the ViT, without the DINO head and prototypes) as a tfjs GraphModel " +
+          '(model.json + weight shards, for tf.loadGraphModel), a safetensors copy in timm\'s VisionTransformer layout, ' +
+          'config.json and MODEL_CARD.md',
+      )
+      .requiredOption('--run <name|dir>', 'trained run (workspace/runs/<name>), or a model folder to write again')
+      .requiredOption('--out <dir>', 'output folder (created; an earlier export there is replaced)')
+      .addOption(new Option('--dtype <type>', 'weight storage').choices(['float16', 'float32']).default('float16'))
+      .option('--name <name>', "the model's name: its label in evals and its search space (default: the run's name)"),
+  ).action(async (flags: CommonOptions & { run: string; out: string; dtype: WeightDtype; name?: string }) => {
+    await run(
+      flags,
+      async () => {
+        const { ws } = openContext(flags);
+        try {
+          return await exportModel({ ws, run: flags.run, out: flags.out, dtype: flags.dtype, name: flags.name });
+        } finally {
+          ws.close();
+        }
+      },
+      (s) =>
+        `exported ${s.run} as ${s.name} (${s.parameters.toLocaleString('en')} parameters, ${s.dtype}) to ${s.out}:\n` +
+        s.files.map((f) => `  ${f.file.padEnd(24)} ${(f.bytes / 1024).toFixed(1).padStart(9)} KiB`).join('\n') +
+        `\n  total ${(s.bytes / 1024 / 1024).toFixed(2)} MiB`,
     );
   });
 }

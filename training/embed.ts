@@ -1,22 +1,28 @@
 // `pros embed`: the teacher's normalised CLS embeddings of a curated set's crops, appended to index/runs/<run>.f32
 // (rows in the `embeddings` table) and added to a second ANN index named by the run, so retrieval can use the learned
 // representation beside human's descriptors. Resumable: faces already embedded for the run are skipped.
+// The space keeps the model that made it (index/runs/<run>.model/, config.json + tfjs files), so the web can embed
+// an uploaded face the same way without loading training code, and training on afterwards does not change it.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import type { Tensor2D } from '@tensorflow/tfjs';
 import { loadBackend } from '../src/backend.ts';
 import { InputError } from '../src/errors.ts';
 import { defaults, type Backend, type IndexConfig } from '../src/config.ts';
 import { progress } from '../src/progress.ts';
 import { openWorkspace } from '../src/workspace.ts';
-import { openIndex, VectorStore } from '../src/index/index.ts';
-import { loadBackbone, type Backbone } from './backbone.ts';
+import { openRunSpace, runSpaceFiles } from '../src/index/runs.ts';
+import { loadBackbone, resolveBackbone, type Backbone } from './backbone.ts';
 import { l2normalise } from './head.ts';
-import { hasCheckpoint } from './checkpoint.ts';
+import { checkpointState } from './checkpoint.ts';
+import { inputPixels } from '../src/model/embedder.ts';
+import { readModelConfig } from '../src/model/folder.ts';
+import { exportModel } from './export/export.ts';
 import { installKernels } from './kernels-hook.ts';
 import { readManifest } from './manifest.ts';
 
 export interface EmbedOptions {
+  /** A run name of the workspace, or an exported model folder. */
   run: string;
   /** A set name under <workspace>/curated/, or a curated set folder. */
   set: string;
@@ -28,6 +34,7 @@ export interface EmbedOptions {
 }
 
 export interface EmbedSummary {
+  /** The space's name: the run's, or the model folder's. */
   run: string;
   set: string;
   dim: number;
@@ -48,10 +55,7 @@ export async function embedFiles(backbone: Backbone, tf: typeof import('@tensorf
     const chunk = files.slice(i, i + batch);
     const pixels = new Int32Array(chunk.length * size * size * 3);
     await Promise.all(
-      chunk.map(async (f, j) => {
-        const raw = await sharp(f).removeAlpha().resize(size, size, { fit: 'cover' }).raw().toBuffer();
-        pixels.set(raw, j * size * size * 3);
-      }),
+      chunk.map(async (f, j) => pixels.set(await inputPixels(f, size), j * size * size * 3)),
     );
     const emb = tf.tidy(() => {
       const x = backbone.normalise(tf.tensor4d(pixels, [chunk.length, size, size, 3], 'int32'));
@@ -67,12 +71,20 @@ export async function embedFiles(backbone: Backbone, tf: typeof import('@tensorf
 export async function embedSet(opts: EmbedOptions): Promise<EmbedSummary> {
   const ws = openWorkspace(opts.workspace);
   try {
-    const runDir = join(ws.paths.runs, opts.run);
-    if (!hasCheckpoint(runDir)) throw new InputError(`--run ${opts.run}: no trained run in ${runDir}`);
+    const ref = resolveBackbone(opts.run, ws.paths.runs);
+    const key = ref.name;
+    if (ref.kind === 'model' && existsSync(join(ws.paths.runs, key))) {
+      throw new InputError(`--run ${opts.run}: its name "${key}" is also a run of this workspace; export it again with another --name`);
+    }
     const set = readManifest(opts.set, ws.paths.curated);
+    const spaceModel = join(ws.paths.index, 'runs', `${key}.model`);
+    if (!existsSync(spaceModel)) {
+      const dtype = ref.kind === 'model' ? readModelConfig(ref.dir).weights.dtype : 'float16';
+      await exportModel({ ws, run: opts.run, out: spaceModel, dtype, tfjsOnly: true });
+    }
     const { tf } = await loadBackend(opts.backend ?? 'auto', { quiet: opts.quiet });
     await installKernels(tf);
-    const backbone = await loadBackbone(runDir, tf);
+    const backbone = await loadBackbone(ref, tf);
 
     const faceExists = ws.db.prepare('SELECT 1 FROM faces WHERE id = ?');
     const done = ws.db.prepare('SELECT 1 FROM embeddings WHERE run = ? AND face_id = ?');
@@ -80,17 +92,18 @@ export async function embedSet(opts: EmbedOptions): Promise<EmbedSummary> {
     let notInWorkspace = 0;
     let alreadyEmbedded = 0;
     for (const item of set.items) {
-      const faceId = Number(item.id);
-      if (!Number.isInteger(faceId) || !faceExists.get(faceId)) notInWorkspace++;
-      else if (done.get(opts.run, faceId)) alreadyEmbedded++;
+      const faceId = item.id;
+      if (!faceExists.get(faceId)) notInWorkspace++;
+      else if (done.get(key, faceId)) alreadyEmbedded++;
       else todo.push({ faceId, file: item.file });
     }
 
-    const vectorsFile = join(ws.paths.index, 'runs', `${opts.run}.f32`);
-    const store = VectorStore.open(vectorsFile, backbone.dim);
-    const index = await openIndex(join(ws.paths.index, 'runs'), opts.run, backbone.dim, opts.index ?? defaults.index);
+    // Opening reconciles the space's index with the table: rows a crashed run committed reach the index here.
+    const vectorsFile = runSpaceFiles(ws, key).vectors;
+    const checkpointStep = ref.kind === 'model' ? readModelConfig(ref.dir).source.step : checkpointState(join(ws.paths.runs, key)).step;
+    const { store, index } = await openRunSpace(ws, key, opts.index ?? defaults.index, { dim: backbone.dim, checkpointStep });
     const insert = ws.db.prepare('INSERT OR REPLACE INTO embeddings(run, face_id, row) VALUES (?, ?, ?)');
-    const bar = progress({ label: `embed ${opts.run}`, total: todo.length, unit: 'crops', silent: opts.quiet });
+    const bar = progress({ label: `embed ${key}`, total: todo.length, unit: 'crops', silent: opts.quiet });
     const batch = opts.batch ?? 32;
     try {
       for (let i = 0; i < todo.length; i += batch) {
@@ -98,7 +111,7 @@ export async function embedSet(opts: EmbedOptions): Promise<EmbedSummary> {
         const vecs = await embedFiles(backbone, tf, chunk.map((c) => c.file), batch);
         const first = store.append(vecs);
         store.sync();
-        ws.db.transaction(() => chunk.forEach((c, j) => insert.run(opts.run, c.faceId, first + j)))();
+        ws.db.transaction(() => chunk.forEach((c, j) => insert.run(key, c.faceId, first + j)))();
         index.add(chunk.map((c) => c.faceId), vecs);
         bar.tick(chunk.length);
       }
@@ -109,14 +122,14 @@ export async function embedSet(opts: EmbedOptions): Promise<EmbedSummary> {
       backbone.dispose();
     }
     return {
-      run: opts.run,
+      run: key,
       set: set.dir,
       dim: backbone.dim,
       embedded: todo.length,
       alreadyEmbedded,
       notInWorkspace,
       vectors: vectorsFile,
-      index: join(ws.paths.index, 'runs', opts.run),
+      index: join(ws.paths.index, 'runs', key),
       indexCount: index.count(),
     };
   } finally {

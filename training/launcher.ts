@@ -1,14 +1,16 @@
 // `pros train`: resolves the config and the curated set, starts (or resumes) a run under workspace/runs/<run>/,
 // runs the loop on this thread or on data-parallel workers, and records checkpoints and metrics.
 import { clip, isPortableName } from '../src/input.ts';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
+import { arch, cpus, platform, release, totalmem } from 'node:os';
 import { loadBackend } from '../src/backend.ts';
 import { InputError } from '../src/errors.ts';
 import { ConfigError, type Backend } from '../src/config.ts';
 import { log } from '../src/log.ts';
 import { progress } from '../src/progress.ts';
 import { openWorkspace } from '../src/workspace.ts';
+import { recordLineage } from '../src/lineage.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type NamedTensor } from './checkpoint.ts';
 import { resolveTrainConfig, type TrainConfig } from './config.ts';
 import { ViewSource } from './data.ts';
@@ -18,6 +20,7 @@ import { MetricsLog, collapseSigns } from './metrics.ts';
 import { DataParallel, workerCount } from './parallel/pool.ts';
 import { buildSchedules } from './schedule.ts';
 import { buildModel, loadModelTensors, modelTensors, trainStep, type StepMetrics, type Views } from './trainer.ts';
+import { writeFileAtomic } from '../src/atomic.ts';
 
 export interface TrainOptions {
   data: string;
@@ -109,7 +112,12 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     const set = readManifest(opts.data, ws.paths.curated);
     const sched = buildSchedules(cfg, set.items.length);
     mkdirSync(runDir, { recursive: true });
-    writeFileSync(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2));
+    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2));
+    // The machine, for the model card of an exported backbone (the last session's, when a run is resumed elsewhere).
+    writeFileAtomic(join(runDir, 'machine.json'), JSON.stringify({
+      cpu: cpus()[0]?.model.trim(), cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30),
+      platform: `${platform()} ${release()} ${arch()}`, node: process.version,
+    }, null, 2));
 
     // ───── state: fresh or the last checkpoint ─────
     let start = 0;
@@ -132,6 +140,10 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       )
       .run(opts.run, set.dir, JSON.stringify(cfg), cfg.backend, start);
     metrics.truncate(start);
+    // Lineage: the exact set version this run reads, so `pros forget` can name the runs that saw a face. Ids name
+    // this workspace's faces only when the set was exported from it.
+    const ownSet = resolve(set.dir).startsWith(ws.paths.curated + sep);
+    recordLineage(ws.db, opts.run, set.dir, readFileSync(join(set.dir, 'manifest.jsonl')), ownSet ? set.items.map((i) => i.id) : [], start);
 
     // ───── engine: this thread, or data-parallel workers ─────
     const workers = workerCount(cfg);

@@ -1,9 +1,10 @@
 // Per-step metrics: into the workspace database (runs, metrics) and a JSONL beside the checkpoints, and a watch
 // for the signs of collapse (PROS.md): one dominant output, a flat output, one prototype, features all alike.
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import type { DB } from '../src/workspace.ts';
 import type { TrainConfig } from './config.ts';
 import type { StepMetrics } from './trainer.ts';
+import { writeFileAtomic } from '../src/atomic.ts';
 
 export type LoggedMetrics = StepMetrics & { imgPerSec: number; collapse?: string };
 
@@ -20,7 +21,7 @@ export class MetricsLog {
     const keep = readFileSync(this.file, 'utf8')
       .split('\n')
       .filter((l) => l.trim() && (JSON.parse(l) as { step: number }).step < fromStep);
-    writeFileSync(this.file, keep.map((l) => l + '\n').join(''));
+    writeFileAtomic(this.file, keep.map((l) => l + '\n').join(''));
     this.db.prepare('DELETE FROM metrics WHERE run = ? AND step >= ?').run(this.run, fromStep);
   }
 

@@ -1,42 +1,30 @@
-// Search in a trained run's ProS embedding space, read through the contract `pros embed` writes (training/embed.ts):
-// rows of index/runs/<run>.f32 named by the `embeddings` table, and an ANN index named by the run under index/runs/.
-// The embedding width is not stored anywhere else, so it is read from the file: the width whose row count covers
-// every row the table names, with the fewest rows left over (a crash can leave appended rows not yet in the table).
-import { statSync } from 'node:fs';
+// Search in a trained run's ProS embedding space, opened through the floor (src/index/runs.ts): the header `pros embed`
+// wrote gives the width, and opening reconciles the run's index with the `embeddings` table (a crashed embed may have
+// committed rows its index never saved). A new photo is embedded with the model the space keeps beside its index
+// (index/runs/<run>.model/, written by `pros embed`): a tfjs GraphModel loaded on first use, so the server needs no
+// training code.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
 import { InputError } from '../src/errors.ts';
-import { openIndex, VectorStore, type AnnIndex } from '../src/index/index.ts';
+import { loadBackend } from '../src/backend.ts';
+import { loadGraphEmbedder, type Embedder } from '../src/model/embedder.ts';
+import { MODEL_CONFIG } from '../src/model/folder.ts';
+import { openRunSpace, type RunSpace } from '../src/index/runs.ts';
 import type { Neighbour } from '../src/contracts/geometry.ts';
-
-const WIDTHS = [32, 64, 96, 128, 192, 256, 320, 384, 512, 640, 768, 1024, 1280, 1536, 2048];
 
 /** The query cannot be answered in this run's space (no embedding file, a face it never embedded): an input error. */
 export class RunSpaceError extends InputError {}
 
-export function embeddingWidth(fileBytes: number, rowsNamed: number): number | undefined {
-  if (rowsNamed <= 0 || fileBytes <= 0) return undefined;
-  const exact = fileBytes / 4 / rowsNamed;
-  if (Number.isInteger(exact)) return exact;
-  let best: { dim: number; extra: number } | undefined;
-  for (const dim of WIDTHS) {
-    if (fileBytes % (dim * 4)) continue;
-    const extra = fileBytes / (dim * 4) - rowsNamed;
-    if (extra >= 0 && (!best || extra < best.extra)) best = { dim, extra };
-  }
-  return best?.dim;
-}
-
-interface Space {
+interface Space extends RunSpace {
   version: number;
-  store: VectorStore;
-  index: AnnIndex;
 }
 
 /** Open run spaces, reopened when the database has changed since (a `pros embed` may have added rows). */
 export class RunSpaces {
   private readonly open = new Map<string, Promise<Space>>();
+  private readonly models = new Map<string, Promise<Embedder>>();
 
   constructor(
     private readonly ws: Workspace,
@@ -53,20 +41,12 @@ export class RunSpaces {
       this.open.delete(run);
     }
     const made = (async (): Promise<Space> => {
-      const dir = join(this.ws.paths.index, 'runs');
-      const file = join(dir, `${run}.f32`);
-      const rows = this.ws.db.prepare('SELECT max(row) + 1 FROM embeddings WHERE run = ?').pluck().get(run) as number | null;
-      let bytes = 0;
       try {
-        bytes = statSync(file).size;
-      } catch {
-        throw new RunSpaceError(`run "${run}" has no embedding file (${file})`);
+        return { version, ...(await openRunSpace(this.ws, run, this.config.index)) };
+      } catch (err) {
+        if (err instanceof InputError) throw new RunSpaceError(err.message);
+        throw err;
       }
-      const dim = embeddingWidth(bytes, rows ?? 0);
-      if (!dim) throw new RunSpaceError(`run "${run}": cannot tell the embedding width of ${file}`);
-      const store = VectorStore.open(file, dim);
-      const index = await openIndex(dir, run, dim, this.config.index);
-      return { version, store, index };
     })();
     this.open.set(run, made);
     made.catch(() => this.open.delete(run));
@@ -75,9 +55,7 @@ export class RunSpaces {
 
   /** k nearest faces of a face in the run's space, best first, without the face itself. */
   async byFace(run: string, faceId: number, k: number): Promise<Neighbour[]> {
-    const row = this.ws.db.prepare('SELECT row FROM embeddings WHERE run = ? AND face_id = ?').pluck().get(run, faceId) as
-      | number
-      | undefined;
+    const row = this.ws.db.prepare<[string, number], number>('SELECT row FROM embeddings WHERE run = ? AND face_id = ?').pluck().get(run, faceId);
     if (row === undefined) throw new RunSpaceError(`face ${faceId} has no embedding in run "${run}" (pros embed)`);
     const s = await this.space(run);
     if (s.index.count() === 0) return [];
@@ -89,8 +67,35 @@ export class RunSpaces {
     return out.slice(0, k);
   }
 
+  /** k nearest faces of an embedding (L2-normalised, the space's width), best first. */
+  async byVector(run: string, vector: Float32Array, k: number): Promise<Neighbour[]> {
+    const s = await this.space(run);
+    if (s.index.count() === 0) return [];
+    const res = s.index.search(vector, Math.min(s.index.count(), k));
+    return res.ids[0].map((id, i) => ({ faceId: id, similarity: res.sims[0][i] }));
+  }
+
+  /** The model that made the space, loaded once. */
+  embedder(run: string): Promise<Embedder> {
+    const dir = join(this.ws.paths.index, 'runs', `${run}.model`);
+    if (!existsSync(join(dir, MODEL_CONFIG))) {
+      return Promise.reject(new RunSpaceError(
+        `run "${run}" has no model kept beside its embeddings (it was embedded by an older pros): run \`pros embed --run ${run} --set SET\` again to search it by upload`,
+      ));
+    }
+    let m = this.models.get(run);
+    if (!m) {
+      m = loadBackend(this.config.backend, { quiet: true }).then(({ tf }) => loadGraphEmbedder(dir, tf));
+      this.models.set(run, m);
+      m.catch(() => this.models.delete(run));
+    }
+    return m;
+  }
+
   close(): void {
     for (const p of this.open.values()) void p.then((s) => s.store.close()).catch(() => undefined);
     this.open.clear();
+    for (const m of this.models.values()) void m.then((e) => e.dispose()).catch(() => undefined);
+    this.models.clear();
   }
 }

@@ -1,12 +1,14 @@
 // The similarity search the pages use, over the retrieval subsystem's search functions (retrieval/search.ts:
 // `searchByFace` through the ANN index, `searchByImage` for a new image). Loaded lazily, so the UI still serves the
 // rest of the workspace, with an empty state for search, where those functions or the index cannot load.
+// An upload searched in a run's ProS space has its faces found by human, cut out with the export's crop geometry
+// and embedded by the model that made the space (web/run-space.ts).
 import sharp from 'sharp';
 import type { ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
 import type { BoxRect, Neighbour } from '../src/contracts/geometry.ts';
-import { InputError } from '../src/errors.ts';
 import { RunSpaces } from './run-space.ts';
+import { inputPixels } from '../src/model/embedder.ts';
 
 export interface UploadFace {
   box: BoxRect;
@@ -36,6 +38,7 @@ export interface SearchProvider {
 type SearchModule = typeof import('../retrieval/search.ts');
 type FaceIndexModule = typeof import('../retrieval/face-index.ts');
 type PoolModule = typeof import('../retrieval/faces/pool.ts');
+type CropModule = typeof import('../retrieval/crop.ts');
 type FaceIndex = import('../retrieval/face-index.ts').FaceIndex;
 type FacePool = import('../retrieval/faces/pool.ts').FacePool;
 
@@ -45,6 +48,7 @@ interface Loaded {
   search: SearchModule;
   faceIndex: FaceIndexModule;
   pool: PoolModule;
+  crop: CropModule;
 }
 
 /**
@@ -66,8 +70,9 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
       import('../retrieval/search.ts'),
       import('../retrieval/face-index.ts'),
       import('../retrieval/faces/pool.ts'),
+      import('../retrieval/crop.ts'),
     ]).then(
-      ([search, faceIndex, pool]) => ({ search, faceIndex, pool }),
+      ([search, faceIndex, pool, crop]) => ({ search, faceIndex, pool, crop }),
       (e: Error) => `similarity search could not load (${e.message})`,
     ));
   const need = async (): Promise<Loaded> => {
@@ -103,8 +108,9 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
       return typeof m === 'string' ? m : null;
     },
     spaces() {
+      // The workspace's own runs first, then exported models embedded here (such as the shipped models/pros-tiny).
       const runs = ws.db
-        .prepare('SELECT name FROM runs r WHERE EXISTS (SELECT 1 FROM embeddings e WHERE e.run = r.name) ORDER BY name')
+        .prepare('SELECT DISTINCT e.run FROM embeddings e LEFT JOIN runs r ON r.name = e.run ORDER BY r.name IS NULL, e.run')
         .pluck()
         .all() as string[];
       return ['human', ...runs];
@@ -117,13 +123,25 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
       return normaliseHits(q.neighbours);
     },
     async byUpload(bytes, k, space) {
-      // Embedding a new photo with a run's backbone would load the model into the server; uploads use human's space.
-      if (space !== 'human') throw new InputError('search by upload uses human descriptors: choose the "human" space');
       const m = await need();
-      const fi = await openIndex();
       pool ??= m.pool.FacePool.start(m.search.queryConfig(config));
       pool.catch(() => (pool = undefined));
-      const found = await m.search.searchByImage(ws, config, fi, bytes, k, await pool);
+      let found: unknown;
+      if (space === 'human') found = await m.search.searchByImage(ws, config, await openIndex(), bytes, k, await pool);
+      else {
+        // A space without its model, or a face id unknown to it, is an InputError (a 422 with the reason).
+        const embedder = await runSpaces.embedder(space);
+        const faces = await m.search.describeImage(config, bytes, await pool);
+        const { size, scale, quality } = config.export;
+        const out: unknown[] = [];
+        for (const f of faces) {
+          // The crop `pros export` would cut (without jitter), then the input `pros embed` would make of it.
+          const crop = await m.crop.cropFace(bytes, m.crop.cropSpec(f.box, scale, size), 'jpeg', quality);
+          const vec = await embedder.embed(await inputPixels(crop, embedder.inputSize), 1);
+          out.push({ box: f.box, score: f.score, landmarks: f.landmarks, neighbours: await runSpaces.byVector(space, vec, k) });
+        }
+        found = out;
+      }
       const meta = await sharp(bytes, { failOn: 'none' }).metadata().catch(() => undefined);
       return normaliseUpload({
         width: meta?.autoOrient?.width ?? meta?.width ?? null,

@@ -19,6 +19,7 @@ import { searchRouter } from './api/search.ts';
 import { curationRouter } from './api/curation.ts';
 import { runsRouter } from './api/runs.ts';
 import { evalsRouter } from './api/evals.ts';
+import { privacyRouter } from './api/privacy.ts';
 
 export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 
@@ -67,7 +68,7 @@ export function createServer(ws: Workspace, config: ProsConfig, opts: ServerOpti
 
   const api = express.Router();
   api.use(express.json({ limit: '256kb', strict: true }));
-  for (const router of [overviewRouter, facesRouter, imagesRouter, searchRouter, curationRouter, runsRouter, evalsRouter]) {
+  for (const router of [overviewRouter, facesRouter, imagesRouter, searchRouter, curationRouter, runsRouter, evalsRouter, privacyRouter]) {
     api.use(router(deps));
   }
   api.use((req, _res, next) => next(new HttpError(404, `no API route ${req.method} ${req.path}`)));

@@ -2,9 +2,10 @@
 // sha256) through the database; the stored blob path is confined to workspace/images/ before it is read, and every
 // thumbnail is a fresh JPEG encode, so whatever bytes a crawl brought in are never sent to the browser as they came.
 import sharp from 'sharp';
-import { mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import type { Workspace } from '../src/workspace.ts';
+import { writeFileAtomicAsync } from '../src/atomic.ts';
 import { clip } from '../src/input.ts';
 import { facesByIds } from './queries/faces.ts';
 import { imageBlob } from './queries/images.ts';
@@ -73,11 +74,8 @@ export class Thumbs {
       if (await exists(file)) return file;
       const data = await make();
       if (!data) return undefined;
-      await mkdir(resolve(file, '..'), { recursive: true });
-      // Write then rename: a reader never sees half a thumbnail, even if two servers share the workspace.
-      const tmp = `${file}.${process.pid}.tmp`;
-      await writeFile(tmp, data);
-      await rename(tmp, file);
+      // A reader never sees half a thumbnail, even if two servers share the workspace.
+      await writeFileAtomicAsync(file, data);
       return file;
     })();
     this.inFlight.set(file, job);

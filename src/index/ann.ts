@@ -2,9 +2,10 @@
 // Ids are the faces table's ids. Similarity is cosine. An index file sits beside an ids file written with it;
 // if the two disagree after a crash the index is dropped and rebuilt from the VectorStore (reconcileIndex, exact.ts).
 // The engines import this file; openIndex (index.ts) picks one, so no engine imports its chooser.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { IndexConfig } from '../config.ts';
+import { commitFile, tmpPath, writeFileAtomic } from '../atomic.ts';
 
 export interface SearchResult {
   /** Per query, ids best first. */
@@ -42,15 +43,15 @@ export function engineFiles(dir: string, name: string, engine: string): EngineFi
 /** Ids file: little-endian float64 ids (exact for any SQLite rowid we will see), written atomically. */
 export function writeIds(file: string, ids: Iterable<number>): void {
   const arr = Float64Array.from(ids);
-  writeFileSync(`${file}.tmp`, new Uint8Array(arr.buffer));
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomic(file, new Uint8Array(arr.buffer));
 }
 
 /** Saves an engine's index file atomically (written to .tmp, then renamed) and then its ids file. */
 export function saveEngineFiles(files: EngineFiles, writeIndex: (path: string) => void, ids: Iterable<number>): void {
   mkdirSync(dirname(files.index), { recursive: true });
-  writeIndex(`${files.index}.tmp`);
-  renameSync(`${files.index}.tmp`, files.index);
+  const tmp = tmpPath(files.index);
+  writeIndex(tmp);
+  commitFile(tmp, files.index);
   writeIds(files.ids, ids);
 }
 

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { IndexConfig } from '../config.ts';
 import { engineFiles, readIds, saveEngineFiles, writeIds, type AnnIndex, type EngineFiles, type SearchResult } from './ann.ts';
+import { log } from '../log.ts';
 
 const require = createRequire(import.meta.url);
 type Hnswlib = typeof import('hnswlib-node');
@@ -47,9 +48,10 @@ export class HnswIndex implements AnnIndex {
           for (const label of inFile) if (!keep.has(label)) idx.hide(label);
           ids.forEach((i) => idx.idSet.add(i));
           loaded = true;
-        }
-      } catch {
+        } else log.warn(`${files.index}: discarded, ${ids ? 'its ids file names labels the index lacks' : 'its ids file is missing or unreadable'}; it is rebuilt from the stored vectors`);
+      } catch (err) {
         loaded = false;
+        log.warn(`${files.index}: discarded, unreadable (${(err as Error).message}); it is rebuilt from the stored vectors`);
       }
     }
     if (!loaded) idx.index.initIndex({ maxElements: 1024, m: cfg.M, efConstruction: cfg.efConstruction, allowReplaceDeleted: true });

@@ -43,6 +43,30 @@ export class VectorStore {
     return first;
   }
 
+  /**
+   * Overwrites rows in place with zeros and syncs: a forgotten face's descriptor must leave the file, not only the
+   * index (an unlinked row would still be readable). Rows past the end are ignored (never written).
+   */
+  zero(rows: Iterable<number>): number {
+    const blank = new Uint8Array(this.rowBytes);
+    let n = 0;
+    // Our own descriptor is opened for appending, and on Linux a positional write to an O_APPEND file lands at the
+    // end whatever the position: overwriting takes a second descriptor opened for update.
+    const fd = openSync(this.file, 'r+');
+    try {
+      for (const r of rows) {
+        if (!(Number.isInteger(r) && r >= 0 && r < this.rows)) continue;
+        let done = 0;
+        while (done < blank.length) done += writeSync(fd, blank, done, blank.length - done, r * this.rowBytes + done);
+        n++;
+      }
+      if (n) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return n;
+  }
+
   read(row: number): Float32Array {
     return this.readRows([row]);
   }

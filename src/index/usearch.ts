@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { IndexConfig } from '../config.ts';
 import { engineFiles, readIds, saveEngineFiles, type AnnIndex, type EngineFiles, type SearchResult } from './ann.ts';
+import { log } from '../log.ts';
 
 const require = createRequire(import.meta.url);
 type Usearch = typeof import('usearch');
@@ -45,14 +46,20 @@ export class UsearchIndex implements AnnIndex {
     const idx = new UsearchIndex(dim, cfg, files);
     if (files && existsSync(files.index)) {
       const ids = readIds(files.ids);
+      let why = '';
       try {
         idx.index.load(files.index);
-      } catch {
+      } catch (err) {
+        why = `unreadable (${(err as Error).message})`;
         idx.index = idx.make(idx.ef);
       }
       // An ids file that does not match the index (a crash between the two renames): start empty, reconcile refills.
-      if (ids && ids.length === idx.index.size() && idx.index.dimensions() === dim) ids.forEach((i) => idx.idSet.add(i));
-      else idx.index = idx.make(idx.ef);
+      if (!why && ids && ids.length === idx.index.size() && idx.index.dimensions() === dim) ids.forEach((i) => idx.idSet.add(i));
+      else {
+        why ||= ids ? `its ids file names ${ids.length} vectors, the index holds ${idx.index.size()} of ${idx.index.dimensions()}-d` : 'its ids file is missing or unreadable';
+        log.warn(`${files.index}: discarded, ${why}; it is rebuilt from the stored vectors`);
+        idx.index = idx.make(idx.ef);
+      }
     }
     return idx;
   }

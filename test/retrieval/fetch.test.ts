@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Fetcher, FETCH_REASONS, optsOutOfAI, readLocalFile } from '../../retrieval/fetch/index.ts';
 import { FAULT_FETCH_CONFIG, startFaultServer } from '../helpers/fault-server.ts';
+import { testIf } from '../helpers/requires.ts';
 
 test('every fault route ends with its expected outcome, and robots.txt is fetched once', async (t) => {
   const server = await startFaultServer();
@@ -202,7 +203,7 @@ const hasPython = (() => {
     return false;
   }
 })();
-(hasPython ? test : test.skip)('a connect that never completes ends with connect_timeout', async (t) => {
+testIf(hasPython, 'python3 not installed')('a connect that never completes ends with connect_timeout', async (t) => {
   const py = spawn('python3', ['-c', 'import socket,time\ns=socket.socket();s.bind(("127.0.0.1",0));s.listen(0);print(s.getsockname()[1],flush=True);time.sleep(60)']);
   const fillers: net.Socket[] = [];
   t.teardown(() => { for (const s of fillers) s.destroy(); py.kill(); });

@@ -126,6 +126,20 @@ test('VectorStore: append, read, and a torn last row cut off on open', (t) => {
   t.deepEqual([...reopened.read(3)], [0, 0, 0, 1]);
 });
 
+test('VectorStore.zero overwrites rows in place (not appended at the end), and appending still works after', (t) => {
+  const file = join(tmp(), 'z.f32');
+  const store = VectorStore.open(file, 2);
+  store.append(Float32Array.of(1, 2, 3, 4, 5, 6));
+  t.is(store.zero([1, 7]), 1); // row 7 was never written: ignored
+  t.is(statSync(file).size, 24);
+  t.deepEqual([...store.readRange(0, 3)], [1, 2, 0, 0, 5, 6]);
+  t.is(store.append(Float32Array.of(7, 8)), 3);
+  store.close();
+  const again = VectorStore.open(file, 2);
+  t.deepEqual([...again.readRange(0, 4)], [1, 2, 0, 0, 5, 6, 7, 8]);
+  again.close();
+});
+
 test('exactSearch re-ranks candidates on the stored vectors', (t) => {
   const store = VectorStore.open(join(tmp(), 'd.f32'), dim);
   const vecs = clustered(50, 5, 9);

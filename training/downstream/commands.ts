@@ -61,7 +61,7 @@ export function register(program: Command): void {
       )
       .addArgument(new Command().createArgument('<task>', 'attributes | expression | landmarks').choices(['attributes', 'expression', 'landmarks']))
       .requiredOption('--data <dir>', 'dataset folder in a supported layout (CelebA, RAF-DB, AffectNet, 300W, WFLW; a pros synth or pros pseudolabel folder)')
-      .option('--run <name>', 'training run whose teacher is evaluated (workspace/runs/<name>); with --backbone random, whose architecture is copied')
+      .option('--run <name|dir>', 'training run whose teacher is evaluated (workspace/runs/<name>), or a model folder written by pros export-model (e.g. models/pros-tiny); with --backbone random, whose architecture is copied')
       .addOption(new Option('--backbone <kind>', 'run: the trained teacher; random: same ViT at random init; human: human\'s 1024-d descriptor').choices(['run', 'random', 'human']).default('run'))
       .option('--preset <name>', 'ViT preset for --backbone random without --run', 'tiny')
       .addOption(new Option('--format <name>', 'dataset layout (default: detected from the files)').choices([...FORMATS]))

@@ -7,6 +7,7 @@ import { readAffectNet } from './readers/affectnet.ts';
 import { read300W } from './readers/pts300w.ts';
 import { readWflw } from './readers/wflw.ts';
 import { DatasetError } from './readers/files.ts';
+import { parseSetInfo } from '../../src/contracts/manifest.ts';
 import type { TaskData } from './readers/types.ts';
 
 export type TaskName = 'attributes' | 'expression' | 'landmarks';
@@ -43,7 +44,9 @@ export function readDataset(root: string, task: TaskName, format?: Format): Task
   })();
   // A synthetic or pseudo-labelled set says so in its set.json; the dataset name carries it into every result row.
   if (existsSync(join(root, 'set.json'))) {
-    const kind = (JSON.parse(readFileSyncSafe(join(root, 'set.json'))) as { kind?: string }).kind;
+    const info = parseSetInfo(readFileSyncSafe(join(root, 'set.json')));
+    if (typeof info === 'string') throw new DatasetError(`${join(root, 'set.json')}: ${info}`);
+    const kind = info.kind;
     // Two synthetic folders are two datasets: the folder's name keeps their rows apart in the report.
     if (kind === 'synthetic' || kind === 'pseudo') d.dataset = `${kind}-${d.dataset}:${basename(resolve(root))}`;
     if (kind === 'pseudo') d.pseudo = true;

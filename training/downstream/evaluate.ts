@@ -1,14 +1,13 @@
 // `pros eval`: one task, one dataset, one feature source (a run's teacher, the same ViT at random init, or human's
 // descriptor), one protocol, full or K-shot over several seeds. Every metric row goes to the evals table, with the
 // task's no-learning baseline (majority class / mean shape) stored beside it for the same split and seed.
-import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tf } from '../../src/backend.ts';
 import type { Workspace } from '../../src/workspace.ts';
 import { InputError } from '../../src/errors.ts';
-import { loadBackbone, randomBackbone, readRunConfig, type Backbone } from '../backbone.ts';
+import { loadBackbone, randomBackbone, resolveBackbone, type Backbone } from '../backbone.ts';
+import { readModelConfig } from '../../src/model/folder.ts';
 import type { ViTConfig } from '../config.ts';
-import { hasCheckpoint } from '../checkpoint.ts';
 import { readDataset, type Format, type TaskName } from './data.ts';
 import { decodeAll, flipPixels, type Decoded } from './images.ts';
 import { backboneSource, FeatureCache, type FeatureSource, type Features } from './features.ts';
@@ -22,6 +21,7 @@ import { meanStd } from '../../src/evals.ts';
 import { fitStandardiser } from './standardise.ts';
 import { testGroups, type TestGroup } from './subsets.ts';
 import { checkLeakage, LEAK_DISTANCE, pretrainingSet } from './leakage.ts';
+import { readManifest } from '../manifest.ts';
 import { describeLeakage, type Leakage } from '../../src/evals.ts';
 import { mulberry32 } from './synth/rng.ts';
 
@@ -34,7 +34,7 @@ export interface EvalOptions {
   task: TaskName;
   data: string;
   format?: Format;
-  /** The training run whose teacher is evaluated (and whose architecture `random` copies). */
+  /** The training run (a name, or an exported model folder) whose teacher is evaluated (and whose architecture `random` copies). */
   run?: string;
   backbone?: BackboneKind;
   /** Architecture for `--backbone random` without a run. */
@@ -111,7 +111,7 @@ function runLabel(o: EvalOptions): string {
   const kind = o.backbone ?? 'run';
   if (kind === 'run') {
     if (!o.run) throw new InputError('--run NAME is required (or --backbone random|human)');
-    return o.run;
+    return resolveBackbone(o.run, o.ws.paths.runs).name;
   }
   return kind;
 }
@@ -123,22 +123,15 @@ async function makeSource(o: EvalOptions): Promise<{ source: FeatureSource; back
     return { source: await humanSource() };
   }
   if (kind === 'random') {
-    const vit = o.run ? readRunConfig(runDir(o)).vit : o.vit;
-    const preset = o.run ? readRunConfig(runDir(o)).preset : (o.preset ?? 'tiny');
+    const ref = o.run ? resolveBackbone(o.run, o.ws.paths.runs) : undefined;
+    const vit = ref ? ref.vit : o.vit;
+    const preset = ref ? ref.preset : (o.preset ?? 'tiny');
     const bb = randomBackbone(preset, 0, o.tf, vit);
     return { source: backboneSource(o.tf, bb, `random:${preset}:${JSON.stringify(vit ?? {})}`), backbone: bb };
   }
-  const dir = runDir(o);
-  if (!hasCheckpoint(dir)) throw new InputError(`run "${o.run}" has no checkpoint yet (its training failed or has not saved one)`);
-  const bb = await loadBackbone(dir, o.tf);
-  const stamp = existsSync(join(dir, 'checkpoint')) ? statSync(join(dir, 'checkpoint')).mtimeMs : 0;
-  return { source: backboneSource(o.tf, bb, `run:${o.run}:${stamp}`), backbone: bb };
-}
-
-function runDir(o: EvalOptions): string {
-  const dir = join(o.ws.paths.runs, o.run!);
-  if (!existsSync(dir)) throw new InputError(`no run "${o.run}" in ${o.ws.paths.runs}`);
-  return dir;
+  const ref = resolveBackbone(o.run!, o.ws.paths.runs);
+  const bb = await loadBackbone(ref, o.tf);
+  return { source: backboneSource(o.tf, bb, `${ref.name}:${ref.stamp}`), backbone: bb };
 }
 
 export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
@@ -259,9 +252,12 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   }
   source.dispose();
 
+  // An exported model has no row in the runs table: what it is travels with its results, for the report.
+  const ref = (o.backbone ?? 'run') === 'run' ? resolveBackbone(o.run!, o.ws.paths.runs) : undefined;
+  const model = ref?.kind === 'model' ? { dir: ref.dir, preset: ref.preset, ...modelSource(ref.dir) } : undefined;
   const leakage = await leakageOf(o, te.ok.map((x) => ({ image: x.sample.image, region: x.decoded.region })));
   if (leakage.checked) log(`pre-training overlap: ${describeLeakage(leakage)}`);
-  const extra = JSON.stringify({ data: o.data, backend: o.backend, epochs, lr, train: tr.ok.length, test: te.ok.length, pseudo: !!data.pseudo, leakage });
+  const extra = JSON.stringify({ data: o.data, backend: o.backend, epochs, lr, train: tr.ok.length, test: te.ok.length, pseudo: !!data.pseudo, leakage, ...(model ? { model } : {}) });
   const insert = o.ws.db.prepare('INSERT INTO evals (run, task, dataset, protocol, shots, seed, metric, value, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
   o.ws.db.transaction(() => {
     for (const r of rows) insert.run(r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric, r.value, extra);
@@ -280,12 +276,30 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   };
 }
 
+function modelSet(dir: string): { dir: string; files: string[] } | { reason: string } {
+  const { data, run } = modelSource(dir);
+  if (!data) return { reason: `exported model ${dir} names no training set` };
+  try {
+    const set = readManifest(data);
+    return { dir: set.dir, files: set.items.map((i) => i.file) };
+  } catch (err) {
+    return { reason: `the training set of the exported model (run "${run}", ${data}) cannot be read here: ${(err as Error).message}` };
+  }
+}
+
+function modelSource(dir: string): { run: string; step: number; data: string | null } {
+  const { source } = readModelConfig(dir);
+  return { run: source.run, step: source.step, data: source.data };
+}
+
 /** Checked for a trained run only: random init has seen no data, and human's training data is not in the workspace. */
 async function leakageOf(o: EvalOptions, test: Array<{ image: string; region: Decoded['region'] }>): Promise<Leakage> {
   const kind = o.backbone ?? 'run';
   if (kind === 'random') return { checked: false, reason: 'random init: not pre-trained' };
   if (kind === 'human') return { checked: false, reason: "human's descriptor: its training data is not in this workspace" };
-  const set = pretrainingSet(o.ws, o.run!);
+  const ref = resolveBackbone(o.run!, o.ws.paths.runs);
+  // An exported model names the set it was trained on; it is checked where that set is on this machine.
+  const set = ref.kind === 'model' ? modelSet(ref.dir) : pretrainingSet(o.ws, ref.name);
   if ('reason' in set) return { checked: false, reason: set.reason };
   return checkLeakage({ trainFiles: set.files, test, maxDistance: o.maxHashDistance ?? LEAK_DISTANCE, pretraining: set.dir });
 }

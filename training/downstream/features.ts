@@ -1,11 +1,12 @@
 // What the heads see: features of a backbone (a run's teacher, or the same ViT at random init) or of human's 1024-d
 // face descriptor. Frozen features for the linear probe are computed once and cached on disk by content key.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor4D } from '@tensorflow/tfjs';
 import type { Tf } from '../../src/backend.ts';
 import type { Backbone } from '../backbone.ts';
+import { writeFileAtomic } from '../../src/atomic.ts';
 
 export interface Features {
   n: number;
@@ -94,7 +95,8 @@ export class FeatureCache {
     const all = new Float32Array(cls.length + (patches?.length ?? 0));
     all.set(cls);
     if (patches) all.set(patches, cls.length);
-    writeFileSync(join(this.dir, `${key}.f32`), Buffer.from(all.buffer));
-    writeFileSync(join(this.dir, `${key}.json`), JSON.stringify(meta));
+    // The .json is the cache entry's commit mark: written last, so a crash leaves no entry without its values.
+    writeFileAtomic(join(this.dir, `${key}.f32`), new Uint8Array(all.buffer));
+    writeFileAtomic(join(this.dir, `${key}.json`), JSON.stringify(meta));
   }
 }

@@ -63,7 +63,7 @@ export function who() {
 /** The header on every page: navigation and the curator's name, recorded with each decision. */
 export function header(active) {
   const pages = [['index.html', 'Overview'], ['grid.html', 'Faces'], ['images.html', 'Images'], ['search.html', 'Search'],
-    ['runs.html', 'Runs']];
+    ['runs.html', 'Runs'], ['audit.html', 'Privacy']];
   const name = el('input', { id: 'who', value: who(), size: 10, title: 'recorded as "who" on curation decisions',
     'aria-label': 'curator name' });
   name.addEventListener('change', () => localStorage.setItem('pros.who', name.value.trim() || 'web'));

@@ -56,7 +56,47 @@ function actions(f) {
     el('button', { class: 'reject', onclick: act('reject') }, 'Reject'),
     tag, el('button', { onclick: act('tag', tag) }, 'Tag'),
     set, el('button', { onclick: act('add_to_set', set) }, 'Add to set'),
-    el('a', { href: `search.html?face=${f.id}`, class: 'button' }, 'Similar faces'));
+    el('a', { href: `search.html?face=${f.id}`, class: 'button' }, 'Similar faces'),
+    el('button', { class: 'forget', onclick: () => forgetPreview(f) }, 'Forget this person…'));
+}
+
+/**
+ * "Forget this person": first the dry run (every face that would go, with its similarity), then the curator
+ * confirms; only then is the forget request sent. The image may be gone afterwards.
+ */
+async function forgetPreview(f) {
+  try {
+    const p = await api(`/api/privacy/forget/preview?face=${f.id}`);
+    const c = p.counts;
+    const panel = el('section', { class: 'card forget-panel', id: 'forget-panel' },
+      el('h2', {}, `Forget the person of face #${f.id}?`),
+      el('p', {}, `${c.faces} face${c.faces === 1 ? '' : 's'} at same-person similarity ≥ ${p.threshold} would be removed everywhere `,
+        `(${c.images} image${c.images === 1 ? '' : 's'} whole, ${c.files} files), and kept out of later crawls.`),
+      p.runs.length ? el('p', { class: 'notice warn' }, `Runs that trained on them (they cannot forget; retrain): ${p.runs.map((r) => r.run).join(', ')}`) : null,
+      el('div', { class: 'grid', id: 'forget-list' }, p.faces.map((x) => el('figure', { class: 'tile', dataset: { id: x.faceId } },
+        el('img', { src: `${x.thumb}?size=96`, alt: `face ${x.faceId}`, width: 96, height: 96 }),
+        el('figcaption', {}, `#${x.faceId} ${x.similarity === null ? '' : x.similarity.toFixed(3)}`)))),
+      el('div', { class: 'actions' },
+        el('button', { class: 'reject', id: 'forget-confirm', onclick: () => forgetNow(f, c.faces) }, `Forget ${c.faces} face${c.faces === 1 ? '' : 's'}`),
+        el('button', { id: 'forget-cancel', onclick: () => panel.remove() }, 'Cancel')));
+    document.getElementById('forget-panel')?.remove();
+    main.prepend(panel);
+    panel.scrollIntoView();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function forgetNow(f) {
+  try {
+    const r = await postJson('/api/privacy/forget', { face: f.id, confirm: true, who: who() });
+    showStatus(`forget request #${r.request.id}: ${r.counts.faces} faces, ${r.counts.images} images, ${r.counts.files} files removed`);
+    clear(main, el('h1', {}, 'Forgotten'),
+      el('p', { class: 'notice', id: 'forget-done' }, `Forget request #${r.request.id} removed ${r.counts.faces} faces and ${r.counts.images} images. `,
+        el('a', { href: 'audit.html' }, 'See the audit log'), '.'));
+  } catch (err) {
+    showError(err);
+  }
 }
 
 function faceCard(f) {

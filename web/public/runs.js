@@ -31,11 +31,13 @@ function grouped(series) {
 
 async function showRun(name) {
   try {
-    const r = await api(`/api/runs/${encodeURIComponent(name)}/metrics`);
+    const [r, lin] = await Promise.all([api(`/api/runs/${encodeURIComponent(name)}/metrics`),
+      api(`/api/runs/${encodeURIComponent(name)}/lineage`)]);
     const charts = [...grouped(r.series)].map(([title, s]) => lineChart(r.steps, s, { title }));
     clear(curves, el('h2', {}, `Run ${r.run}`),
       el('p', {}, `${r.rows} logged steps${r.rows > r.steps.length ? `, ${r.steps.length} plotted` : ''}`),
       r.notes.length ? el('ul', { class: 'notes', id: 'run-notes' }, r.notes.map((n) => el('li', {}, `step ${n.step} · ${n.key}: ${n.text}`))) : null,
+      lineage(lin),
       charts.length ? el('div', { class: 'plots' }, charts) : el('p', { class: 'notice empty' }, 'no metrics logged yet'),
       el('details', {}, el('summary', {}, 'config'), el('pre', {}, JSON.stringify(r.config, null, 2))));
     const p = new URLSearchParams(location.search);
@@ -44,6 +46,19 @@ async function showRun(name) {
   } catch (err) {
     showError(err);
   }
+}
+
+/** The set versions the run read (manifest hash, faces) and the forget requests that removed faces it saw. */
+function lineage(lin) {
+  return el('section', { class: 'card lineage', id: 'lineage' }, el('h3', {}, 'Trained on'),
+    lin.versions.length
+      ? el('ul', {}, lin.versions.map((v) => el('li', {}, el('code', {}, v.manifestSha256.slice(0, 16)), ` ${v.faces} faces of ${v.setDir}, read at step ${v.step} (${v.at})`)))
+      : el('p', { class: 'notice empty' }, 'no set version recorded (a run from before lineage was kept)'),
+    lin.affected.length
+      ? el('p', { class: 'notice warn', id: 'run-affected' }, `Affected by forget request${lin.affected.length > 1 ? 's' : ''} `,
+        lin.affected.map((a) => `#${a.requestId} (${a.faces} face${a.faces === 1 ? '' : 's'})`).join(', '),
+        ': this checkpoint has seen faces since forgotten and cannot forget them; retrain on the current set.')
+      : el('p', { class: 'notice' }, 'no face it trained on has been forgotten'));
 }
 
 function runsTable(runs) {

@@ -76,7 +76,7 @@ async function byUpload(file) {
 
 try {
   const { spaces, unavailable } = await api('/api/search/spaces');
-  const space = el('select', { id: 'space', name: 'space' }, spaces.map((s) => el('option', { value: s }, s === 'human' ? 'human descriptors' : `run: ${s}`)));
+  const space = el('select', { id: 'space', name: 'space' }, spaces.map((s) => el('option', { value: s }, s === 'human' ? 'human descriptors' : `ProS: ${s}`)));
   space.value = state.get('space') || 'human';
   const k = el('input', { id: 'k', type: 'number', min: 1, max: 100, value: state.get('k') || 12 });
   const faceId = el('input', { id: 'face-id', type: 'number', min: 1, placeholder: 'face id', value: state.get('face') || '' });

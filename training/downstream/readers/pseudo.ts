@@ -11,6 +11,8 @@ import { writePts } from './pts300w.ts';
 import { RAF_CLASSES } from './rafdb.ts';
 import { DatasetError } from './files.ts';
 import type { Point } from '../../../src/contracts/geometry.ts';
+import { parseManifestLine, type PseudoSetInfo } from '../../../src/contracts/manifest.ts';
+import { writeFileAtomic } from '../../../src/atomic.ts';
 
 /**
  * MediaPipe face-mesh vertex for each iBUG-68 point (a widely used correspondence; an approximation: the mesh has no
@@ -35,6 +37,11 @@ export interface PseudoOptions {
   set: string;
   out: string;
   testFraction?: number;
+  /**
+   * The split of each crop, when the caller decides it (e.g. test = faces never seen in pre-training); replaces
+   * testFraction. Without it, the first (1 − testFraction) of the labelled crops are train, the rest test.
+   */
+  splitOf?: (item: { id: string | number; path: string }) => 'train' | 'test';
   /** Side at which human looks at each crop. */
   size?: number;
   onProgress?: (done: number, total: number) => void;
@@ -55,18 +62,16 @@ export async function pseudolabel(o: PseudoOptions): Promise<PseudoSummary> {
   if (!existsSync(manifest)) throw new DatasetError(`${o.set}: no manifest.jsonl (expected a curated set folder)`);
   const lines = readFileSync(manifest, 'utf8').split('\n').filter((l) => l.trim());
   const items = lines.map((l, i) => {
-    try {
-      return JSON.parse(l) as { id: string; path: string };
-    } catch {
-      throw new DatasetError(`${manifest}:${i + 1}: not valid JSON`);
-    }
+    const line = parseManifestLine(l);
+    if (typeof line === 'string') throw new DatasetError(`${manifest}:${i + 1}: ${line}`);
+    return line;
   });
   const size = o.size ?? 192;
   const human = await getHuman();
   const imgDir = join(o.out, 'Image', 'aligned');
   mkdirSync(imgDir, { recursive: true });
   mkdirSync(join(o.out, 'EmoLabel'), { recursive: true });
-  const labelled: Array<{ src: string; emotion: string; points: Point[]; ext: string }> = [];
+  const labelled: Array<{ src: string; path: string; split?: 'train' | 'test'; emotion: string; points: Point[]; ext: string }> = [];
   let noFace = 0;
   for (const [i, item] of items.entries()) {
     const src = join(o.set, item.path);
@@ -81,26 +86,33 @@ export async function pseudolabel(o: PseudoOptions): Promise<PseudoSummary> {
     // Points in the crop's own pixels: decode() took the centre square; map back from `size`.
     const s = d.region.side / size;
     const points = MESH_TO_68.map((m) => [face.mesh[m]![0] * s + d.region.x, face.mesh[m]![1] * s + d.region.y] as Point);
-    labelled.push({ src, emotion: HUMAN_TO_RAF[top.emotion]!, points, ext: extname(src) || '.jpg' });
+    labelled.push({ src, path: item.path, split: o.splitOf?.(item), emotion: HUMAN_TO_RAF[top.emotion]!, points, ext: extname(src) || '.jpg' });
   }
-  const nTest = Math.round(labelled.length * (o.testFraction ?? 0.3));
-  const nTrain = labelled.length - nTest;
+  const nTestByFraction = Math.round(labelled.length * (o.testFraction ?? 0.3));
   const emo: string[] = [];
+  // Which crop each labelled image came from, so a result can be traced back to its source.
+  const origins: string[] = ['file\tsplit\tcrop'];
   const emotions: Record<string, number> = {};
+  const counter = { train: 0, test: 0 };
   labelled.forEach((l, i) => {
-    const split = i < nTrain ? 'train' : 'test';
-    const stem = `${split}_${String(split === 'train' ? i + 1 : i - nTrain + 1).padStart(5, '0')}`;
+    const split = l.split ?? (i < labelled.length - nTestByFraction ? 'train' : 'test');
+    const stem = `${split}_${String(++counter[split]).padStart(5, '0')}`;
     copyFileSync(l.src, join(imgDir, `${stem}_aligned${l.ext}`));
     writePts(join(imgDir, `${stem}_aligned.pts`), l.points);
     emo.push(`${stem}${l.ext} ${RAF_CLASSES.indexOf(l.emotion) + 1}`);
+    origins.push(`Image/aligned/${stem}_aligned${l.ext}\t${split}\t${l.path}`);
     emotions[l.emotion] = (emotions[l.emotion] ?? 0) + 1;
   });
+  const nTrain = counter.train;
+  const nTest = counter.test;
   writeFileSync(join(o.out, 'EmoLabel', 'list_patition_label.txt'), emo.join('\n') + (emo.length ? '\n' : ''));
-  writeFileSync(join(o.out, 'set.json'), JSON.stringify({
+  writeFileAtomic(join(o.out, 'origins.tsv'), origins.join('\n') + '\n');
+  const info: PseudoSetInfo = {
     kind: 'pseudo',
     note: 'Labels made by a model (@vladmandic/human 3.3.6: emotion and face mesh → 68 points), NOT ground truth.',
     from: o.set, counts: { crops: items.length, labelled: labelled.length, noFace, train: nTrain, test: nTest },
     emotions, createdAt: new Date().toISOString(), version: VERSION,
-  }, null, 2) + '\n');
+  };
+  writeFileAtomic(join(o.out, 'set.json'), JSON.stringify(info, null, 2) + '\n');
   return { out: o.out, crops: items.length, labelled: labelled.length, noFace, emotions, seconds: (Date.now() - t0) / 1000 };
 }

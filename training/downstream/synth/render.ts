@@ -20,44 +20,44 @@ const FEATURES = ['hairBg', 'body', 'jersey', 'ear', 'head', 'eyeLine', 'smileLi
  * the image side). Real face crops vary this way; without it every synthetic face would sit at one place and the
  * mean shape would already be a good landmark predictor.
  */
-export interface Pose {
+export interface Placement {
   angle: number;
   zoom: number;
   dx: number;
   dy: number;
 }
-export const NO_POSE: Pose = { angle: 0, zoom: 1, dx: 0, dy: 0 };
+export const NO_PLACEMENT: Placement = { angle: 0, zoom: 1, dx: 0, dy: 0 };
 /** Face centre in SVG units, the rotation's pivot. */
 const PIVOT: Point = [200, 330];
 
-function posedView(view: [number, number, number], pose: Pose): [number, number, number] {
-  const side = view[2] / pose.zoom;
-  const cx = view[0] + view[2] / 2 - pose.dx * side, cy = view[1] + view[2] / 2 - pose.dy * side;
+function placedView(view: [number, number, number], placement: Placement): [number, number, number] {
+  const side = view[2] / placement.zoom;
+  const cx = view[0] + view[2] / 2 - placement.dx * side, cy = view[1] + view[2] / 2 - placement.dy * side;
   return [cx - side / 2, cy - side / 2, side];
 }
 
-function svgFor(face: FaceConfig, view: [number, number, number], size: number, only?: string, pose = NO_POSE): string {
+function svgFor(face: FaceConfig, view: [number, number, number], size: number, only?: string, placement = NO_PLACEMENT): string {
   const copy = structuredClone(face) as unknown as Record<string, { id?: string }>;
   if (only) for (const f of FEATURES) if (f !== only && copy[f]) copy[f] = { ...copy[f], id: '__skip__' };
-  const v = posedView(view, pose);
+  const v = placedView(view, placement);
   const svg = faceToSvgString(copy as unknown as FaceConfig)
     .replace('viewBox="0 0 400 600"', `viewBox="${v[0]} ${v[1]} ${v[2]} ${v[2]}"`)
     .replace('width="100%" height="100%"', `width="${size}" height="${size}"`);
-  if (!pose.angle) return svg;
+  if (!placement.angle) return svg;
   const open = svg.indexOf('>') + 1;
   const close = svg.lastIndexOf('</svg>');
-  return `${svg.slice(0, open)}<g transform="rotate(${pose.angle} ${PIVOT[0]} ${PIVOT[1]})">${svg.slice(open, close)}</g></svg>`;
+  return `${svg.slice(0, open)}<g transform="rotate(${placement.angle} ${PIVOT[0]} ${PIVOT[1]})">${svg.slice(open, close)}</g></svg>`;
 }
 
-export async function renderPng(face: FaceConfig, size: number, view = DEFAULT_VIEW, pose = NO_POSE): Promise<Buffer> {
+export async function renderPng(face: FaceConfig, size: number, view = DEFAULT_VIEW, placement = NO_PLACEMENT): Promise<Buffer> {
   // A plain background: facesjs draws no backdrop; flatten over grey so the PNG has no alpha.
-  return sharp(Buffer.from(svgFor(face, view, size, undefined, pose))).flatten({ background: '#c8ccd0' }).png().toBuffer();
+  return sharp(Buffer.from(svgFor(face, view, size, undefined, placement))).flatten({ background: '#c8ccd0' }).png().toBuffer();
 }
 
 /** Moves points measured in the unposed view (pixels of `size`) to where the posed rendering draws them. */
-export function posePoints(pts: Point[], size: number, view: [number, number, number], pose: Pose): Point[] {
-  const v = posedView(view, pose);
-  const a = (pose.angle * Math.PI) / 180, c = Math.cos(a), s = Math.sin(a);
+export function placePoints(pts: Point[], size: number, view: [number, number, number], placement: Placement): Point[] {
+  const v = placedView(view, placement);
+  const a = (placement.angle * Math.PI) / 180, c = Math.cos(a), s = Math.sin(a);
   return pts.map(([x, y]) => {
     const sx = view[0] + (x / size) * view[2] - PIVOT[0], sy = view[1] + (y / size) * view[2] - PIVOT[1];
     const rx = PIVOT[0] + c * sx - s * sy, ry = PIVOT[1] + s * sx + c * sy;

@@ -8,10 +8,12 @@ import { mkdirSync, writeFileSync, symlinkSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { VERSION } from '../../../src/config.ts';
 import { drawFace, RAF_CLASSES, SYNTH_ATTRIBUTES } from './faces.ts';
-import { renderPng, landmarks68, posePoints, DEFAULT_VIEW, type Pose } from './render.ts';
+import { renderPng, landmarks68, placePoints, DEFAULT_VIEW, type Placement } from './render.ts';
 import type { Point } from '../../../src/contracts/geometry.ts';
+import type { ManifestLine, SyntheticSetInfo } from '../../../src/contracts/manifest.ts';
 import { mulberry32, uniform } from './rng.ts';
 import { writePts } from '../readers/pts300w.ts';
+import { writeFileAtomic } from '../../../src/atomic.ts';
 
 export interface SynthOptions {
   out: string;
@@ -66,21 +68,21 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
     const stem = `${split}_${String(n).padStart(5, '0')}`;
     const file = `${stem}_aligned.png`;
     const f = drawFace(rng);
-    const pose: Pose = {
+    const placement: Placement = {
       angle: Math.round(uniform(rng, -1, 1) * (opts.rotate ?? 6) * 10) / 10,
       zoom: 1 + uniform(rng, -1, 1) * (opts.zoom ?? 0.05),
       dx: uniform(rng, -1, 1) * (opts.shift ?? 0.03),
       dy: uniform(rng, -1, 1) * (opts.shift ?? 0.03),
     };
-    const [png, flat] = await Promise.all([renderPng(f.face, size, DEFAULT_VIEW, pose), landmarks68(f.face, size)]);
-    const pts = posePoints(flat, size, DEFAULT_VIEW, pose);
+    const [png, flat] = await Promise.all([renderPng(f.face, size, DEFAULT_VIEW, placement), landmarks68(f.face, size)]);
+    const pts = placePoints(flat, size, DEFAULT_VIEW, placement);
     writeFileSync(join(imgDir, file), png);
     writePts(join(imgDir, `${stem}_aligned.pts`), pts);
     attrLines.push(`${file} ${SYNTH_ATTRIBUTES.map((a) => (f.attributes[a] ? ' 1' : '-1')).join(' ')}`);
     partLines.push(`${file} ${split === 'train' ? 0 : 2}`);
     emoLines.push(`${stem}.png ${RAF_CLASSES.indexOf(f.expression) + 1}`);
     // Only the training split is a pre-training corpus: test faces stay unseen until evaluation.
-    if (split === 'train') manifest.push(JSON.stringify(manifestLine(file, stem, pts, size)));
+    if (split === 'train') manifest.push(JSON.stringify(manifestLine(n, file, stem, pts, size)));
     expressions[f.expression] = (expressions[f.expression] ?? 0) + 1;
     for (const a of SYNTH_ATTRIBUTES) if (f.attributes[a]) attrCounts[a]!++;
     opts.onProgress?.(i + 1, opts.count);
@@ -91,25 +93,26 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
   writeFileSync(join(opts.out, 'EmoLabel', 'list_patition_label.txt'), emoLines.join('\n') + '\n');
   const link = join(opts.out, 'img_align_celeba');
   if (!existsSync(link)) symlinkSync(join('Image', 'aligned'), link);
-  writeFileSync(join(opts.out, 'manifest.jsonl'), manifest.join('\n') + '\n');
+  writeFileAtomic(join(opts.out, 'manifest.jsonl'), manifest.join('\n') + '\n');
   const summary: SynthSummary = {
     out: opts.out, count: opts.count, train: nTrain, test: nTest, size, seed, expressions, attributes: attrCounts,
     seconds: (Date.now() - t0) / 1000,
   };
-  writeFileSync(join(opts.out, 'set.json'), JSON.stringify({
-    name: 'synthetic', kind: 'synthetic', size, margin: null, policy: null,
-    counts: { faces: opts.count, train: nTrain, test: nTest }, generator: 'facesjs', seed,
-    pose: { rotate: opts.rotate ?? 6, zoom: opts.zoom ?? 0.05, shift: opts.shift ?? 0.03 },
+  const info: SyntheticSetInfo = {
+    kind: 'synthetic', name: 'synthetic', size, counts: { faces: opts.count, train: nTrain, test: nTest }, generator: 'facesjs', seed,
+    placement: { rotate: opts.rotate ?? 6, zoom: opts.zoom ?? 0.05, shift: opts.shift ?? 0.03 },
     labels: { expressions, attributes: attrCounts },
     createdAt: new Date().toISOString(), version: VERSION,
-  }, null, 2) + '\n');
+  };
+  writeFileAtomic(join(opts.out, 'set.json'), JSON.stringify(info, null, 2) + '\n'); // last: marks the folder complete
   return summary;
 }
 
-function manifestLine(file: string, stem: string, pts: Point[], size: number) {
+/** `n`: the face's number in the training split, its id in the manifest. */
+function manifestLine(n: number, file: string, stem: string, pts: Point[], size: number): ManifestLine {
   return {
-    id: stem, path: `Image/aligned/${file}`, image: stem, source: 'synthetic:facesjs', box: [0, 0, size, size],
-    score: 1, landmarks: pts.map(([x, y]) => [round(x), round(y)]), yaw: 0, pitch: 0, roll: 0, faceRatio: 1,
+    id: n, path: `Image/aligned/${file}`, image: stem, source: 'synthetic:facesjs', box: [0, 0, size, size],
+    score: 1, landmarks: pts.map(([x, y]) => [round(x), round(y)]), yaw: 0, pitch: 0, roll: 0, faceRatio: 1, sharpness: null,
     licence: 'synthetic (facesjs, Apache-2.0)',
   };
 }

@@ -1,0 +1,33 @@
+// The boundary schemas: what a writer may put in a file and what a reader refuses, with the line it refuses.
+import test from 'ava';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseManifestLine, parseSetInfo, type ManifestLine } from '../../src/contracts/manifest.ts';
+import { readManifest } from '../../training/manifest.ts';
+import { InputError } from '../../src/errors.ts';
+
+test('a manifest line has one id type: an integer; a string id is refused with its field named', (t) => {
+  const line = { id: 7, path: 'crops/7.jpg', box: [1, 2, 3, 4], yaw: null } satisfies ManifestLine;
+  t.deepEqual(parseManifestLine(JSON.stringify(line)), line);
+  t.regex(parseManifestLine(JSON.stringify({ ...line, id: '7' })) as string, /^id: /);
+  t.regex(parseManifestLine(JSON.stringify({ ...line, box: [1, 2, 3] })) as string, /^box/);
+  t.is(parseManifestLine('{"id": 1,'), 'not valid JSON');
+});
+
+test('set.json is told apart by kind, and a file written before kind existed reads as a curated set', (t) => {
+  const old = { name: 'people', size: 128, scale: 1.6, jitter: 0, policy: {}, dedup: {}, counts: { faces: 2, images: 2 },
+    createdAt: 'x', updatedAt: 'x', version: '0.1.0' };
+  const info = parseSetInfo(JSON.stringify(old));
+  t.is(typeof info === 'object' && info.kind, 'curated');
+  t.regex(parseSetInfo(JSON.stringify({ ...old, kind: 'scraped' })) as string, /kind/);
+});
+
+test('readManifest names the line of a manifest that breaks the contract', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pros-contract-'));
+  mkdirSync(join(dir, 'crops'));
+  writeFileSync(join(dir, 'crops', 'a.jpg'), '');
+  writeFileSync(join(dir, 'manifest.jsonl'), `${JSON.stringify({ id: 1, path: 'crops/a.jpg' })}\n\n${JSON.stringify({ id: 'c2', path: 'crops/a.jpg' })}\n`);
+  const err = t.throws(() => readManifest(dir), { instanceOf: InputError });
+  t.regex(err!.message, /manifest\.jsonl:3: id: /);
+});
