@@ -48,5 +48,6 @@ export const testOverrides = {
   views: { globalSize: 32, localSize: 16, locals: 2 },
   head: { hidden: 64, layers: 2, bottleneck: 32, outputs: 64 },
   proto: { count: 16 },
-  optim: { baseLr: 0.02 },
+  // Mechanics tests keep DINO's batch/256 rule at their own rate (the recipe itself is tested on the shipped preset).
+  optim: { baseLr: 0.02, lrScaling: 'linear' },
 } as const;

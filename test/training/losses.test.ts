@@ -117,7 +117,8 @@ test('schedules: endpoints, warm-up and monotonicity', (t) => {
   t.true(Math.abs(s[49] - 0.1) < 1e-12);
   for (let i = 1; i < 10; i++) t.true(s[i] > s[i - 1]);
   for (let i = 11; i < 50; i++) t.true(s[i] <= s[i - 1]);
-  const cfg = { ...presets.tiny, steps: 100 };
+  // DINO's schedules, as the small preset keeps them.
+  const cfg = { ...presets.small, steps: 100 };
   const sc = buildSchedules(cfg, 64);
   t.is(sc.total, 100);
   t.is(sc.momentum[0], 0.996);
@@ -126,8 +127,20 @@ test('schedules: endpoints, warm-up and monotonicity', (t) => {
   t.true(Math.abs(sc.teacherTemp[29] - 0.07) < 1e-12 && sc.teacherTemp[99] === 0.07);
   t.true(Math.abs(sc.weightDecay[0] - 0.04) < 1e-12 && Math.abs(sc.weightDecay[99] - 0.4) < 1e-12);
   for (let i = 1; i < 100; i++) t.true(sc.momentum[i] >= sc.momentum[i - 1] && sc.weightDecay[i] >= sc.weightDecay[i - 1]);
-  t.true(Math.abs(sc.lr[10] - (5e-4 * 16) / 256) < 1e-12);
-  t.is(sc.freezeLastLayerSteps, 5); // 1 of the nominal 20 epochs: 5 % of the run
+  t.true(Math.abs(sc.lr[10] - (5e-4 * 64) / 256) < 1e-12);
+  t.is(sc.freezeLastLayerSteps, 1); // 1 of the nominal 100 epochs: 1 % of the run
+});
+
+test('learning-rate rules: linear (DINO), sqrt, and none (the tiny preset: 5e-4 at batch 16, not 3.1e-5)', (t) => {
+  const peak = (optim: object) => {
+    const s = buildSchedules({ ...presets.small, batchSize: 16, steps: 100, optim: { ...presets.small.optim, warmupFraction: 0, ...optim } }, 64);
+    return s.lr[0];
+  };
+  t.true(Math.abs(peak({ lrScaling: 'linear' }) - 5e-4 / 16) < 1e-12);
+  t.true(Math.abs(peak({ lrScaling: 'sqrt' }) - 5e-4 / 4) < 1e-12);
+  t.true(Math.abs(peak({ lrScaling: 'none' }) - 5e-4) < 1e-12);
+  const tiny = buildSchedules({ ...presets.tiny, steps: 100 }, 2000);
+  t.true(Math.abs(Math.max(...tiny.lr) - 5e-4) < 1e-9, `tiny peak lr ${Math.max(...tiny.lr)}`);
 });
 
 test('the last-layer freeze scales with the run length like the warm-ups', (t) => {
