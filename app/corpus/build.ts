@@ -273,12 +273,13 @@ export async function buildCorpus(o: CorpusOptions): Promise<CorpusSummary> {
     const faces = (JSON.parse(readFileSync(join(out, 'split.json'), 'utf8')) as { faces: Array<{ id: number; source: string }> }).faces;
     const frameIds = new Set(faces.filter((f) => f.source.startsWith('sources/frames')).map((f) => f.id));
     const train = trainSample(real, o.evalTrain, (id) => frameIds.has(id));
-    // One manifest over both parts, by relative paths; the split comes from the part, not from the order.
-    const testIds = new Set(held.map((l) => `h${l.id}`));
+    // One manifest over both parts, by relative paths; the split comes from the part, not from the order. Both parts
+    // were exported from one workspace, so their face ids (the contract's integer ids) never collide.
+    const testIds = new Set(held.map((l) => l.id));
     writeWhole(dirs.evalInput, (tmp) => {
       const lines = [
-        ...train.map((l) => ({ ...l, id: `p${l.id}`, path: relative(dirs.evalInput, l.file) })),
-        ...held.map((l) => ({ ...l, id: `h${l.id}`, path: relative(dirs.evalInput, l.file) })),
+        ...train.map((l) => ({ ...l, path: relative(dirs.evalInput, l.file) })),
+        ...held.map((l) => ({ ...l, path: relative(dirs.evalInput, l.file) })),
       ].map(({ file: _f, ...rest }) => JSON.stringify(rest));
       writeFileSync(join(tmp, 'manifest.jsonl'), lines.join('\n') + '\n');
     });
@@ -287,7 +288,7 @@ export async function buildCorpus(o: CorpusOptions): Promise<CorpusSummary> {
       await writeWholeAsync(dirs.realEval, async (tmp) => {
         await pseudolabel({
           set: dirs.evalInput, out: tmp, onProgress: () => bar.tick(),
-          splitOf: (item) => (testIds.has(String(item.id)) ? 'test' : 'train'),
+          splitOf: (item) => (testIds.has(item.id) ? 'test' : 'train'),
         });
       });
     } finally {

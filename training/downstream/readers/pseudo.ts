@@ -41,7 +41,7 @@ export interface PseudoOptions {
    * The split of each crop, when the caller decides it (e.g. test = faces never seen in pre-training); replaces
    * testFraction. Without it, the first (1 − testFraction) of the labelled crops are train, the rest test.
    */
-  splitOf?: (item: { id: string | number; path: string }) => 'train' | 'test';
+  splitOf?: (item: { id: number; path: string }) => 'train' | 'test';
   /** Side at which human looks at each crop. */
   size?: number;
   onProgress?: (done: number, total: number) => void;
