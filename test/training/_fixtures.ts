@@ -48,6 +48,5 @@ export const testOverrides = {
   views: { globalSize: 32, localSize: 16, locals: 2 },
   head: { hidden: 64, layers: 2, bottleneck: 32, outputs: 64 },
   proto: { count: 16 },
-  // Mechanics tests keep DINO's batch/256 rule at their own rate (the recipe itself is tested on the shipped preset).
-  optim: { baseLr: 0.02, lrScaling: 'linear' },
+  optim: { baseLr: 0.02 },
 } as const;

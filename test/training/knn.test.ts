@@ -98,7 +98,7 @@ testIf(ffmpeg, 'ffmpeg not installed')('k-NN of held-out frames: trained teacher
   // mean over seeds, each trained run against the random init of its own seed.
   let sumTrained = 0, sumRandom = 0;
   for (const seed of SEEDS) {
-    const overrides = { ...testOverrides, seed, steps: STEPS, optim: { baseLr: 0.05, lrScaling: 'linear' as const, warmupFraction: 0.1 }, proto: { count: 16, target: (process.env.PROS_KNN_TARGET ?? 'sinkhorn') as 'sinkhorn' | 'sharpen' } };
+    const overrides = { ...testOverrides, seed, steps: STEPS, optim: { baseLr: 0.05, warmupFraction: 0.1 }, proto: { count: 16, target: (process.env.PROS_KNN_TARGET ?? 'sinkhorn') as 'sinkhorn' | 'sharpen' } };
     await train({ data: set, run: `knn-${seed}`, workspace: ws, quiet: true, overrides });
     const trained = await loadBackbone(resolveBackbone(`knn-${seed}`, join(ws, 'runs')), tf);
     const random = randomBackbone('tiny', seed, tf, testOverrides.vit);

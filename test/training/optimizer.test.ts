@@ -35,7 +35,7 @@ test('AdamW: a parameter that starts updating later starts its own bias correcti
   opt.dispose();
 });
 
-const cfg = resolveTrainConfig('tiny', { ...testOverrides, optim: { ...testOverrides.optim, freezeLastLayerEpochs: 0 } });
+const cfg = resolveTrainConfig('tiny', { ...testOverrides, optim: { freezeLastLayerEpochs: 0 } });
 const sched = { ...buildSchedules(cfg, 8), freezeLastLayerSteps: 2 };
 const views = (step: number) => makeViews(images, cfg.views, derive(cfg.seed, 'views', step));
 const run = (model: Model, from: number, to: number) => {
@@ -80,7 +80,7 @@ test('prototypes take no weight decay', (t) => {
 });
 
 test('prototypes are not clipped: with a tiny clip threshold the student stands still and the prototypes move', (t) => {
-  const c = resolveTrainConfig('tiny', { ...testOverrides, optim: { baseLr: 0.02, lrScaling: 'linear', clipGrad: 1e-9, weightDecay: 0, weightDecayEnd: 0, warmupFraction: 0 } });
+  const c = resolveTrainConfig('tiny', { ...testOverrides, optim: { baseLr: 0.02, clipGrad: 1e-9, weightDecay: 0, weightDecayEnd: 0, warmupFraction: 0 } });
   const s = buildSchedules(c, 8);
   const model = buildModel(tf, c);
   const C0 = model.protos.get('proto.C').dataSync().slice() as Float32Array;

@@ -24,8 +24,8 @@ const data = await makeSet(join(root, 'set'), 32);
 // ~10 steps at this lr (see docs/training.md); the balanced targets keep the check about learning, not that.
 const short = {
   ...testOverrides,
-  optim: { baseLr: 0.05, lrScaling: 'linear', warmupFraction: 0 },
-  distill: { warmupTeacherTemp: 0.07, teacherTemp: 0.07 },
+  optim: { baseLr: 0.05, warmupFraction: 0 },
+  distill: { warmupTeacherTemp: 0.07 },
   proto: { count: 16, target: 'sinkhorn' },
 };
 
@@ -121,7 +121,7 @@ test.serial('data-parallel: averaged gradients equal the full batch, workers sta
 test.serial('a non-finite loss stops the run with a clear message and keeps the last good checkpoint', async (t) => {
   const ws = join(root, 'ws-nan');
   // An absurd learning rate without clipping blows the weights up within a few steps.
-  const overrides = { ...testOverrides, steps: 8, checkpointEvery: 1, optim: { baseLr: 1e9, lrScaling: 'linear', warmupFraction: 0, clipGrad: 0 } };
+  const overrides = { ...testOverrides, steps: 8, checkpointEvery: 1, optim: { baseLr: 1e9, warmupFraction: 0, clipGrad: 0 } };
   const s = await train({ data, run: 'nan', workspace: ws, quiet: true, overrides });
   t.is(s.status, 'failed');
   t.regex(s.error!, /loss is (NaN|Infinity|-Infinity) at step \d+.*last good checkpoint is kept/);
