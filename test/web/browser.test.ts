@@ -6,48 +6,29 @@ import test from 'ava';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium, openPage, type Browser } from '../helpers/browser.ts';
 import { openWorkspace } from '../../src/workspace.ts';
 import { serve } from '../../web/server.ts';
 import { buildFixture, HOSTILE_CAPTION, HOSTILE_NAME, photo, type Fixture } from './helpers.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const OUT = join(process.cwd(), 'test-output', 'web');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let f: Fixture;
-let browser: BrowserContext;
-let profile: string;
+let browser: Browser;
 const problems: string[] = [];
 
 test.before(async () => {
   mkdirSync(OUT, { recursive: true });
   f = await buildFixture();
-  profile = mkdtempSync(join(tmpdir(), 'pros-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 },
-  });
+  browser = await launchChromium();
 });
 test.after.always(async () => {
   await browser?.close();
   await f?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
-async function open(path: string): Promise<Page> {
-  const page = await browser.newPage();
-  page.on('pageerror', (e) => problems.push(`${path}: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(`${path}: ${m.text()}`);
-  });
-  page.on('dialog', (d) => {
-    problems.push(`${path}: dialog ${d.message()}`);
-    void d.dismiss();
-  });
-  await page.goto(f.url + path);
-  return page;
-}
+const open = (path: string): Promise<Page> => openPage(browser, f.url + path, problems, path);
 const shot = (page: Page, name: string) => page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true });
 const one = (sql: string, ...args: unknown[]) => f.ws.db.prepare(sql).pluck().get(...args) as any;
 const faceOf = (file: string) => one(`SELECT f.id FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE i.origin LIKE ? ORDER BY f.idx`, `%/${file}`) as number;
@@ -201,7 +182,7 @@ test.serial('an empty workspace shows empty states on every page, not errors', a
   const empty = await serve({ ws, config: { ...f.config, workspace: root }, port: 0 });
   try {
     for (const path of ['/', '/grid.html', '/images.html', '/search.html?face=1', '/runs.html', `/image.html?sha=${'a'.repeat(64)}`]) {
-      const page = await browser.newPage();
+      const page = await browser.context.newPage();
       page.on('pageerror', (e) => problems.push(`empty ${path}: ${e.message}`));
       await page.goto(empty.url + path);
       await page.waitForSelector('.notice.empty');

@@ -3,22 +3,18 @@
 // person's faces are gone, the audit page lists the request and the run that trained on them, and the run page
 // says it is affected. The forget POST gets the same Origin and Host checks as every state change.
 import test from 'ava';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium, openPage, type Browser } from '../helpers/browser.ts';
 import { recordLineage } from '../../src/lineage.ts';
 import { buildFixture, post, type Fixture } from './helpers.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const OUT = join(process.cwd(), 'test-output', 'web');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let f: Fixture;
-let browser: BrowserContext;
-let profile: string;
+let browser: Browser;
 const problems: string[] = [];
 
 test.before(async () => {
@@ -27,30 +23,14 @@ test.before(async () => {
   // The fixture's run trained on every accepted face, as the trainer records it (src/lineage.ts).
   const ids = f.ws.db.prepare("SELECT id FROM faces WHERE status = 'accepted'").pluck().all() as number[];
   recordLineage(f.ws.db, 'demo-run', join(f.ws.paths.curated, 'people'), 'manifest', ids, 0);
-  profile = mkdtempSync(join(tmpdir(), 'pros-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 },
-  });
+  browser = await launchChromium();
 });
 test.after.always(async () => {
   await browser?.close();
   await f?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
-async function open(path: string): Promise<Page> {
-  const page = await browser.newPage();
-  page.on('pageerror', (e) => problems.push(`${path}: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(`${path}: ${m.text()}`);
-  });
-  page.on('dialog', (d) => {
-    problems.push(`${path}: dialog ${d.message()}`);
-    void d.dismiss();
-  });
-  await page.goto(f.url + path);
-  return page;
-}
+const open = (path: string): Promise<Page> => openPage(browser, f.url + path, problems, path);
 const one = (sql: string, ...args: unknown[]) => f.ws.db.prepare(sql).pluck().get(...args) as any;
 const all = (sql: string, ...args: unknown[]) => f.ws.db.prepare(sql).pluck().all(...args) as any[];
 const CONNERY = `SELECT f.id FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE i.origin LIKE '%SeanConnery.jpg' OR i.origin LIKE '%connery-exif6.jpg'`;

@@ -5,7 +5,7 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { launchChromium, type Browser } from '../helpers/browser.ts';
 import { exportSet } from '../../retrieval/export.ts';
 import { train } from '../../training/launcher.ts';
 import { embedSet } from '../../training/embed.ts';
@@ -16,7 +16,6 @@ import { shippedModel } from '../../src/model/folder.ts';
 import { testOverrides } from '../training/_fixtures.ts';
 import { buildFixture, photo, type Fixture } from './helpers.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 let f: Fixture;
 let model: string;
 const faceOf = (file: string) =>
@@ -81,13 +80,10 @@ test.serial('the demo\'s closing table evaluates the exported backbone beside th
 });
 
 test.serial('Chromium: choose the exported model\'s ProS space, upload a face, see its neighbours', async (t) => {
-  const profile = mkdtempSync(join(tmpdir(), 'pros-chromium-'));
-  let browser: BrowserContext | undefined;
+  let browser: Browser | undefined;
   try {
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-    });
-    const page = await browser.newPage();
+    browser = await launchChromium();
+    const page = await browser.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${f.url}/search.html`);
@@ -101,6 +97,5 @@ test.serial('Chromium: choose the exported model\'s ProS space, upload a face, s
     t.deepEqual(errors, []);
   } finally {
     await browser?.close();
-    rmSync(profile, { recursive: true, force: true });
   }
 });
