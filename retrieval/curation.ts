@@ -4,6 +4,7 @@
 import type { Workspace } from '../src/workspace.ts';
 import { InputError } from '../src/errors.ts';
 import { hasUnsafeText, isPortableName } from '../src/input.ts';
+import type { DecisionRow } from '../src/contracts/rows.ts';
 
 export type CurationAction = 'accept' | 'reject' | 'tag' | 'untag' | 'add_to_set' | 'remove_from_set';
 
@@ -113,23 +114,17 @@ export function removeFromSet(ws: Workspace, faceIds: readonly number[], set: st
   return curate(ws, 'remove_from_set', faceIds, who, set, (id) => del.run(set, id));
 }
 
-export interface Decision {
-  id: number;
-  faceId: number;
-  action: string;
-  value: string | null;
-  who: string;
-  at: string;
-}
+/** A decisions row as the CLI and the web API show it. */
+export type Decision = Omit<DecisionRow, 'face_id'> & { faceId: number };
 
 /** Decisions on the given faces, newest first. */
 export function decisionsFor(ws: Workspace, faceIds: readonly number[], limit = 200): Decision[] {
   if (faceIds.length === 0) return [];
   const marks = faceIds.map(() => '?').join(',');
   return ws.db
-    .prepare(
+    .prepare<number[], Decision>(
       `SELECT id, face_id AS faceId, action, value, who, at FROM decisions WHERE face_id IN (${marks})
        ORDER BY at DESC, id DESC LIMIT ?`,
     )
-    .all(...faceIds, limit) as Decision[];
+    .all(...faceIds, limit);
 }

@@ -10,6 +10,7 @@ import { FacePool } from './faces/pool.ts';
 import type { FaceRecord } from './faces/types.ts';
 import { FaceIndex } from './face-index.ts';
 import type { Neighbour } from '../src/contracts/geometry.ts';
+import type { FaceRow, ImageRow } from '../src/contracts/rows.ts';
 import { CurateStore } from './store.ts';
 import { log } from '../src/log.ts';
 
@@ -44,11 +45,11 @@ export function queryConfig(config: ProsConfig): ProsConfig {
 }
 
 export function hitsFor(ws: Workspace, neighbours: Neighbour[]): FaceHit[] {
-  const get = ws.db.prepare(
+  const get = ws.db.prepare<[number], Pick<FaceRow, 'image_sha256' | 'x' | 'y' | 'w' | 'h' | 'status' | 'score'> & Pick<ImageRow, 'origin'>>(
     `SELECT f.image_sha256, f.x, f.y, f.w, f.h, f.status, f.score, i.origin FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE f.id = ?`,
   );
   return neighbours.map((n) => {
-    const r = get.get(n.faceId) as { image_sha256: string; x: number; y: number; w: number; h: number; status: string; score: number; origin: string };
+    const r = get.get(n.faceId)!;
     return { ...n, imageSha256: r.image_sha256, source: r.origin, box: [r.x, r.y, r.w, r.h], status: r.status, score: r.score };
   });
 }
@@ -111,9 +112,9 @@ export async function expand(ws: Workspace, config: ProsConfig, seed: string, k:
   const isSet = ws.db.prepare('SELECT 1 FROM sets WHERE name = ?').get(seed);
   if (isSet) {
     const ids = ws.db
-      .prepare("SELECT m.face_id FROM set_members m JOIN faces f ON f.id = m.face_id WHERE m.set_name = ? AND f.status = 'accepted'")
+      .prepare<[string], number>("SELECT m.face_id FROM set_members m JOIN faces f ON f.id = m.face_id WHERE m.set_name = ? AND f.status = 'accepted'")
       .pluck()
-      .all(seed) as number[];
+      .all(seed);
     for (const id of ids) {
       const d = index.descriptor(id);
       if (d) {
@@ -157,9 +158,9 @@ export async function expand(ws: Workspace, config: ProsConfig, seed: string, k:
     }
   }
   store.ensureSet(into, 'expanded', { seed, k, minSimilarity });
-  const before = ws.db.prepare('SELECT count(*) FROM set_members WHERE set_name = ?').pluck();
-  const n0 = before.get(into) as number;
+  const before = ws.db.prepare<[string], number>('SELECT count(*) FROM set_members WHERE set_name = ?').pluck();
+  const n0 = before.get(into)!;
   store.addMembers(into, [...seedIds, ...found.keys()], 'expand');
-  const size = before.get(into) as number;
+  const size = before.get(into)!;
   return { into, seeds: queries.length, droppedSeeds, added: size - n0, size };
 }

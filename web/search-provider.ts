@@ -110,9 +110,9 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
     spaces() {
       // The workspace's own runs first, then exported models embedded here (such as the shipped models/pros-tiny).
       const runs = ws.db
-        .prepare('SELECT DISTINCT e.run FROM embeddings e LEFT JOIN runs r ON r.name = e.run ORDER BY r.name IS NULL, e.run')
+        .prepare<[], string>('SELECT DISTINCT e.run FROM embeddings e LEFT JOIN runs r ON r.name = e.run ORDER BY r.name IS NULL, e.run')
         .pluck()
-        .all() as string[];
+        .all();
       return ['human', ...runs];
     },
     async byFace(faceId, k, space) {

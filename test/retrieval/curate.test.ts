@@ -46,13 +46,13 @@ interface Snapshot {
 /** The workspace's content without ids or timestamps, which differ between runs by completion order. */
 function snapshot(wsDir: string): Snapshot {
   const db = new Database(join(wsDir, 'pros.db'), { readonly: true });
-  const items = db.prepare("SELECT replace(uri, ?, '') AS u, status, coalesce(reason, '') AS r, coalesce(image_sha256, '') AS s FROM items ORDER BY u").all(corpus) as Array<Record<string, string>>;
-  const images = db.prepare('SELECT sha256, status, coalesce(reason, \'\') AS r, n_faces FROM images ORDER BY sha256').all() as Array<Record<string, string>>;
-  const faces = db.prepare(
+  const items = db.prepare<[string], Record<string, string>>("SELECT replace(uri, ?, '') AS u, status, coalesce(reason, '') AS r, coalesce(image_sha256, '') AS s FROM items ORDER BY u").all(corpus);
+  const images = db.prepare<[], Record<string, string>>('SELECT sha256, status, coalesce(reason, \'\') AS r, n_faces FROM images ORDER BY sha256').all();
+  const faces = db.prepare<[], Record<string, string>>(
     `SELECT f.image_sha256, f.idx, f.status, coalesce(f.reason, '') AS r, coalesce(d.image_sha256, '') AS dup
      FROM faces f LEFT JOIN faces d ON d.id = f.dup_of ORDER BY f.image_sha256, f.idx`,
-  ).all() as Array<Record<string, string>>;
-  const acceptedIds = db.prepare("SELECT id FROM faces WHERE status = 'accepted' ORDER BY id").pluck().all() as number[];
+  ).all();
+  const acceptedIds = db.prepare<[], number>("SELECT id FROM faces WHERE status = 'accepted' ORDER BY id").pluck().all();
   db.close();
   return {
     items: items.map((r) => `${r.u} ${r.status} ${r.r} ${r.s}`),
@@ -97,9 +97,9 @@ test.serial('a folder is curated: faces accepted, crowds and non-faces rejected,
   ).pluck().get();
   t.is(acceptedFromNonFaces, 0, 'no face accepted from a non-face image');
   // The larger copy is kept; the smaller is its duplicate.
-  const dup = db.prepare(
+  const dup = db.prepare<[], string>(
     `SELECT i.uri FROM faces f JOIN items i ON i.image_sha256 = f.image_sha256 WHERE f.status = 'duplicate'`,
-  ).pluck().all() as string[];
+  ).pluck().all();
   t.true(dup.every((u) => u.endsWith('cage-smaller.jpg')), dup.join(','));
   db.close();
 
@@ -143,7 +143,7 @@ test.serial('kill -9 in the middle of a run, then a rerun, ends where an uninter
     if (!existsSync(dbFile)) continue;
     try {
       const db = new Database(dbFile, { readonly: true });
-      const n = db.prepare("SELECT count(*) FROM items WHERE status != 'pending'").pluck().get() as number;
+      const n = db.prepare<[], number>("SELECT count(*) FROM items WHERE status != 'pending'").pluck().get()!;
       db.close();
       if (n >= 4) break;
     } catch {

@@ -26,7 +26,7 @@ test.before(async () => {
 
 function originOf(faceId: number): string {
   const db = new Database(join(ws, 'pros.db'), { readonly: true });
-  const o = db.prepare('SELECT i.origin FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE f.id = ?').pluck().get(faceId) as string;
+  const o = db.prepare<[number], string>('SELECT i.origin FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE f.id = ?').pluck().get(faceId)!;
   db.close();
   return o;
 }
@@ -43,7 +43,7 @@ test('search by image: the nearest faces of an unseen frame are the other frames
 
 test('search by face id excludes the face itself and prints a readable table', async (t) => {
   const db = new Database(join(ws, 'pros.db'), { readonly: true });
-  const id = db.prepare("SELECT f.id FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE i.origin LIKE '%franck_02159%'").pluck().get() as number;
+  const id = db.prepare<[], number>("SELECT f.id FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE i.origin LIKE '%franck_02159%'").pluck().get()!;
   db.close();
   const json = JSON.parse((await pros(['search', String(id), '-w', ws, '--k', '3', '--json'])).stdout);
   t.false(json[0].neighbours.some((n: { faceId: number }) => n.faceId === id));

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { buildFixture, photo, post, type Fixture } from './helpers.ts';
 import { accept, addToSet, reject } from '../../retrieval/curation.ts';
 import { openWorkspace } from '../../src/workspace.ts';
+import type { DecisionRow } from '../../src/contracts/rows.ts';
 
 let f: Fixture;
 test.before(async () => {
@@ -22,7 +23,7 @@ const get = async (path: string) => {
   const r = await fetch(f.url + path);
   return { status: r.status, body: (await r.json()) as any };
 };
-const one = (sql: string, ...args: unknown[]) => f.ws.db.prepare(sql).pluck().get(...args) as any;
+const one = <T = number>(sql: string, ...args: unknown[]) => f.ws.db.prepare<unknown[], T>(sql).pluck().get(...args)!;
 const faceOf = (file: string) => one(`SELECT f.id FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE i.origin LIKE ? ORDER BY f.idx`, `%/${file}`) as number;
 
 test.serial('overview counts what the pipeline wrote, by reason, with histograms over every face', async (t) => {
@@ -197,7 +198,7 @@ test.serial('reject through the API: written with who/when, gone from accepted, 
   t.is(((await r.json()) as any).applied, 1);
   const other = new Database(f.ws.paths.db, { readonly: true });
   t.is(other.prepare('SELECT status FROM faces WHERE id = ?').pluck().get(id), 'rejected');
-  const d = other.prepare('SELECT who, action, at FROM decisions WHERE face_id = ? ORDER BY id DESC').get(id) as any;
+  const d = other.prepare<[number], Pick<DecisionRow, 'who' | 'action' | 'at'>>('SELECT who, action, at FROM decisions WHERE face_id = ? ORDER BY id DESC').get(id)!;
   other.close();
   t.is(d.who, 'alice');
   t.is(d.action, 'reject');
@@ -234,13 +235,13 @@ test.serial('tag and add to set for a selection; the grid filters by them and th
   t.is(picked.total, 2);
   const o = (await get('/api/overview')).body;
   t.is(o.sets.find((s: any) => s.name === 'picked').faces, 2);
-  t.is(one(`SELECT added_by FROM set_members WHERE set_name = 'picked' AND face_id = ?`, ids[0]), 'bob');
+  t.is(one<string>(`SELECT added_by FROM set_members WHERE set_name = 'picked' AND face_id = ?`, ids[0]), 'bob');
   // Unknown ids: a 404 and nothing written.
   const before = one('SELECT COUNT(*) FROM decisions');
   const bad = await post(f.url, '/api/curation', { action: 'reject', faceIds: [ids[0], 999999], who: 'bob' });
   t.is(bad.status, 404);
   t.is(one('SELECT COUNT(*) FROM decisions'), before);
-  t.is(one('SELECT status FROM faces WHERE id = ?', ids[0]), 'accepted');
+  t.is(one<string>('SELECT status FROM faces WHERE id = ?', ids[0]), 'accepted');
 });
 
 test.serial('the curation functions the CLI calls: one transaction, decisions per face', (t) => {

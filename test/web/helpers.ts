@@ -105,8 +105,8 @@ export function addRun(ws: Workspace, name: string, steps: number): void {
  */
 export async function addRunEmbeddings(ws: Workspace, config: ProsConfig, run: string, dim = 64, opts: { indexSaved?: boolean } = {}): Promise<void> {
   const human = VectorStore.open(join(ws.paths.index, 'descriptors.f32'), DESCRIPTOR_DIM);
-  const faces = ws.db.prepare(`SELECT id, descriptor_row AS row FROM faces WHERE status = 'accepted' AND descriptor_row IS NOT NULL`)
-    .all() as Array<{ id: number; row: number }>;
+  const faces = ws.db.prepare<[], { id: number; row: number }>(`SELECT id, descriptor_row AS row FROM faces WHERE status = 'accepted' AND descriptor_row IS NOT NULL`)
+    .all();
   let seed = 12345;
   const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296) - 0.5;
   const proj = Float32Array.from({ length: DESCRIPTOR_DIM * dim }, rand);

@@ -3,6 +3,7 @@
 import type { Workspace } from '../../src/workspace.ts';
 import { dbVersion } from './stats.ts';
 import type { BoxRect } from '../../src/contracts/geometry.ts';
+import type { FaceRow as FaceTableRow, ImageRow } from '../../src/contracts/rows.ts';
 
 export const FACE_STATUSES = ['accepted', 'rejected', 'duplicate'] as const;
 export const SORTS = ['id', 'score', 'ratio', 'sharpness', 'yaw'] as const;
@@ -72,26 +73,11 @@ const NULLABLE_SORTS = new Set<GridSort>(['sharpness', 'yaw']);
 export const FACE_COLUMNS = `f.id, f.image_sha256, f.idx, f.x, f.y, f.w, f.h, f.score, f.face_ratio, f.yaw, f.pitch, f.roll,
   f.sharpness, f.status, f.reason, f.dup_of, i.width, i.height`;
 
-export interface RawFace {
-  id: number;
-  image_sha256: string;
-  idx: number;
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-  score: number;
-  face_ratio: number;
-  yaw: number | null;
-  pitch: number | null;
-  roll: number | null;
-  sharpness: number | null;
-  status: string;
-  reason: string | null;
-  dup_of: number | null;
-  width: number | null;
-  height: number | null;
-}
+/** What FACE_COLUMNS selects. */
+export type RawFace = Pick<
+  FaceTableRow,
+  'id' | 'image_sha256' | 'idx' | 'x' | 'y' | 'w' | 'h' | 'score' | 'face_ratio' | 'yaw' | 'pitch' | 'roll' | 'sharpness' | 'status' | 'reason' | 'dup_of'
+> & Pick<ImageRow, 'width' | 'height'>;
 
 /**
  * The square crop around a face: side `scale` × the box's longer side, centred on the box, moved inside the image
@@ -184,8 +170,8 @@ export class GridQueries {
     let n = this.counts.get(key);
     if (n === undefined) {
       n = (onlySet !== undefined
-        ? this.ws.db.prepare('SELECT COUNT(*) FROM set_members WHERE set_name = ?').pluck().get(onlySet)
-        : this.ws.db.prepare(`SELECT COUNT(*) FROM faces f ${w.sql}`).pluck().get(...w.args)) as number;
+        ? this.ws.db.prepare<[string], number>('SELECT COUNT(*) FROM set_members WHERE set_name = ?').pluck().get(onlySet)
+        : this.ws.db.prepare<unknown[], number>(`SELECT COUNT(*) FROM faces f ${w.sql}`).pluck().get(...w.args))!;
       if (this.counts.size > 500) this.counts.clear();
       this.counts.set(key, n);
     }
@@ -204,12 +190,12 @@ export class GridQueries {
     const dir = q.order === 'asc' ? 'ASC' : 'DESC';
     const nulls = NULLABLE_SORTS.has(q.sort) && dir === 'ASC' ? `${key} IS NULL, ` : '';
     const ids = this.ws.db
-      .prepare(
+      .prepare<unknown[], number>(
         `SELECT f.id FROM faces f ${w.sql}
          ORDER BY ${nulls}${key} ${dir}${q.sort === 'id' ? '' : `, f.id ${dir}`} LIMIT ? OFFSET ?`,
       )
       .pluck()
-      .all(...w.args, q.limit, q.offset) as number[];
+      .all(...w.args, q.limit, q.offset);
     const rows = facesByIds(this.ws, ids, this.cropScale);
     return { total, offset: q.offset, limit: q.limit, faces: ids.flatMap((id) => rows.get(id) ?? []) };
   }
@@ -220,8 +206,8 @@ export function facesByIds(ws: Workspace, ids: readonly number[], cropScale: num
   if (ids.length === 0) return out;
   const marks = ids.map(() => '?').join(',');
   const rows = ws.db
-    .prepare(`SELECT ${FACE_COLUMNS} FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE f.id IN (${marks})`)
-    .all(...ids) as RawFace[];
+    .prepare<number[], RawFace>(`SELECT ${FACE_COLUMNS} FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE f.id IN (${marks})`)
+    .all(...ids);
   for (const r of rows) out.set(r.id, toFace(r, cropScale));
   return out;
 }
@@ -230,14 +216,14 @@ export function facesByIds(ws: Workspace, ids: readonly number[], cropScale: num
 export function filterChoices(ws: Workspace): { sets: string[]; reasons: string[]; tags: string[]; imageReasons: string[] } {
   return {
     imageReasons: ws.db
-      .prepare('SELECT DISTINCT reason FROM images WHERE reason IS NOT NULL ORDER BY reason')
+      .prepare<[], string>('SELECT DISTINCT reason FROM images WHERE reason IS NOT NULL ORDER BY reason')
       .pluck()
-      .all() as string[],
-    sets: ws.db.prepare('SELECT name FROM sets ORDER BY name').pluck().all() as string[],
+      .all(),
+    sets: ws.db.prepare<[], string>('SELECT name FROM sets ORDER BY name').pluck().all(),
     reasons: ws.db
-      .prepare('SELECT DISTINCT reason FROM faces WHERE reason IS NOT NULL ORDER BY reason')
+      .prepare<[], string>('SELECT DISTINCT reason FROM faces WHERE reason IS NOT NULL ORDER BY reason')
       .pluck()
-      .all() as string[],
-    tags: ws.db.prepare('SELECT DISTINCT tag FROM tags ORDER BY tag LIMIT 500').pluck().all() as string[],
+      .all(),
+    tags: ws.db.prepare<[], string>('SELECT DISTINCT tag FROM tags ORDER BY tag LIMIT 500').pluck().all(),
   };
 }
