@@ -9,27 +9,34 @@ import { decodeImage } from './decode.ts';
 import { FacePool } from './faces/pool.ts';
 import type { FaceRecord } from './faces/types.ts';
 import { FaceIndex } from './face-index.ts';
-import type { Neighbour } from '../src/contracts/geometry.ts';
-import type { FaceRow, ImageRow } from '../src/contracts/rows.ts';
+import type { Box, Neighbour, Point } from '../src/contracts/geometry.ts';
+import type { FaceRow, FaceStatus, ImageRow } from '../src/contracts/rows.ts';
 import { CurateStore } from './store.ts';
 import { log } from '../src/log.ts';
 
 export interface FaceHit extends Neighbour {
   imageSha256: string;
   source: string;
-  box: [number, number, number, number];
-  status: string;
+  box: Box;
+  status: FaceStatus;
   score: number;
 }
 
 export interface QueryFace {
   /** Where the query face came from: a stored face id, or its index in an uploaded image. */
   faceId?: number;
-  box?: [number, number, number, number];
+  box?: Box;
   score?: number;
   /** Of a face found in an image: its landmarks in the image's pixels, as stored for curated faces. */
-  landmarks?: Array<[number, number]>;
+  landmarks?: Point[];
   neighbours: FaceHit[];
+}
+
+/** A face found in a query image: where it is, and its neighbours. */
+export interface ImageQueryFace extends QueryFace {
+  box: Box;
+  score: number;
+  landmarks: Point[];
 }
 
 /**
@@ -73,7 +80,7 @@ export async function searchByFace(ws: Workspace, index: FaceIndex, faceId: numb
   return { faceId, neighbours: hitsFor(ws, index.search(d, k, new Set([faceId]))) };
 }
 
-export async function searchByImage(ws: Workspace, config: ProsConfig, index: FaceIndex, bytes: Buffer, k: number, pool?: FacePool): Promise<QueryFace[]> {
+export async function searchByImage(ws: Workspace, config: ProsConfig, index: FaceIndex, bytes: Buffer, k: number, pool?: FacePool): Promise<ImageQueryFace[]> {
   const faces = await describeImage(config, bytes, pool);
   return faces.map((f) => ({ box: f.box, score: f.score, landmarks: f.landmarks, neighbours: hitsFor(ws, index.search(f.descriptor!, k)) }));
 }

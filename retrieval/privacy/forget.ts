@@ -7,36 +7,14 @@
 import type { ProsConfig } from '../../src/config.ts';
 import type { Workspace } from '../../src/workspace.ts';
 import type { ForgetRequestRow } from '../../src/contracts/rows.ts';
+import type { ForgetCounts, ForgetRequest } from '../../src/contracts/api.ts';
 import { addOptOut, appendOptOutDescriptor, scrubOptOutFile } from './optout.ts';
 import { normaliseAsk, planForget, requestKey, type AskedRecord, type ForgetAsk, type ForgetPlan, type PlannedFace } from './plan.ts';
 import { STEP_FNS, STEPS, type Step } from './steps.ts';
 
-export interface ForgetCounts {
-  faces: number;
-  /** Images removed whole (row, blob, items marked opted_out). */
-  images: number;
-  /** Images that keep other faces: only the forgotten faces' rows go. */
-  imagesKept: number;
-  /** Descriptor rows overwritten. */
-  descriptors: number;
-  /** Run embedding rows overwritten. */
-  embeddings: number;
-  /** Files deleted: crops, thumbnails, blobs. */
-  files: number;
-  optouts: number;
-}
+export type { ForgetCounts, ForgetRequest } from '../../src/contracts/api.ts';
 
 /** One row of the audit log. Holds no biometric data: counts, run names and what was asked. */
-export interface ForgetRequest {
-  id: number;
-  who: string;
-  asked: AskedRecord;
-  step: Step;
-  counts: ForgetCounts | null;
-  runs: Array<{ run: string; faces: number }>;
-  createdAt: string;
-  finishedAt: string | null;
-}
 
 export interface ForgetResult {
   dryRun: boolean;

@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import type { Workspace, DB } from '../../src/workspace.ts';
 import { InputError } from '../../src/errors.ts';
 import { VectorStore } from '../../src/index/index.ts';
-import { cosine, DESCRIPTOR_DIM } from '../face-index.ts';import { OptOutKind, type OptOutRow } from '../../src/contracts/rows.ts';
+import { cosine, DESCRIPTOR_DIM } from '../face-index.ts';import { OptOutKind } from '../../src/contracts/rows.ts';
+import type { OptOut } from '../../src/contracts/api.ts';
 
 
 export const OPTOUT_KINDS = OptOutKind.options;
 export type { OptOutKind };
 
-/** An optouts row as the CLI lists it (value: the domain, URL prefix or URL; null for a face). */
-export type OptOut = Pick<OptOutRow, 'id' | 'kind' | 'value' | 'note'> & { requestId: number | null; addedAt: string };
+export type { OptOut };
 
 export function optoutFile(ws: Workspace): string {
   return join(ws.paths.index, 'optout.f32');

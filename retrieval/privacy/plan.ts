@@ -14,6 +14,7 @@ import { runsThatSaw } from '../../src/lineage.ts';
 import { cosine, DESCRIPTOR_DIM } from '../face-index.ts';
 import { describeImage } from '../search.ts';
 import { inDomain, normaliseDomain } from './optout.ts';import type { FaceRow, ImageRow } from '../../src/contracts/rows.ts';
+import type { AskedRecord, PlannedFace } from '../../src/contracts/api.ts';
 
 
 /** What a person asked to forget. Several kinds may be combined; the plan is their union. */
@@ -34,25 +35,8 @@ export interface ForgetAsk {
 }
 
 /** The request as recorded in the audit: what was asked, never a descriptor or a photo. */
-export interface AskedRecord {
-  examples: { images: number; faces: number[] };
-  urls: string[];
-  domains: string[];
-  set: string | null;
-  threshold: number | null;
-}
+export type { AskedRecord, PlannedFace } from '../../src/contracts/api.ts';
 
-export interface PlannedFace {
-  faceId: number;
-  image: string;
-  descriptorRow: number | null;
-  /** Best similarity to an example (null when found by source or set). */
-  similarity: number | null;
-  status: string;
-  origin: string;
-  /** Where the web UI serves its thumbnail. */
-  thumb: string;
-}
 
 export interface PlannedImage {
   sha256: string;

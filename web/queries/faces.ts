@@ -2,7 +2,9 @@
 // page of 100k faces costs what a page of 100 does; and face rows by id with the crop their thumbnail shows.
 import type { Workspace } from '../../src/workspace.ts';
 import { dbVersion } from './stats.ts';
-import type { BoxRect } from '../../src/contracts/geometry.ts';
+import type { Box } from '../../src/contracts/geometry.ts';
+import type { Face, FacePage, FilterChoices } from '../../src/contracts/api.ts';
+import { cropSquare } from '../../retrieval/crop.ts';
 import type { FaceRow as FaceTableRow, ImageRow } from '../../src/contracts/rows.ts';
 
 export const FACE_STATUSES = ['accepted', 'rejected', 'duplicate'] as const;
@@ -33,33 +35,6 @@ export interface GridQuery extends GridFilter {
   limit: number;
 }
 
-export interface FaceRow {
-  id: number;
-  image: string;
-  idx: number;
-  box: BoxRect;
-  score: number;
-  faceRatio: number;
-  yaw: number | null;
-  pitch: number | null;
-  roll: number | null;
-  sharpness: number | null;
-  status: string;
-  reason: string | null;
-  dupOf: number | null;
-  imageWidth: number | null;
-  imageHeight: number | null;
-  /** Square region of the source image the face thumbnail shows, so the page can draw the box over it. */
-  crop: BoxRect;
-}
-
-export interface GridPage {
-  total: number;
-  offset: number;
-  limit: number;
-  faces: FaceRow[];
-}
-
 const SORT_SQL: Record<GridSort, string> = {
   id: 'f.id',
   score: 'f.score',
@@ -79,27 +54,8 @@ export type RawFace = Pick<
   'id' | 'image_sha256' | 'idx' | 'x' | 'y' | 'w' | 'h' | 'score' | 'face_ratio' | 'yaw' | 'pitch' | 'roll' | 'sharpness' | 'status' | 'reason' | 'dup_of'
 > & Pick<ImageRow, 'width' | 'height'>;
 
-/**
- * The square crop around a face: side `scale` × the box's longer side, centred on the box, moved inside the image
- * where it can be, and clipped where the image is smaller than the square.
- */
-export function cropBox(box: BoxRect, width: number | null, height: number | null, scale: number): BoxRect {
-  const side = Math.max(1, Math.round(Math.max(box.w, box.h) * scale));
-  let x = Math.round(box.x + box.w / 2 - side / 2);
-  let y = Math.round(box.y + box.h / 2 - side / 2);
-  let w = side;
-  let h = side;
-  if (width && height) {
-    x = Math.max(0, Math.min(x, width - side));
-    y = Math.max(0, Math.min(y, height - side));
-    w = Math.min(side, width - x);
-    h = Math.min(side, height - y);
-  }
-  return { x, y, w: Math.max(1, w), h: Math.max(1, h) };
-}
-
-export function toFace(r: RawFace, scale: number): FaceRow {
-  const box = { x: r.x, y: r.y, w: r.w, h: r.h };
+export function toFace(r: RawFace, scale: number): Face {
+  const box: Box = [r.x, r.y, r.w, r.h];
   return {
     id: r.id,
     image: r.image_sha256,
@@ -116,7 +72,7 @@ export function toFace(r: RawFace, scale: number): FaceRow {
     dupOf: r.dup_of,
     imageWidth: r.width,
     imageHeight: r.height,
-    crop: cropBox(box, r.width, r.height, scale),
+    crop: cropSquare(box, scale),
   };
 }
 
@@ -178,7 +134,7 @@ export class GridQueries {
     return n;
   }
 
-  page(q: GridQuery): GridPage {
+  page(q: GridQuery): FacePage {
     const w = where(q);
     const onlySet = Object.entries(q).every(([k, v]) => v === undefined || ['set', 'sort', 'order', 'offset', 'limit'].includes(k))
       ? q.set
@@ -201,8 +157,8 @@ export class GridQueries {
   }
 }
 
-export function facesByIds(ws: Workspace, ids: readonly number[], cropScale: number): Map<number, FaceRow> {
-  const out = new Map<number, FaceRow>();
+export function facesByIds(ws: Workspace, ids: readonly number[], cropScale: number): Map<number, Face> {
+  const out = new Map<number, Face>();
   if (ids.length === 0) return out;
   const marks = ids.map(() => '?').join(',');
   const rows = ws.db
@@ -213,7 +169,7 @@ export function facesByIds(ws: Workspace, ids: readonly number[], cropScale: num
 }
 
 /** Distinct values for the grid's filter menus. */
-export function filterChoices(ws: Workspace): { sets: string[]; reasons: string[]; tags: string[]; imageReasons: string[] } {
+export function filterChoices(ws: Workspace): FilterChoices {
   return {
     imageReasons: ws.db
       .prepare<[], string>('SELECT DISTINCT reason FROM images WHERE reason IS NOT NULL ORDER BY reason')

@@ -1,37 +1,11 @@
 // Read-side queries over images for the image grid and the detail page: an image with all its faces, where it was
 // met, its near-duplicates and the decisions on it; and where its bytes are kept.
 import type { Workspace } from '../../src/workspace.ts';
-import { decisionsFor, type Decision } from '../../retrieval/curation.ts';
-import { FACE_COLUMNS, facesByIds, toFace, type FaceRow, type RawFace } from './faces.ts';
-import type { BoxRect } from '../../src/contracts/geometry.ts';
+import { decisionsFor } from '../../retrieval/curation.ts';
+import { FACE_COLUMNS, facesByIds, toFace, type RawFace } from './faces.ts';
+import type { Face, FaceDetail, ImageDetail, ImagePage, ImageTile } from '../../src/contracts/api.ts';
+import type { Point } from '../../src/contracts/geometry.ts';
 import type { FaceRow as FaceTableRow, ImageRow, ItemRow } from '../../src/contracts/rows.ts';
-
-export interface FaceDetail extends FaceRow {
-  landmarks: Array<[number, number]>;
-  tags: string[];
-  sets: string[];
-}
-
-export interface ImageDetail {
-  sha256: string;
-  width: number | null;
-  height: number | null;
-  format: string | null;
-  bytes: number | null;
-  origin: string;
-  licence: string | null;
-  caption: string | null;
-  status: string;
-  reason: string | null;
-  nFaces: number;
-  faceRatio: number | null;
-  analysedAt: string;
-  /** Every URL or file this image was met at, with what its source row said about it. */
-  sources: Array<{ uri: string; meta: unknown; status: string }>;
-  faces: FaceDetail[];
-  nearDuplicates: Array<FaceRow & { of: number }>;
-  decisions: Decision[];
-}
 
 function parseJson(text: string | null): unknown {
   if (text === null) return null;
@@ -57,7 +31,7 @@ export function imageDetail(ws: Workspace, sha: string, cropScale: number): Imag
     const lm = parseJson(r.landmarks);
     return {
       ...toFace(r, cropScale),
-      landmarks: Array.isArray(lm) ? (lm as Array<[number, number]>) : [],
+      landmarks: Array.isArray(lm) ? (lm as Point[]) : [],
       tags: tagsOf.all(r.id),
       sets: setsOf.all(r.id),
     };
@@ -89,7 +63,7 @@ export function imageDetail(ws: Workspace, sha: string, cropScale: number): Imag
 }
 
 /** Faces in other images recorded as duplicates of these faces, or that these faces are duplicates of. */
-function nearDuplicates(ws: Workspace, faces: FaceDetail[], cropScale: number): Array<FaceRow & { of: number }> {
+function nearDuplicates(ws: Workspace, faces: FaceDetail[], cropScale: number): Array<Face & { of: number }> {
   if (faces.length === 0) return [];
   const ids = faces.map((f) => f.id);
   const marks = ids.map(() => '?').join(',');
@@ -131,20 +105,8 @@ export interface ImageGridQuery {
   limit: number;
 }
 
-export interface ImageTile {
-  sha256: string;
-  width: number | null;
-  height: number | null;
-  status: string;
-  reason: string | null;
-  nFaces: number;
-  faceRatio: number | null;
-  origin: string;
-  faces: Array<{ id: number; box: BoxRect; status: string }>;
-}
-
 /** A page of images (those with no usable face included: no_face, crowds), each with its faces' boxes. */
-export function imagePage(ws: Workspace, q: ImageGridQuery): { total: number; offset: number; limit: number; images: ImageTile[] } {
+export function imagePage(ws: Workspace, q: ImageGridQuery): ImagePage {
   const parts: string[] = [];
   const args: unknown[] = [];
   if (q.status !== undefined) {
@@ -174,7 +136,7 @@ export function imagePage(ws: Workspace, q: ImageGridQuery): { total: number; of
       ...r,
       faces: faces.all(r.sha256).map((f) => ({
         id: f.id,
-        box: { x: f.x, y: f.y, w: f.w, h: f.h },
+        box: [f.x, f.y, f.w, f.h],
         status: f.status,
       })),
     })),

@@ -2,31 +2,7 @@
 // write (crawl and curate, training, evaluation); an empty table gives an empty result, never an error.
 import type { Workspace } from '../../src/workspace.ts';
 import type { MetricRow, RunRow } from '../../src/contracts/rows.ts';
-
-export interface Count {
-  status: string;
-  reason: string | null;
-  n: number;
-}
-
-export interface Histogram {
-  /** Lower edge of each bin; bins are equal width from `min` to `max`. */
-  min: number;
-  max: number;
-  bins: number;
-  accepted: number[];
-  other: number[];
-}
-
-export interface Overview {
-  totals: { sources: number; items: number; images: number; faces: number; runs: number; evals: number };
-  sets: Array<{ name: string; kind: string; createdAt: string; faces: number; accepted: number }>;
-  items: Count[];
-  images: Count[];
-  faces: Count[];
-  faceRatio: Histogram;
-  score: Histogram;
-}
+import type { Count, Histogram, Overview, RunCurves, RunSummary } from '../../src/contracts/api.ts';
 
 function counts(ws: Workspace, table: 'images' | 'faces'): Count[] {
   return ws.db
@@ -112,18 +88,6 @@ export function overview(ws: Workspace): Overview {
 
 // ---- training runs ------------------------------------------------------------------------------------------
 
-export interface RunSummary {
-  name: string;
-  data: string | null;
-  backend: string | null;
-  status: string;
-  step: number;
-  createdAt: string;
-  updatedAt: string | null;
-  /** The newest metrics row, as the trainer wrote it. */
-  last: Record<string, unknown> | null;
-  embeddings: number;
-}
 
 export function listRuns(ws: Workspace): RunSummary[] {
   const rows = ws.db
@@ -147,17 +111,6 @@ function safeObject(text: string | null): Record<string, unknown> | null {
   }
 }
 
-export interface RunCurves {
-  run: string;
-  config: unknown;
-  steps: number[];
-  /** One array per numeric key the trainer logged (loss terms, lr, entropy, prototypes in use, img/s, ...). */
-  series: Record<string, Array<number | null>>;
-  /** How many metric rows the run has; above `maxPoints` the series are an even subsample. */
-  rows: number;
-  /** Text the trainer logged at a step (e.g. `collapse` signs), newest last, at most 100, from every row. */
-  notes: Array<{ step: number; key: string; text: string }>;
-}
 
 export function runCurves(ws: Workspace, run: string, maxPoints = 2000): RunCurves | undefined {
   const r = ws.db.prepare<[string], Pick<RunRow, 'name' | 'config'>>('SELECT name, config FROM runs WHERE name = ?').get(run);
