@@ -1,7 +1,7 @@
 // `pros search` and `pros expand` on a workspace curated from real photos: frames of one person find each other
 // before they find other people.
 import test from 'ava';
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -69,4 +69,17 @@ test('expand a folder seed into a new set, exported under the set contract', asy
   const missing = await pros(['expand', '--seed', 'nobody', '--into', 'x', '-w', ws]);
   t.is(missing.code, 2);
   t.regex(missing.stderr, /nobody/);
+});
+
+test('expand counts and names the seed images it cannot decode, and expands from the rest', async (t) => {
+  const seeds = mkdtempSync(join(tmpdir(), 'pros-seed-bad-'));
+  copyFileSync(photo(franck[0]), join(seeds, franck[0]));
+  writeFileSync(join(seeds, 'broken.jpg'), 'not an image at all');
+  writeFileSync(join(seeds, 'truncated.jpg'), readFileSync(photo('cage.jpg')).subarray(0, 200));
+  const r = await pros(['expand', '--seed', seeds, '--into', 'franck-bad', '--k', '3', '-w', ws, '--json']);
+  t.is(r.code, 0, r.stderr);
+  const res = JSON.parse(r.stdout);
+  t.is(res.seeds, 1, 'the one good seed face is used');
+  t.is(res.droppedSeeds, 2, 'both undecodable seeds are counted');
+  for (const name of ['broken', 'truncated']) t.regex(r.stderr, new RegExp(`expand: seed \\S*${name}\\.jpg: not a usable image`));
 });
