@@ -160,7 +160,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
         log.warn(`shard ${shard} failed after ${job.attemptsMade} attempts: ${error}`);
         counts.failed++;
         failedReasons.shard_failed = (failedReasons.shard_failed ?? 0) + 1;
-        tick(failShard(ws, shard, error));
+        tick(failShard(ws, shard, `after ${job.attemptsMade} attempts: ${error}`));
       }
       await job.remove().catch((e: Error) => log.debug(`remove ${job.id}: ${e.message}`));
       handled++;
