@@ -18,6 +18,7 @@ import { OptOutMatcher } from '../privacy/optout.ts';
 import { summarize, type CurateSummary } from '../summary.ts';
 import { connect, QUEUE_NAME, QUEUE_PREFIX, redisOptions, SCHEMA_KEY } from './connection.ts';
 import { failShard, mergeShard, type MergeContext } from './merge.ts';
+import type { ShardRow } from '../../src/contracts/rows.ts';
 
 export interface CoordinateOptions {
   ws: Workspace;
@@ -45,7 +46,7 @@ const isLocal = (uri: string) => !/^https?:/i.test(uri);
 
 /** The workspace's token, made once: job ids carry it, so several workspaces can share one queue. */
 function tokenOf(ws: Workspace): string {
-  const row = ws.db.prepare("SELECT value FROM queue_meta WHERE key = 'token'").pluck().get() as string | undefined;
+  const row = ws.db.prepare<[], string>("SELECT value FROM queue_meta WHERE key = 'token'").pluck().get();
   if (row) return row;
   const token = randomBytes(6).toString('hex');
   ws.db.prepare("INSERT INTO queue_meta(key, value) VALUES ('token', ?)").run(token);
@@ -73,7 +74,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
 
   const q = {
     queued: ws.db.prepare("SELECT id FROM shards WHERE state = 'queued' ORDER BY id").pluck(),
-    countQueued: ws.db.prepare("SELECT count(*) FROM shards WHERE state = 'queued'").pluck(),
+    countQueued: ws.db.prepare<[], number>("SELECT count(*) FROM shards WHERE state = 'queued'").pluck(),
     state: ws.db.prepare('SELECT state FROM shards WHERE id = ?').pluck(),
     itemsOf: ws.db.prepare("SELECT id, uri FROM items WHERE shard = ? AND status = 'pending' ORDER BY id"),
     shardOfItem: ws.db.prepare('SELECT shard FROM items WHERE id = ?').pluck(),
@@ -86,7 +87,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
   const bar = makeProgress({ label: 'curate', total: 0, unit: 'items', silent: opts.quiet });
   const counts = { merged: 0, failed: 0, itemsDone: 0 };
   const failedReasons: Record<string, number> = Object.create(null);
-  const tick = (n: number) => bar.tick(n, { shards: `${counts.merged}+${counts.failed}/${(q.countQueued.get() as number) + counts.merged + counts.failed}`, accepted: faceIndex.acceptedThisRun, ...failedReasons });
+  const tick = (n: number) => bar.tick(n, { shards: `${counts.merged}+${counts.failed}/${q.countQueued.get()! + counts.merged + counts.failed}`, accepted: faceIndex.acceptedThisRun, ...failedReasons });
 
   async function enqueue(shard: number, items: ShardItem[]): Promise<void> {
     const data: ShardJob = { schema: SHARD_SCHEMA, run: token, shard, config: jobConfig, items };
@@ -178,7 +179,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
     const add = async (id: number, uri: string) => {
       buffer.push({ id, uri });
       if (buffer.length >= opts.shardSize) {
-        while ((q.countQueued.get() as number) >= maxQueued && !stopped()) await sleep(200);
+        while (q.countQueued.get()! >= maxQueued && !stopped()) await sleep(200);
         await flush(buffer);
       }
     };
@@ -231,7 +232,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
 
   try {
     await redis.set(SCHEMA_KEY, SHARD_SCHEMA);
-    total = (ws.db.prepare("SELECT coalesce(sum(items), 0) FROM shards WHERE state = 'queued'").pluck().get() as number);
+    total = ws.db.prepare<[], number>("SELECT coalesce(sum(items), 0) FROM shards WHERE state = 'queued'").pluck().get()!;
     bar.setTotal(total);
     await resume(false);
     const reading = enumerate().catch((e) => {
@@ -247,7 +248,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
       } catch (e) {
         log.debug(`queue: ${(e as Error).message}`);
       }
-      if (enumerated && (q.countQueued.get() as number) === 0) break;
+      if (enumerated && q.countQueued.get()! === 0) break;
       if (handled === 0) await sleep(200);
     }
     await reading;
@@ -261,9 +262,9 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
   }
   const summary = summarize(ws.db, opts.set, sources.map((s) => s.uri), Date.now() - started);
   summary.interrupted = Boolean(signal?.aborted);
-  const shardRows = ws.db.prepare('SELECT state, count(*) AS n FROM shards GROUP BY state').all() as Array<{ state: string; n: number }>;
+  const shardRows = ws.db.prepare<[], Pick<ShardRow, 'state'> & { n: number }>('SELECT state, count(*) AS n FROM shards GROUP BY state').all();
   const n = (s: string) => shardRows.find((r) => r.state === s)?.n ?? 0;
-  const failedShards = (ws.db.prepare("SELECT id AS shard, error FROM shards WHERE state = 'failed' ORDER BY id").all() as Array<{ shard: number; error: string }>);
+  const failedShards = ws.db.prepare<[], { shard: number; error: string }>("SELECT id AS shard, error FROM shards WHERE state = 'failed' ORDER BY id").all();
   return {
     ...summary,
     queue: { shards: { total: n('merged') + n('failed') + n('queued'), merged: n('merged'), failed: n('failed'), queued: n('queued') }, failedShards },

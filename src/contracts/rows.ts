@@ -37,6 +37,8 @@ export const ItemRow = z.object({
   depth: int,
   updated_at: text.nullable(),
   kind: z.enum(['image', 'page']),
+  /** The scale-out shard the item was handed out in (pros curate --queue); null when curated on one machine. */
+  shard: int.nullable(),
 });
 
 export const ImageStatus = z.enum(['accepted', 'rejected', 'no_face', 'failed']);
@@ -205,6 +207,20 @@ export const RunFaceRow = z.object({ run: text, face_id: int });
 
 export const RunAffectedRow = z.object({ run: text, request_id: int, faces: int });
 
+export const ShardState = z.enum(['queued', 'merged', 'failed']);
+export const ShardRow = z.object({
+  id: int,
+  /** Items in the shard. */
+  items: int,
+  state: ShardState,
+  error: text.nullable(),
+  worker: text.nullable(),
+  queued_at: text,
+  finished_at: text.nullable(),
+});
+
+export const QueueMetaRow = z.object({ key: text, value: text });
+
 /** Every table and its row schema (the test checks this list against the migrated database). */
 export const tables = {
   sources: SourceRow,
@@ -227,6 +243,8 @@ export const tables = {
   run_sets: RunSetRow,
   run_faces: RunFaceRow,
   run_affected: RunAffectedRow,
+  shards: ShardRow,
+  queue_meta: QueueMetaRow,
 } as const;
 
 export type SourceRow = z.infer<typeof SourceRow>;
@@ -255,3 +273,6 @@ export type OptOutRow = z.infer<typeof OptOutRow>;
 export type RunSetRow = z.infer<typeof RunSetRow>;
 export type RunFaceRow = z.infer<typeof RunFaceRow>;
 export type RunAffectedRow = z.infer<typeof RunAffectedRow>;
+export type ShardState = z.infer<typeof ShardState>;
+export type ShardRow = z.infer<typeof ShardRow>;
+export type QueueMetaRow = z.infer<typeof QueueMetaRow>;
