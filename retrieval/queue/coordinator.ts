@@ -18,7 +18,7 @@ import { OptOutMatcher } from '../privacy/optout.ts';
 import { summarize, type CurateSummary } from '../summary.ts';
 import { connect, QUEUE_NAME, QUEUE_PREFIX, redisOptions, SCHEMA_KEY } from './connection.ts';
 import { failShard, mergeShard, type MergeContext } from './merge.ts';
-import type { ShardRow } from '../../src/contracts/rows.ts';
+import type { ItemRow, ShardRow } from '../../src/contracts/rows.ts';
 
 export interface CoordinateOptions {
   ws: Workspace;
@@ -73,15 +73,15 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
   const jobConfig: ShardJob['config'] = { fetch: { ...config.fetch }, decode: { ...config.decode }, faces: { ...config.faces }, policy: { ...config.policy } };
 
   const q = {
-    queued: ws.db.prepare("SELECT id FROM shards WHERE state = 'queued' ORDER BY id").pluck(),
+    queued: ws.db.prepare<[], number>("SELECT id FROM shards WHERE state = 'queued' ORDER BY id").pluck(),
     countQueued: ws.db.prepare<[], number>("SELECT count(*) FROM shards WHERE state = 'queued'").pluck(),
-    state: ws.db.prepare('SELECT state FROM shards WHERE id = ?').pluck(),
-    itemsOf: ws.db.prepare("SELECT id, uri FROM items WHERE shard = ? AND status = 'pending' ORDER BY id"),
-    shardOfItem: ws.db.prepare('SELECT shard FROM items WHERE id = ?').pluck(),
-    sizeOf: ws.db.prepare('SELECT items FROM shards WHERE id = ?').pluck(),
+    state: ws.db.prepare<[number], ShardRow['state']>('SELECT state FROM shards WHERE id = ?').pluck(),
+    itemsOf: ws.db.prepare<[number], Pick<ItemRow, 'id' | 'uri'>>("SELECT id, uri FROM items WHERE shard = ? AND status = 'pending' ORDER BY id"),
+    shardOfItem: ws.db.prepare<[number], number | null>('SELECT shard FROM items WHERE id = ?').pluck(),
+    sizeOf: ws.db.prepare<[number], number>('SELECT items FROM shards WHERE id = ?').pluck(),
     newShard: ws.db.prepare('INSERT INTO shards(items) VALUES (?)'),
     assign: ws.db.prepare('UPDATE items SET shard = ? WHERE id = ?'),
-    unsharded: ws.db.prepare("SELECT id, uri FROM items WHERE source_id = ? AND status = 'pending' AND kind = 'image' AND shard IS NULL AND id > ? ORDER BY id LIMIT ?"),
+    unsharded: ws.db.prepare<[number, number, number], Pick<ItemRow, 'id' | 'uri'>>("SELECT id, uri FROM items WHERE source_id = ? AND status = 'pending' AND kind = 'image' AND shard IS NULL AND id > ? ORDER BY id LIMIT ?"),
   };
 
   const bar = makeProgress({ label: 'curate', total: 0, unit: 'items', silent: opts.quiet });
@@ -114,9 +114,9 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
 
   /** Shards recorded as queued: enqueued again (a no-op for jobs Redis still holds, a repair for lost ones). */
   async function resume(onlyMissing: boolean): Promise<void> {
-    for (const shard of q.queued.all() as number[]) {
+    for (const shard of q.queued.all()) {
       if (onlyMissing && (await queue.getJob(jobId(shard)))) continue;
-      const items = (q.itemsOf.all(shard) as Array<{ id: number; uri: string }>).map((it) => ({ id: it.id, uri: it.uri, local: isLocal(it.uri) }));
+      const items = q.itemsOf.all(shard).map((it) => ({ id: it.id, uri: it.uri, local: isLocal(it.uri) }));
       if (items.length === 0) {
         ws.db.prepare("UPDATE shards SET state = 'merged', finished_at = datetime('now') WHERE id = ?").run(shard);
         continue;
@@ -146,7 +146,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
         } else {
           mergeShard(merge, parsed.data);
           counts.merged++;
-          tick(q.sizeOf.get(shard) as number);
+          tick(q.sizeOf.get(shard)!);
         }
       }
       // Merged (now or before a restart): the result leaves Redis.
@@ -203,7 +203,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
           if (stopped()) break;
           const itemRow = store.addItem(row.id, item.uri, item.meta, item.depth);
           if (itemRow.status !== 'pending') continue;
-          if ((q.shardOfItem.get(itemRow.id) as number | null) !== null) continue;
+          if (q.shardOfItem.get(itemRow.id) !== null) continue;
           if (optouts.matchesUri(itemRow.uri)) {
             store.finishItem(itemRow.id, { status: 'skipped', reason: 'opted_out', attempts: 0 });
             continue;
@@ -217,7 +217,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
         store.markSourceDone(row.id);
       } else {
         let after = 0;
-        for (let page; (page = q.unsharded.all(row.id, after, 500) as Array<{ id: number; uri: string }>).length && !stopped();) {
+        for (let page; (page = q.unsharded.all(row.id, after, 500)).length && !stopped();) {
           for (const it of page) {
             if (optouts.matchesUri(it.uri)) store.finishItem(it.id, { status: 'skipped', reason: 'opted_out', attempts: 0 });
             else await add(it.id, it.uri);
