@@ -214,10 +214,10 @@ test.serial("search in a trained run's ProS embedding space", async (t) => {
 
 test.serial('reject through the API: written with who/when, gone from accepted, seen by another connection and by search', async (t) => {
   const id = faceOf('franck_03909.jpg');
-  // SQLite's clock, in the decisions table's form: the decision's time lies between these two.
-  const before = one<string>("SELECT datetime('now')");
+  // The decision's time (ISO, written by the server in this process) lies between these two clock readings.
+  const before = new Date().toISOString();
   const r = await post(f.url, '/api/curation', { action: 'reject', faceIds: [id], who: 'alice' });
-  const after = one<string>("SELECT datetime('now')");
+  const after = new Date().toISOString();
   t.is(r.status, 200);
   t.is(((await r.json()) as CurationResult).applied, 1);
   const other = new Database(f.ws.paths.db, { readonly: true });
