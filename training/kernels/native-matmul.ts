@@ -5,8 +5,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { KernelArgs, WasmBackendLike, WasmKernel } from './wasm-internals.ts';
+import type { OpsAddon } from './native-ops.ts';
+import type { FusedAddon } from './native-fused.ts';
 
-export interface NativeAddon {
+export interface NativeAddon extends OpsAddon, FusedAddon {
   load(library?: string): { ok: boolean; library?: string; config?: string; reason?: string };
   setThreads(n: number): number;
   transpose(heap: Uint8Array, xOffset: number, outOffset: number, shape: Int32Array, perm: Int32Array): void;
