@@ -113,6 +113,22 @@ PROS_CLONES void SigmoidLoop(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = 1.f / (1.f + FastExp(-x[i]));
 }
 
+// Exact GELU, x·0.5·(1 + erf(x·√½)), and its gradient, with the same float32 operations in the same order as the
+// tf ops of training/params.ts's gelu and the gradients tfjs's autodiff builds for them (Multiply, Add, Erf).
+constexpr float kSqrtHalf = 0.70710678118654752f, kTwoOverSqrtPi = 1.12837916709551257f;
+PROS_CLONES void GeluLoop(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = (x[i] * 0.5f) * (FastErf(x[i] * kSqrtHalf) + 1.f);
+}
+PROS_CLONES void GeluGradLoop(const float* dy, const float* x, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const float a = x[i] * 0.5f, b = x[i] * kSqrtHalf;
+    const float c = FastErf(b) + 1.f;
+    const float d1 = (dy[i] * c) * 0.5f;
+    const float d2 = ((dy[i] * a) * (FastExp(-(b * b)) * kTwoOverSqrtPi)) * kSqrtHalf;
+    dx[i] = d2 + d1;
+  }
+}
+
 enum Unary { kExp = 0, kErf, kLog, kNeg, kSqrt, kRsqrt, kSquare, kAbs, kSigmoid };
 
 template <int Op>
@@ -154,6 +170,27 @@ Napi::Value UnaryOp(const Napi::CallbackInfo& info) {
   // Transcendental ops cost ~10× a load; let them split earlier.
   const int64_t work = (op == kExp || op == kErf || op == kLog || op == kSigmoid) ? n * 8 : n;
   pros::Pool::Get().ParallelFor(n, ThreadsFor(work), [&](int64_t b, int64_t e) { loop(x + b, y + b, e - b); });
+  return env.Undefined();
+}
+
+// gelu(heap, xOffset, outOffset, n) and geluGrad(heap, dyOffset, xOffset, outOffset, n)
+Napi::Value GeluOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t heapBytes;
+  uint8_t* heap = HeapOf(info[0], &heapBytes);
+  const bool grad = info.Length() == 5;
+  const int64_t n = I64(info, grad ? 4 : 3);
+  const int64_t dyOff = grad ? I64(info, 1) : 0, xOff = I64(info, grad ? 2 : 1), outOff = I64(info, grad ? 3 : 2);
+  if (n < 0 || !Inside(xOff, n * 4, heapBytes) || !Inside(outOff, n * 4, heapBytes) || !Inside(dyOff, n * 4, heapBytes)) {
+    return Fail(env, "gelu: tensor lies outside the heap");
+  }
+  const float* x = reinterpret_cast<const float*>(heap + xOff);
+  const float* dy = reinterpret_cast<const float*>(heap + dyOff);
+  float* y = reinterpret_cast<float*>(heap + outOff);
+  pros::Pool::Get().ParallelFor(n, ThreadsFor(n * 16), [&](int64_t b, int64_t e) {
+    if (grad) GeluGradLoop(dy + b, x + b, y + b, e - b);
+    else GeluLoop(x + b, y + b, e - b);
+  });
   return env.Undefined();
 }
 
@@ -489,6 +526,8 @@ void RegisterOps(Napi::Env env, Napi::Object exports) {
   exports.Set("binary", Napi::Function::New(env, BinaryOp));
   exports.Set("reduce", Napi::Function::New(env, ReduceOp));
   exports.Set("unpack", Napi::Function::New(env, UnpackOp));
+  exports.Set("gelu", Napi::Function::New(env, GeluOp));
+  exports.Set("geluGrad", Napi::Function::New(env, GeluOp));
   exports.Set("adamw", Napi::Function::New(env, AdamWOp));
   exports.Set("ema", Napi::Function::New(env, EmaOp));
   exports.Set("sumSquares", Napi::Function::New(env, SumSquaresOp));

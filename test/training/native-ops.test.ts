@@ -12,7 +12,7 @@ import { opSelfTest } from '../../training/kernels/ops-self-test.ts';
 import { stockKernels, type WasmBackendLike } from '../../training/kernels/wasm-internals.ts';
 import { AdamW, clipGradients } from '../../training/optimizer.ts';
 import { emaUpdate } from '../../training/ema.ts';
-import { Params } from '../../training/params.ts';
+import { Params, gelu } from '../../training/params.ts';
 import { testIf } from '../helpers/requires.ts';
 
 const { tf } = await loadBackend('wasm', { quiet: true });
@@ -163,6 +163,25 @@ nativeTest('gradients through the native kernels equal the stock ones (GELU, lay
     return [value, grad];
   }]]);
   tf.dispose([x, g]);
+});
+
+nativeTest('fused GELU: value and gradient equal the stock tf-op chain, through a ViT-sized MLP', (t) => {
+  const x = rand([2, 65, 768], -6, 6);
+  const w1 = rand([768, 64], -0.1, 0.1);
+  compareAll(t, [
+    ['gelu value', () => gelu(tf, x)],
+    ['gelu of int32 (the tf-op chain)', () => gelu(tf, tf.tensor1d([-2, 0, 3], 'int32'))],
+    ['gelu gradients through a matmul', () => tf.grads((v: Tensor, w: Tensor) => tf.sum(tf.square(tf.matMul(gelu(tf, v).reshape([-1, 768]) as never, w as never))))([x, w1])],
+    ['gelu input gradient', () => tf.grad((v: Tensor) => tf.sum(tf.mul(gelu(tf, v), tf.sin(v))))(x)],
+  ]);
+  // The fused path is the one taken: one kernel forward.
+  const made = on('native', () => {
+    const before = tf.memory().numTensors;
+    const y = gelu(tf, x);
+    return [y.shape, tf.memory().numTensors - before];
+  });
+  t.deepEqual(made, [[2, 65, 768], 1], 'one tensor made: a single fused kernel, not the 5-op chain');
+  tf.dispose([x, w1]);
 });
 
 nativeTest('fused AdamW, EMA and clip norms equal the tf-op path over several steps', (t) => {

@@ -15,7 +15,7 @@ import { loadNativeAddon, nativeBatchMatMul, nativeFusedMatMul, type NativeAddon
 import { nativeTranspose } from './native-transpose.ts';
 import { sharedIdentity } from './identity.ts';
 import { nativeOpKernels } from './native-ops.ts';
-import { nativeFusedOps, setFusedOps } from './native-fused.ts';
+import { GELU, GELU_GRAD, geluKernels, nativeFusedOps, setFusedOps } from './native-fused.ts';
 import { fusedSelfTest, opsSelfTest } from './ops-self-test.ts';
 import { PINNED_WASM_VERSION, registerWasmKernel, restoreStock, stockKernels, wasmBackendVersion, type WasmBackendLike, type WasmKernel } from './wasm-internals.ts';
 
@@ -60,6 +60,7 @@ export function installMatmul(tf: Tf, opts: InstallMatmulOptions = {}): MatmulIn
   const stock = stockKernels(tf);
   restoreStock(tf);
   setFusedOps(tf, undefined);
+  unregisterGelu(tf);
   const prefer = preference(opts);
   if (prefer === 'stock') return done({ path: 'stock', reason: 'asked for' });
 
@@ -102,10 +103,12 @@ function installNativeOps(tf: Tf, backend: WasmBackendLike, addon: NativeAddon, 
   const get = (name: string) => stock.get(name)!;
   const { passed, failed } = opsSelfTest(tf, backend, nativeOpKernels(addon, get), get);
   const fused = nativeFusedOps(tf, addon);
+  for (const k of geluKernels(addon)) registerWasmKernel(tf, k.name, k.kernel);
   const fusedFailure = fusedSelfTest(tf, fused);
   for (const k of passed) registerWasmKernel(tf, k.name, k.kernel);
   if (!fusedFailure) setFusedOps(tf, fused);
-  const parts = [`native ops: ${passed.length} kernels on ${threads} thread${threads === 1 ? '' : 's'}`, fusedFailure ? `fused AdamW/EMA off (${fusedFailure})` : 'fused AdamW/EMA'];
+  else unregisterGelu(tf);
+  const parts = [`native ops: ${passed.length} kernels on ${threads} thread${threads === 1 ? '' : 's'}`, fusedFailure ? `fused AdamW/EMA/GELU off (${fusedFailure})` : 'fused AdamW/EMA/GELU'];
   if (failed.length) parts.push(`self-test failed, stock kept: ${failed.join('; ')}`);
   return parts.join(', ');
 }
@@ -114,6 +117,11 @@ function installNativeOps(tf: Tf, backend: WasmBackendLike, addon: NativeAddon, 
 export function uninstallMatmul(tf: Tf): void {
   if (tf.getBackend() === 'wasm') restoreStock(tf);
   setFusedOps(tf, undefined);
+  unregisterGelu(tf);
+}
+
+function unregisterGelu(tf: Tf): void {
+  for (const name of [GELU, GELU_GRAD]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
 }
 
 export type { NativeAddon };

@@ -1,17 +1,20 @@
 // The AdamW update, the EMA teacher update and the gradient norms over all parameters, each in one call to the
-// native/ addon instead of ~12 (AdamW), 3 (EMA) and 2 + a read (norm) tf ops per parameter. The optimiser and the EMA
+// native/ addon instead of ~12 (AdamW), 3 (EMA) and 2 + a read (norm) tf ops per parameter; and GELU as one kernel
+// forward and one backward (tf.customGrad) instead of 5 and ~9. The optimiser and the EMA
 // ask `fusedOps(tf)`; installMatmul sets it on the native path (after a self-test) and clears it otherwise, so the
 // tf-op code stays the reference and the fallback. The new values go to freshly allocated heap tensors that are
 // then assigned, as the tf ops do: nothing is written into a tensor another may share.
 import type { Tensor, Variable } from '@tensorflow/tfjs';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { Tf } from '../../src/backend.ts';
-import type { WasmBackendLike } from './wasm-internals.ts';
+import type { KernelArgs, WasmBackendLike, WasmKernel } from './wasm-internals.ts';
 
 export interface FusedAddon {
   adamw(heap: Uint8Array, offsets: Uint32Array, sizes: Uint32Array, coefs: Float32Array, beta1: number, beta1c: number, beta2: number, beta2c: number, eps: number): void;
   ema(heap: Uint8Array, offsets: Uint32Array, sizes: Uint32Array, momentum: number, rest: number): void;
   sumSquares(heap: Uint8Array, offsets: Uint32Array, sizes: Uint32Array): Float64Array;
+  gelu(heap: Uint8Array, xOffset: number, outOffset: number, n: number): void;
+  geluGrad(heap: Uint8Array, dyOffset: number, xOffset: number, outOffset: number, n: number): void;
 }
 
 export interface AdamWEntry {
@@ -33,6 +36,39 @@ export interface FusedOps {
   adamw(entries: AdamWEntry[], beta1: number, beta2: number, eps: number): void;
   ema(pairs: Array<[teacher: Variable, student: Tensor]>, momentum: number): void;
   sumSquares(tensors: Tensor[]): Float64Array;
+  /** Exact GELU with its gradient; needs the kernels of `geluKernels` registered. */
+  gelu(x: Tensor): Tensor;
+}
+
+export const GELU = 'ProsGelu';
+export const GELU_GRAD = 'ProsGeluGrad';
+
+/** The wasm kernels behind FusedOps.gelu: float32 only (gelu() in params.ts uses them for float32 alone). */
+export function geluKernels(addon: FusedAddon): Array<{ name: string; kernel: WasmKernel }> {
+  const off = (b: WasmBackendLike, t: TensorInfo) => {
+    const d = b.dataIdMap.get(t.dataId);
+    if (!d || d.memoryOffset == null || t.dtype !== 'float32') throw new Error('gelu: expected a float32 tensor on the wasm heap');
+    return d.memoryOffset;
+  };
+  return [
+    {
+      name: GELU,
+      kernel: ({ inputs, backend }: KernelArgs) => {
+        const out = backend.makeOutput(inputs.x.shape.slice(), 'float32');
+        addon.gelu(backend.wasm.HEAPU8, off(backend, inputs.x), off(backend, out), out.shape.reduce((a, b) => a * b, 1));
+        return out;
+      },
+    },
+    {
+      name: GELU_GRAD,
+      kernel: ({ inputs, backend }: KernelArgs) => {
+        if (String(inputs.dy.shape) !== String(inputs.x.shape)) throw new Error('gelu gradient: dy and x differ in shape');
+        const out = backend.makeOutput(inputs.x.shape.slice(), 'float32');
+        addon.geluGrad(backend.wasm.HEAPU8, off(backend, inputs.dy), off(backend, inputs.x), off(backend, out), out.shape.reduce((a, b) => a * b, 1));
+        return out;
+      },
+    },
+  ];
 }
 
 const installed = new WeakMap<object, FusedOps>();
@@ -66,7 +102,16 @@ export function nativeFusedOps(tf: Tf, addon: FusedAddon): FusedOps {
       t.dispose();
     }
   };
+  const engine = tf.engine();
+  const gelu = tf.customGrad(((x: Tensor, save: (t: Tensor[]) => void) => {
+    save([x]);
+    return {
+      value: engine.runKernel(GELU, { x }, {}) as Tensor,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => engine.runKernel(GELU_GRAD, { dy, x: saved[0] }, {}) as Tensor,
+    };
+  }) as never) as unknown as (x: Tensor) => Tensor;
   return {
+    gelu,
     adamw(entries, beta1, beta2, eps) {
       if (entries.length === 0) return;
       const b = backend();
