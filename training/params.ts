@@ -79,7 +79,10 @@ export function linear(tf: Tf, x: Tensor, w: Tensor, b?: Tensor): Tensor {
   return y.reshape([...shape.slice(0, -1), w.shape[1]!]);
 }
 
+/** Layer norm over the last axis (one native kernel each way when installed: training/kernels/native-fused.ts). */
 export function layerNorm(tf: Tf, x: Tensor, g: Tensor, b: Tensor, eps: number): Tensor {
+  const fused = x.dtype === 'float32' && g.dtype === 'float32' && b.dtype === 'float32' && g.rank === 1 && b.rank === 1 ? fusedOps(tf) : undefined;
+  if (fused) return fused.layerNorm(x, g, b, eps);
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), g), b);
 }

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 #include "pool.h"
 
 namespace {
@@ -190,6 +191,110 @@ Napi::Value GeluOp(const Napi::CallbackInfo& info) {
   pros::Pool::Get().ParallelFor(n, ThreadsFor(n * 16), [&](int64_t b, int64_t e) {
     if (grad) GeluGradLoop(dy + b, x + b, y + b, e - b);
     else GeluLoop(x + b, y + b, e - b);
+  });
+  return env.Undefined();
+}
+
+// ───────────── layer norm over the last axis ─────────────
+// Forward with the float32 operations of params.ts's layerNorm on stock kernels (tf.moments: a sequential mean,
+// then the mean of (x − mean)²; rsqrt as 1/√; then ·rstd, ·g, +b). The backward is the analytic gradient
+// (dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·g), with dg = Σ dy·x̂ and db = Σ dy summed over rows in order,
+// as the stock Sum does; it differs from autodiff's chain of ~20 kernels only by rounding.
+inline void RowStats(const float* x, int64_t d, float eps, float* mean, float* rstd) {
+  float s = 0.f;
+  for (int64_t j = 0; j < d; j++) s += x[j];
+  const float m = s / float(d);
+  float v = 0.f;
+  for (int64_t j = 0; j < d; j++) {
+    const float t = x[j] - m;
+    v += t * t;
+  }
+  *mean = m;
+  *rstd = 1.f / std::sqrt(v / float(d) + eps);
+}
+
+// layerNorm(heap, xOffset, gOffset, bOffset, outOffset, rows, d, eps)
+Napi::Value LayerNormOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t heapBytes;
+  uint8_t* heap = HeapOf(info[0], &heapBytes);
+  const int64_t xOff = I64(info, 1), gOff = I64(info, 2), bOff = I64(info, 3), yOff = I64(info, 4), rows = I64(info, 5), d = I64(info, 6);
+  const float eps = info[7].As<Napi::Number>().FloatValue();
+  if (rows < 0 || d < 1 || !Inside(xOff, rows * d * 4, heapBytes) || !Inside(yOff, rows * d * 4, heapBytes) || !Inside(gOff, d * 4, heapBytes) || !Inside(bOff, d * 4, heapBytes)) {
+    return Fail(env, "layerNorm: tensor lies outside the heap");
+  }
+  const float* x = reinterpret_cast<const float*>(heap + xOff);
+  const float* g = reinterpret_cast<const float*>(heap + gOff);
+  const float* b = reinterpret_cast<const float*>(heap + bOff);
+  float* y = reinterpret_cast<float*>(heap + yOff);
+  pros::Pool::Get().ParallelFor(rows, ThreadsFor(rows * d * 4), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      const float* xr = x + r * d;
+      float* yr = y + r * d;
+      float m, rs;
+      RowStats(xr, d, eps, &m, &rs);
+      for (int64_t j = 0; j < d; j++) yr[j] = ((xr[j] - m) * rs) * g[j] + b[j];
+    }
+  });
+  return env.Undefined();
+}
+
+// layerNormGrad(heap, dyOffset, xOffset, gOffset, dxOffset, dgOffset, dbOffset, rows, d, eps)
+Napi::Value LayerNormGradOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t heapBytes;
+  uint8_t* heap = HeapOf(info[0], &heapBytes);
+  const int64_t dyOff = I64(info, 1), xOff = I64(info, 2), gOff = I64(info, 3), dxOff = I64(info, 4), dgOff = I64(info, 5), dbOff = I64(info, 6);
+  const int64_t rows = I64(info, 7), d = I64(info, 8);
+  const float eps = info[9].As<Napi::Number>().FloatValue();
+  const uint64_t big = uint64_t(rows) * d * 4;
+  if (rows < 0 || d < 1 || !Inside(dyOff, big, heapBytes) || !Inside(xOff, big, heapBytes) || !Inside(dxOff, big, heapBytes) ||
+      !Inside(gOff, d * 4, heapBytes) || !Inside(dgOff, d * 4, heapBytes) || !Inside(dbOff, d * 4, heapBytes)) {
+    return Fail(env, "layerNormGrad: tensor lies outside the heap");
+  }
+  const float* dy = reinterpret_cast<const float*>(heap + dyOff);
+  const float* x = reinterpret_cast<const float*>(heap + xOff);
+  const float* g = reinterpret_cast<const float*>(heap + gOff);
+  float* dx = reinterpret_cast<float*>(heap + dxOff);
+  float* dg = reinterpret_cast<float*>(heap + dgOff);
+  float* db = reinterpret_cast<float*>(heap + dbOff);
+  // dx row by row, keeping each row's mean and rstd for the column sums below.
+  std::vector<float> stats(size_t(rows) * 2);
+  pros::Pool::Get().ParallelFor(rows, ThreadsFor(rows * d * 8), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      const float* xr = x + r * d;
+      const float* dyr = dy + r * d;
+      float* dxr = dx + r * d;
+      float m, rs;
+      RowStats(xr, d, eps, &m, &rs);
+      stats[2 * r] = m;
+      stats[2 * r + 1] = rs;
+      float s1 = 0.f, s2 = 0.f;
+      for (int64_t j = 0; j < d; j++) {
+        const float xh = (xr[j] - m) * rs;
+        const float dxh = dyr[j] * g[j];
+        s1 += dxh;
+        s2 += dxh * xh;
+      }
+      const float m1 = s1 / float(d), m2 = s2 / float(d);
+      for (int64_t j = 0; j < d; j++) {
+        const float xh = (xr[j] - m) * rs;
+        dxr[j] = rs * ((dyr[j] * g[j] - m1) - xh * m2);
+      }
+    }
+  });
+  // dg, db: columns split over threads, rows summed in order.
+  pros::Pool::Get().ParallelFor(d, ThreadsFor(rows * d * 2), [&](int64_t c0, int64_t c1) {
+    for (int64_t j = c0; j < c1; j++) { dg[j] = 0.f; db[j] = 0.f; }
+    for (int64_t r = 0; r < rows; r++) {
+      const float* xr = x + r * d;
+      const float* dyr = dy + r * d;
+      const float m = stats[2 * r], rs = stats[2 * r + 1];
+      for (int64_t j = c0; j < c1; j++) {
+        dg[j] += dyr[j] * ((xr[j] - m) * rs);
+        db[j] += dyr[j];
+      }
+    }
   });
   return env.Undefined();
 }
@@ -527,6 +632,8 @@ void RegisterOps(Napi::Env env, Napi::Object exports) {
   exports.Set("reduce", Napi::Function::New(env, ReduceOp));
   exports.Set("unpack", Napi::Function::New(env, UnpackOp));
   exports.Set("gelu", Napi::Function::New(env, GeluOp));
+  exports.Set("layerNorm", Napi::Function::New(env, LayerNormOp));
+  exports.Set("layerNormGrad", Napi::Function::New(env, LayerNormGradOp));
   exports.Set("geluGrad", Napi::Function::New(env, GeluOp));
   exports.Set("adamw", Napi::Function::New(env, AdamWOp));
   exports.Set("ema", Napi::Function::New(env, EmaOp));

@@ -12,7 +12,7 @@ import { opSelfTest } from '../../training/kernels/ops-self-test.ts';
 import { stockKernels, type WasmBackendLike } from '../../training/kernels/wasm-internals.ts';
 import { AdamW, clipGradients } from '../../training/optimizer.ts';
 import { emaUpdate } from '../../training/ema.ts';
-import { Params, gelu } from '../../training/params.ts';
+import { Params, gelu, layerNorm } from '../../training/params.ts';
 import { testIf } from '../helpers/requires.ts';
 
 const { tf } = await loadBackend('wasm', { quiet: true });
@@ -182,6 +182,31 @@ nativeTest('fused GELU: value and gradient equal the stock tf-op chain, through 
   });
   t.deepEqual(made, [[2, 65, 768], 1], 'one tensor made: a single fused kernel, not the 5-op chain');
   tf.dispose([x, w1]);
+});
+
+nativeTest('fused layer norm: value and gradients in x, g and b equal the stock tf-op chain', (t) => {
+  const cases: Case[] = [];
+  const made: Tensor[] = [];
+  for (const [shape, eps] of [[[2, 65, 192], 1e-6], [[7, 5], 1e-5], [[1, 1, 3], 1e-6], [[64, 65, 192], 1e-6]] as Array<[number[], number]>) {
+    const d = shape[shape.length - 1];
+    const x = rand(shape);
+    const g = rand([d], 0.5, 1.5);
+    const b = rand([d], -1, 1);
+    const w = rand(shape, -1, 1);
+    made.push(x, g, b, w);
+    cases.push(
+      [`layerNorm ${shape} value`, () => layerNorm(tf, x, g, b, eps)],
+      [`layerNorm ${shape} gradients`, () => tf.grads((v: Tensor, gg: Tensor, bb: Tensor) => tf.sum(tf.mul(layerNorm(tf, v, gg, bb, eps), w)))([x, g, b])],
+    );
+  }
+  compareAll(t, cases);
+  const made1 = on('native', () => {
+    const before = tf.memory().numTensors;
+    layerNorm(tf, made[0], made[1], made[2], 1e-6);
+    return tf.memory().numTensors - before;
+  });
+  t.is(made1, 1, 'one tensor made: a single fused kernel, not the chain of ~10');
+  tf.dispose(made);
 });
 
 nativeTest('fused AdamW, EMA and clip norms equal the tf-op path over several steps', (t) => {

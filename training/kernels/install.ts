@@ -15,7 +15,7 @@ import { loadNativeAddon, nativeBatchMatMul, nativeFusedMatMul, type NativeAddon
 import { nativeTranspose } from './native-transpose.ts';
 import { sharedIdentity } from './identity.ts';
 import { nativeOpKernels } from './native-ops.ts';
-import { GELU, GELU_GRAD, geluKernels, nativeFusedOps, setFusedOps } from './native-fused.ts';
+import { FUSED_KERNELS, fusedKernels, nativeFusedOps, setFusedOps } from './native-fused.ts';
 import { fusedSelfTest, opsSelfTest } from './ops-self-test.ts';
 import { PINNED_WASM_VERSION, registerWasmKernel, restoreStock, stockKernels, wasmBackendVersion, type WasmBackendLike, type WasmKernel } from './wasm-internals.ts';
 
@@ -60,7 +60,7 @@ export function installMatmul(tf: Tf, opts: InstallMatmulOptions = {}): MatmulIn
   const stock = stockKernels(tf);
   restoreStock(tf);
   setFusedOps(tf, undefined);
-  unregisterGelu(tf);
+  unregisterFused(tf);
   const prefer = preference(opts);
   if (prefer === 'stock') return done({ path: 'stock', reason: 'asked for' });
 
@@ -103,12 +103,12 @@ function installNativeOps(tf: Tf, backend: WasmBackendLike, addon: NativeAddon, 
   const get = (name: string) => stock.get(name)!;
   const { passed, failed } = opsSelfTest(tf, backend, nativeOpKernels(addon, get), get);
   const fused = nativeFusedOps(tf, addon);
-  for (const k of geluKernels(addon)) registerWasmKernel(tf, k.name, k.kernel);
+  for (const k of fusedKernels(addon)) registerWasmKernel(tf, k.name, k.kernel);
   const fusedFailure = fusedSelfTest(tf, fused);
   for (const k of passed) registerWasmKernel(tf, k.name, k.kernel);
   if (!fusedFailure) setFusedOps(tf, fused);
-  else unregisterGelu(tf);
-  const parts = [`native ops: ${passed.length} kernels on ${threads} thread${threads === 1 ? '' : 's'}`, fusedFailure ? `fused AdamW/EMA/GELU off (${fusedFailure})` : 'fused AdamW/EMA/GELU'];
+  else unregisterFused(tf);
+  const parts = [`native ops: ${passed.length} kernels on ${threads} thread${threads === 1 ? '' : 's'}`, fusedFailure ? `fused AdamW/EMA/GELU/layer norm off (${fusedFailure})` : 'fused AdamW/EMA/GELU/layer norm'];
   if (failed.length) parts.push(`self-test failed, stock kept: ${failed.join('; ')}`);
   return parts.join(', ');
 }
@@ -117,11 +117,11 @@ function installNativeOps(tf: Tf, backend: WasmBackendLike, addon: NativeAddon, 
 export function uninstallMatmul(tf: Tf): void {
   if (tf.getBackend() === 'wasm') restoreStock(tf);
   setFusedOps(tf, undefined);
-  unregisterGelu(tf);
+  unregisterFused(tf);
 }
 
-function unregisterGelu(tf: Tf): void {
-  for (const name of [GELU, GELU_GRAD]) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+function unregisterFused(tf: Tf): void {
+  for (const name of FUSED_KERNELS) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
 }
 
 export type { NativeAddon };

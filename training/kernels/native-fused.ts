@@ -14,6 +14,11 @@ export interface FusedAddon {
   ema(heap: Uint8Array, offsets: Uint32Array, sizes: Uint32Array, momentum: number, rest: number): void;
   sumSquares(heap: Uint8Array, offsets: Uint32Array, sizes: Uint32Array): Float64Array;
   gelu(heap: Uint8Array, xOffset: number, outOffset: number, n: number): void;
+  layerNorm(heap: Uint8Array, xOffset: number, gOffset: number, bOffset: number, outOffset: number, rows: number, d: number, eps: number): void;
+  layerNormGrad(
+    heap: Uint8Array, dyOffset: number, xOffset: number, gOffset: number, dxOffset: number, dgOffset: number, dbOffset: number,
+    rows: number, d: number, eps: number,
+  ): void;
   geluGrad(heap: Uint8Array, dyOffset: number, xOffset: number, outOffset: number, n: number): void;
 }
 
@@ -36,15 +41,20 @@ export interface FusedOps {
   adamw(entries: AdamWEntry[], beta1: number, beta2: number, eps: number): void;
   ema(pairs: Array<[teacher: Variable, student: Tensor]>, momentum: number): void;
   sumSquares(tensors: Tensor[]): Float64Array;
-  /** Exact GELU with its gradient; needs the kernels of `geluKernels` registered. */
+  /** Exact GELU with its gradient; needs the kernels of `fusedKernels` registered. */
   gelu(x: Tensor): Tensor;
+  /** Layer norm over the last axis with its gradients in x, g and b; needs the kernels of `fusedKernels`. */
+  layerNorm(x: Tensor, g: Tensor, b: Tensor, eps: number): Tensor;
 }
 
 export const GELU = 'ProsGelu';
 export const GELU_GRAD = 'ProsGeluGrad';
+export const LAYER_NORM = 'ProsLayerNorm';
+export const LAYER_NORM_GRAD = 'ProsLayerNormGrad';
+export const FUSED_KERNELS = [GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD];
 
-/** The wasm kernels behind FusedOps.gelu: float32 only (gelu() in params.ts uses them for float32 alone). */
-export function geluKernels(addon: FusedAddon): Array<{ name: string; kernel: WasmKernel }> {
+/** The wasm kernels behind FusedOps.gelu and .layerNorm: float32 only (params.ts uses them for float32 alone). */
+export function fusedKernels(addon: FusedAddon): Array<{ name: string; kernel: WasmKernel }> {
   const off = (b: WasmBackendLike, t: TensorInfo) => {
     const d = b.dataIdMap.get(t.dataId);
     if (!d || d.memoryOffset == null || t.dtype !== 'float32') throw new Error('gelu: expected a float32 tensor on the wasm heap');
@@ -67,6 +77,31 @@ export function geluKernels(addon: FusedAddon): Array<{ name: string; kernel: Wa
         addon.geluGrad(backend.wasm.HEAPU8, off(backend, inputs.dy), off(backend, inputs.x), off(backend, out), out.shape.reduce((a, b) => a * b, 1));
         return out;
       },
+    },
+    {
+      name: LAYER_NORM,
+      kernel: ({ inputs, backend, attrs }: KernelArgs) => {
+        const { x, g, b } = inputs;
+        const d = x.shape[x.shape.length - 1];
+        if (g.shape.length !== 1 || b.shape.length !== 1 || g.shape[0] !== d || b.shape[0] !== d) throw new Error('layerNorm: g and b must be [d]');
+        const out = backend.makeOutput(x.shape.slice(), 'float32');
+        addon.layerNorm(backend.wasm.HEAPU8, off(backend, x), off(backend, g), off(backend, b), off(backend, out), out.shape.reduce((p, q) => p * q, 1) / d, d, attrs.eps as number);
+        return out;
+      },
+    },
+    {
+      name: LAYER_NORM_GRAD,
+      kernel: (({ inputs, backend, attrs }: KernelArgs) => {
+        const { dy, x, g } = inputs;
+        const d = x.shape[x.shape.length - 1];
+        if (String(dy.shape) !== String(x.shape) || g.shape[0] !== d) throw new Error('layerNorm gradient: shapes differ');
+        const dx = backend.makeOutput(x.shape.slice(), 'float32');
+        const dg = backend.makeOutput([d], 'float32');
+        const db = backend.makeOutput([d], 'float32');
+        const rows = x.shape.reduce((p, q) => p * q, 1) / d;
+        addon.layerNormGrad(backend.wasm.HEAPU8, off(backend, dy), off(backend, x), off(backend, g), off(backend, dx), off(backend, dg), off(backend, db), rows, d, attrs.eps as number);
+        return [dx, dg, db];
+      }) as unknown as WasmKernel,
     },
   ];
 }
@@ -110,8 +145,24 @@ export function nativeFusedOps(tf: Tf, addon: FusedAddon): FusedOps {
       gradFunc: (dy: Tensor, saved: Tensor[]) => engine.runKernel(GELU_GRAD, { dy, x: saved[0] }, {}) as Tensor,
     };
   }) as never) as unknown as (x: Tensor) => Tensor;
+  const layerNorms = new Map<number, (x: Tensor, g: Tensor, b: Tensor) => Tensor>();
+  const layerNorm = (eps: number) => {
+    let f = layerNorms.get(eps);
+    if (!f) {
+      f = tf.customGrad(((x: Tensor, g: Tensor, b: Tensor, save: (t: Tensor[]) => void) => {
+        save([x, g]);
+        return {
+          value: engine.runKernel(LAYER_NORM, { x, g, b }, { eps }) as Tensor,
+          gradFunc: (dy: Tensor, saved: Tensor[]) => engine.runKernel(LAYER_NORM_GRAD, { dy, x: saved[0], g: saved[1] }, { eps }) as Tensor[],
+        };
+      }) as never) as unknown as (x: Tensor, g: Tensor, b: Tensor) => Tensor;
+      layerNorms.set(eps, f);
+    }
+    return f;
+  };
   return {
     gelu,
+    layerNorm: (x, g, b, eps) => layerNorm(eps)(x, g, b),
     adamw(entries, beta1, beta2, eps) {
       if (entries.length === 0) return;
       const b = backend();
