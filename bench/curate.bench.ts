@@ -1,14 +1,12 @@
 // npm run bench:curate [-- --n 500]
 // End-to-end images/s of `pros curate` over loopback next to the bare fetch + decode + resize rate of the same
 // corpus measured in the same run, and their ratio (target ≥ 0.33). Run it alone: 2 cores are easily shared.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { defaults, type ProsConfig } from '../src/config.ts';
 import { openWorkspace } from '../src/workspace.ts';
-import { nonFaceImage, syntheticFace } from '../app/demo/corpus.ts';
-import { packagePhotos } from '../app/package-media.ts';
+import { buildMixedCorpus } from './mixed-corpus.ts';
 import { serveCorpus } from '../app/demo/server.ts';
 import { curate } from '../retrieval/pipeline.ts';
 import { Fetcher } from '../retrieval/fetch/index.ts';
@@ -19,35 +17,6 @@ const arg = (name: string, dflt: number) => {
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const n = arg('n', 500);
-
-/** Half faces (package photos and drawn faces, varied so every file is distinct), half non-faces, ~640 px JPEG. */
-async function buildMixedCorpus(dir: string, count: number): Promise<string[]> {
-  mkdirSync(dir, { recursive: true });
-  const photos = packagePhotos().filter((p) => !p.endsWith('samples.jpg'));
-  const names: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const name = `img-${String(i).padStart(4, '0')}.jpg`;
-    let img: sharp.Sharp;
-    if (i % 2 === 0) {
-      const k = i / 2;
-      const src = k % 5 === 4 ? await syntheticFace(k) : photos[k % photos.length];
-      // Vary crop, flip and tone so the copies are distinct images (they still exercise dedup as near-duplicates).
-      const meta = await sharp(src).metadata();
-      const w = meta.width!, h = meta.height!;
-      const cut = 0.04 * ((k * 7) % 5);
-      img = sharp(src)
-        .extract({ left: Math.round(w * cut), top: Math.round(h * cut / 2), width: Math.round(w * (1 - cut)), height: Math.round(h * (1 - cut)) })
-        .resize(640, 640, { fit: 'inside' })
-        .modulate({ brightness: 0.9 + ((k * 13) % 7) * 0.03 });
-      if (k % 2) img = img.flop();
-    } else {
-      img = sharp(await nonFaceImage(i, 640, 480));
-    }
-    writeFileSync(join(dir, name), await img.jpeg({ quality: 85 }).toBuffer());
-    names.push(name);
-  }
-  return names;
-}
 
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'pros-bench-curate-'));
