@@ -1,13 +1,13 @@
 // Loading @vladmandic/human from its own shipped models, with no network and no globals beyond a file:// capable
 // fetch (Node's fetch refuses file:// URLs, and human loads models through fetch).
 // The backend follows the project's order (DESIGN.md, src/backend.ts): human's tfjs-node build (dist/human.node.js,
-// or human.node-gpu.js) where @tensorflow/tfjs-node(-gpu) is installed, else its wasm build. human bundles its own
-// tfjs, so it cannot share the tf instance src/backend.ts loads; the choice is made the same way, here.
+// or human.node-gpu.js) where @tensorflow/tfjs-node(-gpu) is installed, else its wasm build. human ships one build
+// per backend (human.node.js requires tfjs-node), so the choice is made here, in the same order as loadBackend.
 // On wasm the descriptor model is loaded with its clip_by_value chains fused to Relu6 (src/human-graph.ts): exact,
-// and 2.5× faster there. `reference` keeps human's stock graphs on wasm: the path decisions are compared against.
+// and 2.4× faster there (docs/profile-curation.md). `reference` keeps human's stock graphs on wasm: the path decisions are compared against.
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { wasmDir } from './backend.ts';
 import type { Backend } from './config.ts';

@@ -1,6 +1,6 @@
-// FacePool: cfg.faces.workers worker threads, each with its own wasm Human (one wasm instance is single-threaded,
-// so parallelism comes from instances). Jobs queue in the main thread and go to whichever worker is free; the
-// raster is transferred, not copied.
+// FacePool: cfg.faces.workers worker threads, each with its own Human (one wasm instance is single-threaded, so
+// parallelism comes from instances; human caches its models per thread, so one runtime per worker). Jobs queue in
+// the main thread and go to whichever worker is free; the raster is transferred, not copied.
 import { Worker } from 'node:worker_threads';
 import type { ProsConfig } from '../../src/config.ts';
 import type { AnalysisInput, ImageAnalysis } from './types.ts';

@@ -1,4 +1,4 @@
-// A face-analysis worker thread: one FaceAnalyser (its own single-threaded wasm runtime) serving FacePool.
+// A face-analysis worker thread: one FaceAnalyser (its own human runtime: tfjs-node or single-threaded wasm) serving FacePool.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ProsConfig } from '../../src/config.ts';
 import { FaceAnalyser } from './analyser.ts';
