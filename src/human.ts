@@ -84,34 +84,48 @@ function resolves(pkg: string): boolean {
   }
 }
 
-/** Picks human's build: the tfjs-node one where its package resolves (and was not declined), else wasm. */
-export function chooseHumanRuntime(opts: HumanOptions = {}): HumanRuntime {
+/**
+ * human's builds to try, in order: the tfjs-node ones whose package resolves (unless declined), then wasm (unless a
+ * native one was asked for by name). The wasm entry says why the native ones were passed over.
+ */
+export function humanRuntimes(opts: HumanOptions = {}, failed: string[] = []): HumanRuntime[] {
   const wanted = opts.reference ? 'wasm' : opts.backend ?? 'auto';
   const natives = [
     { backend: 'tensorflow-gpu', pkg: '@tensorflow/tfjs-node-gpu', dist: 'dist/human.node-gpu.js' },
     { backend: 'tensorflow', pkg: '@tensorflow/tfjs-node', dist: 'dist/human.node.js' },
   ] as const;
+  const out: HumanRuntime[] = [];
   const skipped: string[] = [];
   for (const n of natives) {
     if (wanted !== 'auto' && wanted !== n.backend) continue;
     if (resolves(n.pkg)) {
-      return { backend: 'tensorflow', dist: n.dist, fusedDescriptor: false, description: `face analysis: ${n.backend} (${n.dist})` };
+      out.push({ backend: 'tensorflow', dist: n.dist, fusedDescriptor: false, description: `face analysis: ${n.backend} (${n.dist})` });
+    } else if (wanted === n.backend) {
+      throw new Error(`face analysis backend ${wanted} is not available (install ${n.pkg})`);
+    } else {
+      skipped.push(`${n.pkg} not installed`);
     }
-    if (wanted === n.backend) throw new Error(`face analysis backend ${wanted} is not available (install ${n.pkg})`);
-    skipped.push(`${n.pkg} not installed`);
   }
-  const fused = !opts.reference;
-  const why = opts.reference
-    ? 'reference: stock graphs'
-    : wanted === 'cpu'
-      ? 'cpu is not offered for face analysis'
-      : skipped.join(', ');
-  return {
-    backend: 'wasm',
-    dist: 'dist/human.node-wasm.js',
-    fusedDescriptor: fused,
-    description: `face analysis: wasm${fused ? ', descriptor graph fused (Relu6)' : ''}${why ? ` (${why})` : ''}`,
-  };
+  if (wanted === 'auto' || wanted === 'wasm' || wanted === 'cpu') {
+    const fused = !opts.reference;
+    const why = opts.reference
+      ? ['reference: stock graphs']
+      : wanted === 'cpu'
+        ? ['cpu is not offered for face analysis']
+        : [...skipped, ...failed];
+    out.push({
+      backend: 'wasm',
+      dist: 'dist/human.node-wasm.js',
+      fusedDescriptor: fused,
+      description: `face analysis: wasm${fused ? ', descriptor graph fused (Relu6)' : ''}${why.length ? ` (${why.join(', ')})` : ''}`,
+    });
+  }
+  return out;
+}
+
+/** The build loadHuman tries first. */
+export function chooseHumanRuntime(opts: HumanOptions = {}): HumanRuntime {
+  return humanRuntimes(opts)[0]!;
 }
 
 let defaultRuntime: HumanRuntime | undefined;
@@ -165,23 +179,28 @@ export async function loadHuman(
   opts: HumanOptions = {},
 ): Promise<{ human: Human; runtime: HumanRuntime }> {
   allowFileFetch();
-  let runtime = chooseHumanRuntime(opts);
   const start = async (r: HumanRuntime) => {
     const { Human } = require(join(humanDir, r.dist)) as HumanModule;
     const h = new Human(humanConfig({ maxDetected, minConfidence, full: true, runtime: r }));
     await h.load();
     return h;
   };
-  let human: Human;
-  try {
-    human = await start(runtime);
-  } catch (err) {
-    // An installed tfjs-node whose native library does not load: wasm, unless the native one was asked for by name.
-    if (runtime.backend !== 'tensorflow' || (opts.backend ?? 'auto') !== 'auto') throw err;
-    const wasm = chooseHumanRuntime({ backend: 'wasm' });
-    runtime = { ...wasm, description: `${wasm.description.replace(/ \(.*\)$/, '')} (${runtime.dist} failed to load: ${(err as Error).message.split('\n')[0]})` };
-    human = await start(runtime);
+  // An installed tfjs-node whose native library does not load (no CUDA for the -gpu one, say): the next in order.
+  const failed: string[] = [];
+  let loaded: { human: Human; runtime: HumanRuntime } | undefined;
+  for (let i = 0; !loaded; i++) {
+    const candidates = humanRuntimes(opts, failed);
+    const r = candidates[i];
+    if (!r) throw new Error(`face analysis: no backend loaded (${failed.join(', ')})`);
+    try {
+      loaded = { human: await start(r), runtime: r };
+    } catch (err) {
+      if (r.backend === 'wasm') throw err;
+      failed.push(`${r.dist} failed to load: ${(err as Error).message.split('\n')[0]}`);
+    }
   }
+  let { runtime } = loaded;
+  const { human } = loaded;
   if (runtime.fusedDescriptor) {
     const path = join(humanDir, 'models', DESCRIPTOR.replace(/\.json$/, FUSED_SUFFIX));
     const fused = fusedCounts.get(path) ?? 0;

@@ -2,7 +2,8 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fuseClipToRelu6, scalarWeights, type ModelJson } from '../../src/human-graph.ts';
-import { chooseHumanRuntime, humanDir } from '../../src/human.ts';
+import { createRequire } from 'node:module';
+import { chooseHumanRuntime, humanDir, humanRuntimes } from '../../src/human.ts';
 import type { Tensor, io } from '@tensorflow/tfjs';
 import { loadBackend } from '../../src/backend.ts';
 
@@ -80,14 +81,20 @@ test('the fused faceres gives bit-identical outputs to the stock graph on wasm, 
 });
 
 test('face analysis follows the backend order: tfjs-node where it resolves, else wasm, saying why', (t) => {
-  let nodeInstalled = true;
-  try {
-    import.meta.resolve('@tensorflow/tfjs-node');
-  } catch {
-    nodeInstalled = false;
-  }
+  const resolves = (pkg: string) => {
+    try {
+      createRequire(import.meta.url).resolve(pkg);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const auto = chooseHumanRuntime({ backend: 'auto' });
-  if (nodeInstalled) {
+  // wasm is always the last resort, after every installed native build.
+  const all = humanRuntimes({ backend: 'auto' });
+  t.is(all.at(-1)!.backend, 'wasm');
+  t.is(all.length, 1 + Number(resolves('@tensorflow/tfjs-node')) + Number(resolves('@tensorflow/tfjs-node-gpu')));
+  if (resolves('@tensorflow/tfjs-node') || resolves('@tensorflow/tfjs-node-gpu')) {
     t.is(auto.backend, 'tensorflow');
     t.regex(auto.dist, /human\.node(-gpu)?\.js$/);
   } else {
