@@ -11,6 +11,7 @@ import { formatSummary, type CurateSummary } from './summary.ts';
 import { FaceIndex } from './face-index.ts';
 import { expand, searchByFace, searchByImage, type QueryFace } from './search.ts';
 import { registerCuration } from './curation-commands.ts';
+import { curateQueued, formatQueued, registerWorker } from './queue/commands.ts';
 import { SET_NAME_RULE, validSetName } from './curation.ts';
 import { clip, parseFaceId } from '../src/input.ts';
 
@@ -46,6 +47,9 @@ interface CurateFlags extends CommonOptions {
   minFaceRatio?: number;
   nearDuplicate?: number;
   allowPrivate?: boolean;
+  queue?: string;
+  shardSize: number;
+  attempts: number;
 }
 
 function curateFlags(o: CurateFlags): DeepPartial<ProsConfig> {
@@ -69,6 +73,7 @@ function formatHits(q: QueryFace, k: number): string {
 
 export function register(program: Command): void {
   registerCuration(program);
+  registerWorker(program);
   withCommonOptions(
     program
       .command('curate')
@@ -86,8 +91,20 @@ export function register(program: Command): void {
       .option('--near-duplicate <cos>', 'descriptor similarity marking near-duplicates', floatArg(0, 1))
       .addOption(new Option('--engine <name>', 'ANN index engine').choices(['usearch', 'hnswlib']))
       .option('--limit <n>', 'stop after scheduling this many items', intArg(1))
-      .option('--no-export', 'do not export the set\'s crops and manifest'),
+      .option('--no-export', 'do not export the set\'s crops and manifest')
+      .option('--queue <url>', 'coordinate: hand the items to `pros worker`s through this Redis (redis://HOST:PORT)')
+      .option('--shard-size <n>', 'with --queue: items per shard (the unit of work and retry)', intArg(1), 100)
+      .option('--attempts <n>', 'with --queue: attempts a shard gets before it ends failed', intArg(1), 3),
   ).action(async (sources: string[], o: CurateFlags) => {
+    if (o.queue) {
+      const queue = o.queue;
+      await run(o, async () => {
+        setName(o.set, '--set');
+        if (o.limit) throw new InputError('--limit does not apply with --queue');
+        return curateQueued({ ...o, queue }, sources, curateFlags(o), interruptible().signal);
+      }, formatQueued);
+      return;
+    }
     await run<CurateSummary>(o, async () => {
       setName(o.set, '--set');
       const ctx = openContext(o, curateFlags(o));

@@ -54,7 +54,17 @@ async function tryBackend(tf: Tf, which: Exclude<Backend, 'auto'>): Promise<stri
   }
 }
 
-export async function loadBackend(wanted: Backend = 'auto', opts: { quiet?: boolean } = {}): Promise<LoadedBackend> {
+// tfjs has one global backend: two loads at once (two tests, or two callers in one process) race in setBackend and
+// the second sees the first's half-initialised wasm backend as unavailable. Loads are therefore taken in turn.
+let loading: Promise<unknown> = Promise.resolve();
+
+export function loadBackend(wanted: Backend = 'auto', opts: { quiet?: boolean } = {}): Promise<LoadedBackend> {
+  const next = loading.then(() => loadBackendNow(wanted, opts));
+  loading = next.catch(() => undefined);
+  return next;
+}
+
+async function loadBackendNow(wanted: Backend, opts: { quiet?: boolean }): Promise<LoadedBackend> {
   const tf = (await import('@tensorflow/tfjs')) as Tf;
   const candidates = wanted === 'auto' ? order : [wanted];
   const tried: string[] = [];

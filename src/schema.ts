@@ -227,4 +227,21 @@ export const migrations: string[] = [
     PRIMARY KEY(run, request_id)
   );
   `,
+  // Scale-out (pros curate --queue): each shard of items handed to the job queue, and where it stands, so a stopped
+  // coordinator picks up from the queue's state; items.shard names the shard an item went out in.
+  `
+  CREATE TABLE shards (
+    id INTEGER PRIMARY KEY,
+    items INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued', -- queued | merged | failed
+    error TEXT,
+    worker TEXT,
+    queued_at TEXT NOT NULL DEFAULT (datetime('now')),
+    finished_at TEXT
+  );
+  CREATE INDEX shards_state ON shards(state);
+  ALTER TABLE items ADD COLUMN shard INTEGER;
+  CREATE INDEX items_shard ON items(shard);
+  CREATE TABLE queue_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  `,
 ];

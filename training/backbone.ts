@@ -141,6 +141,11 @@ export async function loadBackbone(ref: BackboneRef, tf: Tf): Promise<Backbone> 
   return makeBackbone(tf, params, ref.vit, ref.mean, ref.std, ref.seed);
 }
 
+/** The baseline for `ref`: its ViT at random init with its seed, i.e. exactly the weights a run of `ref` started from. */
+export function randomBackboneLike(ref: BackboneRef, tf: Tf): Backbone {
+  return randomBackbone(ref.preset, ref.seed, tf, ref.vit);
+}
+
 /** A backbone at random init (the baseline): the preset's ViT, seeded as a training run would be. */
 export function randomBackbone(preset: string, seed: number, tf: Tf, vit: Partial<ViTConfig> = {}): Backbone {
   const cfg = presets[preset];

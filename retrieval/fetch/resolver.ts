@@ -7,6 +7,7 @@
 import CacheableLookup from 'cacheable-lookup';
 import ipaddr from 'ipaddr.js';
 import { isIP, type LookupFunction } from 'node:net';
+import type { lookup as dnsLookup, promises as dnsPromises } from 'node:dns';
 import { ConfigError } from '../../src/config.ts';
 
 export interface Address {
@@ -27,6 +28,8 @@ export interface ResolverOptions {
   maxTtlS?: number;
   /** How long "no such host" is remembered, seconds. */
   errorTtlS?: number;
+  /** The c-ares resolver to ask (default: Node's, with the system's servers); tests and the bench point it elsewhere. */
+  dns?: { resolver?: dnsPromises.Resolver; lookup?: typeof dnsLookup };
 }
 
 type Parsed = ipaddr.IPv4 | ipaddr.IPv6;
@@ -87,7 +90,7 @@ export class HostResolver {
   private readonly allowed: Array<[Parsed, number]>;
 
   constructor(private readonly opts: ResolverOptions) {
-    this.dns = new CacheableLookup({ maxTtl: opts.maxTtlS ?? 300, errorTtl: opts.errorTtlS ?? 5 });
+    this.dns = new CacheableLookup({ maxTtl: opts.maxTtlS ?? 300, errorTtl: opts.errorTtlS ?? 5, resolver: opts.dns?.resolver, lookup: opts.dns?.lookup });
     this.allowed = parseCidrs(opts.allowAddresses ?? []);
   }
 

@@ -8,6 +8,9 @@ import { Params } from '../../training/params.ts';
 import { Rng } from '../../training/rng.ts';
 import { initViT } from '../../training/vit.ts';
 import { testOverrides } from './_fixtures.ts';
+import { buildModel } from '../../training/trainer.ts';
+import { makeBackbone, randomBackbone, randomBackboneLike, type Backbone, type BackboneRef } from '../../training/backbone.ts';
+import type { Tensor4D } from '@tensorflow/tfjs';
 
 const std = (x: ArrayLike<number>) => {
   let s = 0, s2 = 0;
@@ -37,4 +40,16 @@ test('ViT and head weights start with std 0.02', async (t) => {
     t.true(Math.abs(s - 0.02) < 6e-4, `${name}: std ${s}`);
   }
   p.dispose();
+});
+
+test("the random-init baseline of a run (`pros eval --backbone random --run R`) is that run's own starting weights, seed included", async (t) => {
+  const { tf } = await loadBackend('wasm', { quiet: true });
+  const cfg = resolveTrainConfig('tiny', { ...testOverrides, seed: 3 });
+  const model = buildModel(tf, cfg);
+  const ref: BackboneRef = { kind: 'run', name: 'r', dir: '.', preset: 'tiny', vit: cfg.vit, mean: cfg.views.mean, std: cfg.views.std, seed: 3, stamp: '' };
+  const started = makeBackbone(tf, model.student, cfg.vit, cfg.views.mean, cfg.views.std, 3);
+  const x = tf.randomNormal([2, cfg.vit.imageSize, cfg.vit.imageSize, 3], 0, 1, 'float32', 7) as Tensor4D;
+  const cls = (b: Backbone) => Array.from(b.forward(x).cls.dataSync());
+  t.deepEqual(cls(randomBackboneLike(ref, tf)), cls(started));
+  t.notDeepEqual(cls(randomBackbone('tiny', 0, tf, cfg.vit)), cls(started));
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Tf } from '../../src/backend.ts';
 import type { Workspace } from '../../src/workspace.ts';
 import { InputError } from '../../src/errors.ts';
-import { loadBackbone, randomBackbone, resolveBackbone, type Backbone } from '../backbone.ts';
+import { loadBackbone, randomBackbone, randomBackboneLike, resolveBackbone, type Backbone } from '../backbone.ts';
 import { readModelConfig } from '../../src/model/folder.ts';
 import type { ViTConfig } from '../config.ts';
 import { readDataset, type Format, type TaskName } from './data.ts';
@@ -124,10 +124,11 @@ async function makeSource(o: EvalOptions): Promise<{ source: FeatureSource; back
   }
   if (kind === 'random') {
     const ref = o.run ? resolveBackbone(o.run, o.ws.paths.runs) : undefined;
-    const vit = ref ? ref.vit : o.vit;
     const preset = ref ? ref.preset : (o.preset ?? 'tiny');
-    const bb = randomBackbone(preset, 0, o.tf, vit);
-    return { source: backboneSource(o.tf, bb, `random:${preset}:${JSON.stringify(vit ?? {})}`), backbone: bb };
+    const seed = ref ? ref.seed : 0;
+    // With --run: the run's own seed, so the baseline is exactly the weights that run started from.
+    const bb = ref ? randomBackboneLike(ref, o.tf) : randomBackbone(preset, 0, o.tf, o.vit);
+    return { source: backboneSource(o.tf, bb, `random:${preset}:${seed}:${JSON.stringify((ref ? ref.vit : o.vit) ?? {})}`), backbone: bb };
   }
   const ref = resolveBackbone(o.run!, o.ws.paths.runs);
   const bb = await loadBackbone(ref, o.tf);
