@@ -1,21 +1,20 @@
 // One Human instance running the face cascade on one analysis raster at a time.
-// Stage 1 runs the detector alone (blazeface, ~50 ms at 640 px) on every image; the geometry policy then picks the
-// faces worth describing. Stage 2 runs detector + mesh + descriptor (~300 ms per face) on a square crop around each
-// picked face only: a crowd, a small face or a non-face image never pays for the mesh and descriptor models.
-import type { FaceConfig, PolicyConfig } from '../../src/config.ts';
+// Stage 1 runs the detector alone (blazeface, ~20–50 ms on wasm) on every image; the geometry policy then picks the
+// faces worth describing. Stage 2 runs detector + mesh + descriptor (~80–150 ms per face on wasm; measured in
+// docs/profile-curation.md) on a square crop around each picked face only: a crowd, a small face or a non-face image never pays for the mesh and descriptor models.
+import type { Backend, FaceConfig, PolicyConfig } from '../../src/config.ts';
 import { judgeImage, judgeImageGeometry, judgePose } from '../policy.ts';
 import { humanConfig, loadHuman, type Human, type HumanConfig, type HumanRuntime } from '../../src/human.ts';
-import type { Backend } from '../../src/config.ts';
 import { iou, rollFromEyes, sharpness } from './measure.ts';
 import { dhash } from '../../src/dhash.ts';
 import type { AnalysisInput, FaceRecord, ImageAnalysis } from './types.ts';
+import type { Box } from '../../src/contracts/geometry.ts';
 
 /** What each of human's models is called in the profile, by cascade stage (the detector runs in both). */
 const STAGE_NAMES: Record<'detect' | 'describe', Record<string, string>> = {
   detect: { blazeface: 'detector' },
   describe: { blazeface: 'detector (stage-2 crop)', facemesh: 'mesh', faceres: 'descriptor' },
 };
-import type { Box } from '../../src/contracts/geometry.ts';
 
 const DEG = 180 / Math.PI;
 /**
