@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProsConfig } from '../src/config.ts';
-import { writeFileAtomic } from '../src/atomic.ts';
+import { writeFileAtomicAsync } from '../src/atomic.ts';
 import type { Workspace } from '../src/workspace.ts';
 import { log } from '../src/log.ts';
 import { progress as makeProgress } from '../src/progress.ts';
@@ -18,6 +18,7 @@ import { CurateStore, type ItemRow, type NewFace } from './store.ts';
 import { FaceIndex } from './face-index.ts';
 import { summarize, type CurateSummary } from './summary.ts';
 import { OptOutMatcher } from './privacy/optout.ts';
+import type { StageProfile } from './profile.ts';
 
 export interface CurateOptions {
   ws: Workspace;
@@ -30,6 +31,10 @@ export interface CurateOptions {
   quiet?: boolean;
   /** Stop scheduling after this many items (0: no limit); for trials and benchmarks. */
   limit?: number;
+  /** human's stock graphs on wasm (the path the default's decisions are checked against); for benchmarks. */
+  referenceFaces?: boolean;
+  /** Filled with per-stage milliseconds (fetch, decode, queue, each face model, policy, DB write) when given. */
+  profile?: StageProfile;
 }
 
 /** Extension for the stored copy of a source image, by sniffed format. */
@@ -49,7 +54,10 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
   const optouts = OptOutMatcher.load(ws, config.privacy.samePerson);
   const fetcher = new Fetcher(config.fetch);
   const faceIndex = await FaceIndex.open(ws, config);
-  const pool = await FacePool.start(config);
+  const prof = opts.profile;
+  const pool = await FacePool.start(config, { profile: Boolean(prof), reference: opts.referenceFaces, announce: !opts.quiet });
+  // Times a stage when profiling; otherwise just runs it.
+  const timed = <T>(stage: string, fn: () => Promise<T> | T): Promise<T> | T => (prof ? prof.time(stage, fn) : fn());
   const bar = makeProgress({ label: 'curate', total: 0, unit: 'items', silent: opts.quiet });
   let total = 0;
   let scheduled = 0;
@@ -79,9 +87,9 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
       store.finishItem(row.id, { status: 'skipped', reason: 'opted_out', attempts: 0 });
       return;
     }
-    const fetched: FetchOutcome = local
-      ? await readLocalFile(row.uri, config.fetch.maxBytes)
-      : await fetcher.fetch(row.uri, { signal });
+    const fetched: FetchOutcome = await timed('fetch', () => local
+      ? readLocalFile(row.uri, config.fetch.maxBytes)
+      : fetcher.fetch(row.uri, { signal }));
     // An item interrupted by Ctrl-C stays pending: the rerun does it again.
     if (signal?.aborted) return;
     if (!fetched.ok) {
@@ -89,7 +97,7 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
       return;
     }
     const base = { httpStatus: fetched.httpStatus, attempts: fetched.attempts, bytes: fetched.bytes.length, contentType: fetched.contentType };
-    const decoded = await decodeImage(fetched.bytes, config.decode);
+    const decoded = await timed('decode + resize (sha256, header, libvips)', () => decodeImage(fetched.bytes, config.decode));
     if (!decoded.ok) {
       store.finishItem(row.id, { status: 'failed', reason: decoded.reason, ...base, sha256: decoded.sha256 });
       return;
@@ -106,9 +114,13 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
       return;
     }
     const work = (async () => {
-      const analysis: ImageAnalysis = await pool.analyse({
+      const analysis: ImageAnalysis = await timed('face analysis, wall (queue + worker)', () => pool.analyse({
         rgb: decoded.rgb, aw: decoded.aw, ah: decoded.ah, scale: decoded.scale, width: decoded.width, height: decoded.height,
-      });
+      }));
+      if (prof) {
+        prof.addAll(analysis.profile);
+        prof.count('faces described (mesh + descriptor ran)', analysis.faces.filter((f) => f.descriptor).length);
+      }
       if (signal?.aborted) return;
       if (optouts.matchesFaces(analysis.faces.map((f) => f.descriptor))) {
         // An opted-out person: nothing of the image is kept, not even its hash.
@@ -116,9 +128,9 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
         return;
       }
       const blobPath = join('images', sha.slice(0, 2), `${sha}.${extensionOf[decoded.format] ?? 'bin'}`);
-      writeAtomic(join(ws.root, blobPath), fetched.bytes);
+      await timed('blob write (async, fsync)', () => writeAtomic(join(ws.root, blobPath), fetched.bytes));
       const m = meta(row);
-      await serial(() => {
+      await serial(() => timed('DB write + index (writer)', () => {
         const faces: NewFace[] = analysis.faces.map((f) => ({ ...f, descriptor: undefined, descriptorRow: null }));
         const descriptors = analysis.faces.map((f) => f.descriptor);
         faceIndex.storeImage(store, row.id, { status: 'ok', ...base, sha256: sha }, {
@@ -135,7 +147,7 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
           faceRatio: analysis.faceRatio,
           blobPath,
         }, faces, descriptors, opts.set);
-      });
+      }));
     })();
     inFlightImages.set(sha, work);
     try {
@@ -219,6 +231,13 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
   } finally {
     bar.stop();
     faceIndex.save();
+    if (prof) {
+      const st = pool.stats;
+      prof.add('pool: queue wait (summed over jobs)', st.queueWaitMs, st.jobs);
+      prof.add('pool: worker idle (summed over workers)', st.workerIdleMs, pool.size);
+      prof.count('pool: mean queue depth at dispatch', st.queueDepthSum / Math.max(1, st.jobs));
+      prof.count('pool: max queue depth', st.maxQueueDepth);
+    }
     await pool.close();
     fetcher.close();
   }
@@ -231,7 +250,9 @@ function stringOrUndefined(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
-function writeAtomic(file: string, bytes: Buffer): void {
+// The blob's write and fsync go to libuv's threads: done in the main thread (the profile measured ~20 ms per image under
+// load) they block the event loop that fetches and hands images to the face workers.
+async function writeAtomic(file: string, bytes: Buffer): Promise<void> {
   if (existsSync(file)) return;
-  writeFileAtomic(file, bytes);
+  await writeFileAtomicAsync(file, bytes);
 }
