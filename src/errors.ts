@@ -6,3 +6,8 @@
 export class InputError extends Error {
   override name = 'InputError';
 }
+
+/** A bad configuration value or file: an input error (exit code 2). */
+export class ConfigError extends InputError {
+  override name = 'ConfigError';
+}

@@ -5,6 +5,7 @@ import { InputError } from '../src/errors.ts';
 import { defaults, loadConfig } from '../src/config.ts';
 import { log, setLogLevel } from '../src/log.ts';
 import { train } from './launcher.ts';
+import { prosConfigOf } from './config.ts';
 import { embedSet } from './embed.ts';
 import { exportModel, type WeightDtype } from './export/export.ts';
 
@@ -22,7 +23,8 @@ export function register(program: Command): void {
       .command('train')
       .description(
         'Pre-train a face representation with ProS (self-distillation + prototype matching) on a curated set. ' +
-          '--config takes a preset (tiny | small | base) or a JSON training config (see docs/training.md).',
+          '--config takes a preset (tiny | small | base) or the pros JSON config, whose "train" section is read ' +
+          '(a bare training config is accepted too; see docs/training.md).',
       )
       .requiredOption('--data <set>', 'curated set: a folder with manifest.jsonl, or a set name in <workspace>/curated/')
       .requiredOption('--run <name>', 'run name: checkpoints and metrics go to <workspace>/runs/<name>/')
@@ -41,14 +43,17 @@ export function register(program: Command): void {
     await run(
       flags,
       async () => {
+        // -c is the same ProsConfig file every command takes (its `train` section here), or a preset, or a bare TrainConfig.
+        const pros = prosConfigOf(flags.config);
         const overrides: Record<string, unknown> = {};
+        if (pros && pros.backend !== 'auto' && pros.train.backend === undefined) overrides.backend = pros.backend;
         if (flags.steps !== undefined) overrides.steps = flags.steps;
         if (flags.workers !== undefined) overrides.workers = flags.workers;
         const s = await train({
           data: flags.data,
           run: flags.run,
           config: flags.config ?? (flags.resume ? undefined : 'tiny'),
-          workspace: flags.workspace ?? defaults.workspace,
+          workspace: flags.workspace ?? pros?.workspace ?? defaults.workspace,
           backend: flags.backend,
           resume: flags.resume,
           overrides,

@@ -1,151 +1,14 @@
 // The training configuration: one typed interface, fully populated presets, and a deep merge of the user's partial
 // config (a JSON file, then programmatic overrides) over the chosen preset. Values marked [recon] are reconstructions
 // from DINO / MSN / SwAV (the ProS paper's own values are not at hand, see /work/shared/PROS.md and docs/training.md).
-import { existsSync } from 'node:fs';
-import { ConfigError, deepMerge, readConfigFile, type Backend } from '../src/config.ts';
+// The shape of TrainConfig is the floor's schema (src/contracts/config.ts), shared with ProsConfig's `train` section.
+import { existsSync, readFileSync } from 'node:fs';
+import { ConfigError, deepMerge, loadConfig, readConfigFile } from '../src/config.ts';
+import { ProsConfig, TrainConfig as TrainConfigSchema, parseConfig, type TrainConfig, type ViewsConfig } from '../src/contracts/config.ts';
 
-export interface ViTConfig {
-  /** Global crop side the position embeddings are learned at; other sizes interpolate them. */
-  imageSize: number;
-  patch: number;
-  width: number;
-  depth: number;
-  heads: number;
-  mlpRatio: number;
-  /** Stochastic depth rate, linearly increasing to this at the last block. [recon: DINO 0.1] */
-  dropPath: number;
-  layerNormEps: number;
-}
-
-export interface ViewsConfig {
-  /** Global crop side (teacher and student). [recon: 224 px at full size] */
-  globalSize: number;
-  /** Local crop side (student only). [recon: 96 px at full size] */
-  localSize: number;
-  /** Number of local crops. [recon: 8] */
-  locals: number;
-  /** Area fraction ranges of random resized crops. [recon: 0.4–1 and 0.05–0.4] */
-  globalScale: [number, number];
-  localScale: [number, number];
-  flipP: number;
-  /** Colour jitter, applied with probability `p`. [recon: 0.4, 0.4, 0.2, 0.1 with p 0.8] */
-  jitter: { p: number; brightness: number; contrast: number; saturation: number; hue: number };
-  grayscaleP: number;
-  /** Gaussian blur: sigma range in pixels of a 224-px global view, × globalSize / 224 for every view; probabilities per view. */
-  blur: { sigma: [number, number]; pGlobal1: number; pGlobal2: number; pLocal: number };
-  /** Solarization on the second global view only. [recon: 0.2] */
-  solarizeP: number;
-  mean: [number, number, number];
-  std: [number, number, number];
-  /** Decoded crops kept in memory (above this, crops are decoded again on each use). */
-  cacheImages: number;
-  /** Batches prepared ahead by the views worker. */
-  prefetch: number;
-}
-
-export interface HeadConfig {
-  /** MLP hidden width, layers (incl. the bottleneck layer), bottleneck, and K outputs. [recon: 2048, 3, 256, 65536] */
-  hidden: number;
-  layers: number;
-  bottleneck: number;
-  outputs: number;
-}
-
-export interface DistillConfig {
-  enabled: boolean;
-  studentTemp: number;
-  /** Teacher temperature warmed up linearly from warmupTeacherTemp over warmupFraction of the run. [recon: 0.04 → 0.07 over 30 of 100 epochs] */
-  warmupTeacherTemp: number;
-  teacherTemp: number;
-  warmupFraction: number;
-  centerMomentum: number;
-}
-
-export interface ProtoConfig {
-  enabled: boolean;
-  /** λ_proto. [recon: 1] */
-  weight: number;
-  /** K_p prototypes of the bottleneck dimension. [recon: 1024] */
-  count: number;
-  /** τ_p. [recon: 0.1] */
-  temp: number;
-  /** Teacher target: sharpened probabilities (T) or Sinkhorn-Knopp balanced assignments. [recon: sharpen, 0.25] */
-  target: 'sharpen' | 'sinkhorn';
-  sharpenTemp: number;
-  sinkhornIters: number;
-  sinkhornEps: number;
-  /** λ_me, weight of the mean-entropy regulariser. [recon: 1] */
-  meanEntropyWeight: number;
-}
-
-export interface OptimConfig {
-  /** Base learning rate per 256 images: lr = baseLr × scale(batch / 256). [recon: 5e-4] */
-  baseLr: number;
-  /** How the rate scales with the batch: linear (DINO, batch / 256), sqrt (√(batch / 256)) or none (baseLr as is). [recon: linear] */
-  lrScaling: 'linear' | 'sqrt' | 'none';
-  minLr: number;
-  /** Linear warm-up as a fraction of the run. [recon: 10 of 100 epochs] */
-  warmupFraction: number;
-  weightDecay: number;
-  weightDecayEnd: number;
-  /** Gradient clipping threshold; DINO clips each parameter's gradient norm. [recon: 3.0, per-parameter] */
-  clipGrad: number;
-  clipMode: 'per-parameter' | 'global';
-  /**
-   * The head's last layer is frozen during this many of the nominal `epochs`, scaled with the run when `steps` sets
-   * its length (like the warm-ups: 1 of 20 epochs is the first 5 % of any run). [recon: 1 epoch]
-   */
-  freezeLastLayerEpochs: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-}
-
-/** KoLeo regulariser on the student's CLS of each global crop (DINOv2). 0: off. [recon: DINOv2 0.1] */
-export interface KoleoConfig {
-  weight: number;
-}
-
-export interface TeacherConfig {
-  /** EMA momentum, cosine from `momentum` to `momentumEnd`. [recon: 0.996 → 1] */
-  momentum: number;
-  momentumEnd: number;
-}
-
-export interface CollapseConfig {
-  /** Warn when the teacher's mean entropy falls below this fraction of log K (one dominant output). */
-  minEntropyRatio: number;
-  /** Warn when the entropy is above this fraction of log K while the teacher–student KL is below `minKl` (flat). */
-  maxEntropyRatio: number;
-  minKl: number;
-  /** Warn when the feature std across the batch × sqrt(dim) falls below this (all features alike). */
-  minFeatureStd: number;
-  /** Steps after which the watch starts (the teacher temperature warm-up makes early steps look odd). */
-  afterFraction: number;
-}
-
-export interface TrainConfig {
-  preset: string;
-  backend: Backend;
-  seed: number;
-  /** Images per step, over all workers. */
-  batchSize: number;
-  epochs: number;
-  /** Total steps; 0: epochs × steps per epoch. */
-  steps: number;
-  checkpointEvery: number;
-  /** Data-parallel worker threads; 0: auto (2 when 2+ cores, else 1 = train on the calling thread). */
-  workers: number;
-  vit: ViTConfig;
-  views: ViewsConfig;
-  head: HeadConfig;
-  distill: DistillConfig;
-  proto: ProtoConfig;
-  koleo: KoleoConfig;
-  optim: OptimConfig;
-  teacher: TeacherConfig;
-  collapse: CollapseConfig;
-}
+export type {
+  ViTConfig, ViewsConfig, HeadConfig, DistillConfig, ProtoConfig, OptimConfig, KoleoConfig, TeacherConfig, CollapseConfig, TrainConfig,
+} from '../src/contracts/config.ts';
 
 const common: Omit<TrainConfig, 'preset' | 'vit' | 'head' | 'views'> & { views: Omit<ViewsConfig, 'globalSize' | 'localSize'> } = {
   backend: 'auto',
@@ -242,9 +105,41 @@ export const presets: Record<string, TrainConfig> = {
   },
 };
 
+const prosKeys = new Set(Object.keys(ProsConfig.shape));
+const trainOnlyKeys = Object.keys(TrainConfigSchema.shape).filter((k) => !prosKeys.has(k));
+
 /**
- * Resolves `config` (a preset name, or a JSON file that may name its own `preset`) and deep-merges `overrides` last.
- * Unknown keys and wrong types are ConfigErrors naming the key.
+ * The training part of a config file: its `train` section when it is a ProsConfig file (the file every command's
+ * -c takes), or the whole file when it is a bare TrainConfig (the older form `pros train -c` took, still accepted:
+ * a file with a top-level key only a TrainConfig has, such as `vit` or `steps`). A file mixing both is an error.
+ */
+export function trainSection(file: string, raw: unknown): Record<string, unknown> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${file}: expected an object`);
+  const keys = Object.keys(raw);
+  const bare = keys.filter((k) => trainOnlyKeys.includes(k));
+  if (!bare.length) return ((raw as { train?: Record<string, unknown> }).train ?? {}) as Record<string, unknown>;
+  const pros = keys.filter((k) => prosKeys.has(k) && k !== 'backend');
+  if (pros.length) {
+    throw new ConfigError(
+      `config file ${file}: mixes training keys (${bare.join(', ')}) with pros config keys (${pros.join(', ')}); put the training keys under "train"`,
+    );
+  }
+  return raw as Record<string, unknown>;
+}
+
+/**
+ * The whole ProsConfig when `config` names a ProsConfig file (so `pros train -c` takes its workspace and backend
+ * too), null for a preset name or a bare TrainConfig file.
+ */
+export function prosConfigOf(config: string | undefined): ReturnType<typeof loadConfig> | null {
+  if (!config || presets[config] || !existsSync(config)) return null;
+  const raw = readConfigFile(config);
+  return trainSection(config, raw) === raw ? null : loadConfig(config);
+}
+
+/**
+ * Resolves `config` (a preset name, or a JSON file: a ProsConfig whose `train` section may name its own `preset`,
+ * or a bare TrainConfig) and deep-merges `overrides` last. Unknown keys and wrong types are ConfigErrors naming the key.
  */
 export function resolveTrainConfig(config: string | undefined, overrides: object = {}): TrainConfig {
   let file: Record<string, unknown> = {};
@@ -254,9 +149,7 @@ export function resolveTrainConfig(config: string | undefined, overrides: object
     if (!existsSync(config)) {
       throw new ConfigError(`--config ${config}: neither a preset (${Object.keys(presets).join(', ')}) nor a file`);
     }
-    const raw = readConfigFile(config);
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${config}: expected an object`);
-    file = raw as Record<string, unknown>;
+    file = trainSection(config, readConfigFile(config));
   }
   const fromFile = (file.preset ?? (overrides as { preset?: unknown }).preset) as string | undefined;
   if (fromFile !== undefined) {
@@ -265,9 +158,31 @@ export function resolveTrainConfig(config: string | undefined, overrides: object
     }
     presetName = fromFile;
   }
-  const merged = deepMerge(deepMerge(presets[presetName], file), overrides);
+  const merged = parseConfig(TrainConfigSchema, deepMerge(deepMerge(presets[presetName], file), overrides), 'config');
   validate(merged);
   return merged;
+}
+
+/**
+ * The training config a run stored (runs/<run>/config.json), for --resume: checked against the full schema, so a
+ * corrupt, truncated or foreign file is an InputError saying so rather than a run that starts from garbage.
+ */
+export function readStoredTrainConfig(file: string): TrainConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`--resume: cannot read the run's stored config ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`--resume: the run's stored config ${file} is not valid JSON (${(e as Error).message}); the run cannot be resumed`);
+  }
+  const cfg = parseConfig(TrainConfigSchema, raw, `--resume: the run's stored config ${file} is not a training config`);
+  validate(cfg);
+  return cfg;
 }
 
 function validate(c: TrainConfig): void {

@@ -12,7 +12,7 @@ import { progress } from '../src/progress.ts';
 import { openWorkspace } from '../src/workspace.ts';
 import { recordLineage } from '../src/lineage.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type NamedTensor } from './checkpoint.ts';
-import { resolveTrainConfig, type TrainConfig } from './config.ts';
+import { readStoredTrainConfig, resolveTrainConfig, type TrainConfig } from './config.ts';
 import { ViewSource } from './data.ts';
 import { installKernels } from './kernels-hook.ts';
 import { readManifest } from './manifest.ts';
@@ -100,7 +100,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     let cfg: TrainConfig;
     if (opts.resume) {
       if (!hasCheckpoint(runDir)) throw new InputError(`--resume: run ${opts.run} has no checkpoint in ${runDir}`);
-      cfg = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as TrainConfig;
+      cfg = readStoredTrainConfig(join(runDir, 'config.json'));
       if (opts.config) log.warn(`--resume continues with the run's saved config; --config ${opts.config} is ignored`);
     } else {
       cfg = resolveTrainConfig(opts.config, opts.overrides);

@@ -22,7 +22,7 @@ interface EvalFlags extends CommonOptions {
   data: string;
   format?: Format;
   backbone: BackboneKind;
-  preset: string;
+  preset?: string;
   protocol: 'linear' | 'finetune';
   shots?: number;
   seeds?: number;
@@ -30,7 +30,7 @@ interface EvalFlags extends CommonOptions {
   lr?: number;
   backboneLr?: number;
   batch?: number;
-  hidden: number;
+  hidden?: number;
   features: 'cls' | 'tokens';
   nme?: 'inter-ocular' | 'box-diagonal';
   maxTrain?: number;
@@ -64,16 +64,16 @@ export function register(program: Command): void {
       .requiredOption('--data <dir>', 'dataset folder in a supported layout (CelebA, RAF-DB, AffectNet, 300W, WFLW; a pros synth or pros pseudolabel folder)')
       .option('--run <name|dir>', 'training run whose teacher is evaluated (workspace/runs/<name>), or a model folder written by pros export-model (e.g. models/pros-tiny); with --backbone random, whose architecture is copied')
       .addOption(new Option('--backbone <kind>', 'run: the trained teacher; random: same ViT at random init; human: human\'s 1024-d descriptor').choices(['run', 'random', 'human']).default('run'))
-      .option('--preset <name>', 'ViT preset for --backbone random without --run', 'tiny')
+      .option('--preset <name>', 'ViT preset for --backbone random without --run (default: eval.preset, tiny)')
       .addOption(new Option('--format <name>', 'dataset layout (default: detected from the files)').choices([...FORMATS]))
       .addOption(new Option('--protocol <p>', 'linear: frozen backbone, cached features; finetune: backbone trained too, at a lower lr').choices(['linear', 'finetune']).default('linear'))
       .option('--shots <k>', 'few-shot: K labelled examples per class (K images for landmarks); default: the full train split', intArg(1))
-      .option('--seeds <n>', 'repetitions with different draws and head inits (default 1 full, 3 few-shot)', intArg(1))
-      .option('--epochs <n>', 'head training epochs (default 60 linear, 8 fine-tune)', intArg(1))
-      .option('--lr <x>', 'head learning rate (default 3e-3 linear, 1e-3 fine-tune)', floatArg(0))
-      .option('--backbone-lr <x>', 'fine-tune: backbone learning rate (default lr / 10)', floatArg(0))
-      .option('--batch <n>', 'batch size', intArg(1))
-      .option('--hidden <n>', 'attributes/expression: hidden width of an MLP head (0: linear head)', intArg(0), 0)
+      .option('--seeds <n>', 'repetitions with different draws and head inits (default: eval.seeds, 1 full, 3 few-shot)', intArg(1))
+      .option('--epochs <n>', 'head training epochs (default: eval.linear.epochs 60, eval.finetune.epochs 8)', intArg(1))
+      .option('--lr <x>', 'head learning rate (default: eval.linear.lr 3e-3, eval.finetune.lr 1e-3)', floatArg(0))
+      .option('--backbone-lr <x>', 'fine-tune: backbone learning rate (default: lr × eval.finetune.backboneLrRatio, 0.1)', floatArg(0))
+      .option('--batch <n>', 'batch size (default: eval.batch, 32)', intArg(1))
+      .option('--hidden <n>', 'attributes/expression: hidden width of an MLP head (0: linear head; default: eval.hidden, 0)', intArg(0))
       .addOption(new Option('--features <f>', 'attributes/expression: the head reads the CLS token, or all patch tokens (stored as protocol "<p>:tokens")').choices(['cls', 'tokens']).default('cls'))
       .addOption(new Option('--nme <normaliser>', 'landmarks: NME normaliser (default: the dataset\'s; inter-ocular for 300W and WFLW)').choices(['inter-ocular', 'box-diagonal']))
       .option('--max-train <n>', 'use at most the first N training images', intArg(1))
@@ -92,7 +92,7 @@ export function register(program: Command): void {
           return await evaluate({
             ws, tf, backend: name, task, data: flags.data, format: flags.format, run: flags.run, backbone: flags.backbone,
             preset: flags.preset, protocol: flags.protocol, shots: flags.shots, seeds: flags.seeds, epochs: flags.epochs,
-            lr: flags.lr, backboneLr: flags.backboneLr, batch: flags.batch, hidden: flags.hidden || undefined,
+            lr: flags.lr, backboneLr: flags.backboneLr, batch: flags.batch, hidden: flags.hidden, config: config.eval,
             features: flags.features === 'tokens' ? 'patches' : 'cls', normaliser: flags.nme, maxTrain: flags.maxTrain, maxTest: flags.maxTest, log: (l) => log.info(l),
             onProgress: (done, total) => {
               bar.setTotal(total);

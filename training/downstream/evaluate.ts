@@ -18,6 +18,7 @@ import { landmarksTask } from './tasks/landmarks.ts';
 import type { AnyTask, MetricRow } from './tasks/task.ts';
 import type { Normaliser, TaskData } from './readers/types.ts';
 import { meanStd } from '../../src/evals.ts';
+import { defaults, type EvalConfig } from '../../src/config.ts';
 import { fitStandardiser } from './standardise.ts';
 import { testGroups, type TestGroup } from './subsets.ts';
 import { checkLeakage, LEAK_DISTANCE, pretrainingSet } from './leakage.ts';
@@ -62,6 +63,8 @@ export interface EvalOptions {
   normaliser?: Normaliser;
   /** Leakage check: the largest dHash distance (of 64 bits) that counts a test image as a pre-training image (default 6). */
   maxHashDistance?: number;
+  /** The defaults of every option above left out (the `eval` section of the pros config). */
+  config?: EvalConfig;
   log?: (line: string) => void;
   /** Images decoded so far, of `total`. */
   onProgress?: (done: number, total: number) => void;
@@ -117,7 +120,7 @@ async function makeSource(o: EvalOptions): Promise<{ source: FeatureSource; back
   }
   if (kind === 'random') {
     const ref = o.run ? resolveBackbone(o.run, o.ws.paths.runs) : undefined;
-    const preset = ref ? ref.preset : (o.preset ?? 'tiny');
+    const preset = ref ? ref.preset : (o.preset ?? (o.config ?? defaults.eval).preset);
     const seed = ref ? ref.seed : 0;
     // With --run: the run's own seed, so the baseline is exactly the weights that run started from.
     const bb = ref ? randomBackboneLike(ref, o.tf) : randomBackbone(preset, 0, o.tf, o.vit);
@@ -131,13 +134,14 @@ async function makeSource(o: EvalOptions): Promise<{ source: FeatureSource; back
 export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   const t0 = Date.now();
   const protocol = o.protocol ?? 'linear';
-  const seeds = o.shots === undefined ? (o.seeds ?? 1) : (o.seeds ?? 3);
+  const cfg = o.config ?? defaults.eval;
+  const seeds = o.seeds ?? (o.shots === undefined ? cfg.seeds.full : cfg.seeds.fewShot);
   const log = o.log ?? (() => {});
   const label = runLabel(o);
   if (protocol === 'finetune' && o.backbone === 'human') throw new InputError('human\'s descriptor is a fixed feature: use --protocol linear');
   const data = readDataset(o.data, o.task, o.format);
   if (o.normaliser && data.task === 'landmarks') data.normaliser = o.normaliser;
-  const task = taskFor(data, o.hidden, o.features);
+  const task = taskFor(data, (o.hidden ?? cfg.hidden) || undefined, o.features);
   const samples = data.samples as Array<TaskData['samples'][number]>;
   const trainAll = samples.filter((s) => s.split === 'train').slice(0, o.maxTrain);
   const testAll = samples.filter((s) => s.split === 'test' || (s.split === 'val' && !samples.some((x) => x.split === 'test'))).slice(0, o.maxTest);
@@ -170,9 +174,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   const baseRows: Array<{ dataset: string; name: string; value: number }> = [];
   let missingFeatures = 0;
   const shots = o.shots ?? null;
-  const epochs = o.epochs ?? (protocol === 'linear' ? 60 : 8);
-  const batch = o.batch ?? 32;
-  const lr = o.lr ?? (protocol === 'linear' ? 3e-3 : 1e-3);
+  const epochs = o.epochs ?? cfg[protocol].epochs;
+  const batch = o.batch ?? cfg.batch;
+  const lr = o.lr ?? cfg[protocol].lr;
   // A classification head on the patch tokens instead of the CLS token is a different protocol in the table.
   const protocolLabel = task.name !== 'landmarks' && task.input === 'patches' && o.backbone !== 'human' ? `${protocol}:tokens` : protocol;
   const store = (dataset: string, run: string, seed: number, metrics: MetricRow[]) => {
@@ -222,7 +226,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
       if (!y.length) throw new InputError(`${o.data}: the feature source found no face in any of the ${idx.length} training images`);
       const norm = fitStandardiser(x, shape[shape.length - 1]!, new Set(), usePatches ? shape[0]! : 1);
       const head = task.head(o.tf, { dim: frozen.train.dim, tokens: usePatches ? frozen.train.tokens : undefined }, yTrain, seed + 1);
-      const curve = await fitOnFeatures(o.tf, head, norm.apply(x), shape, y, yTrain[0]!.length, task.loss(o.tf), { epochs, batch, lr, seed, l2: o.l2 ?? 1e-3 });
+      const curve = await fitOnFeatures(o.tf, head, norm.apply(x), shape, y, yTrain[0]!.length, task.loss(o.tf), { epochs, batch, lr, seed, l2: o.l2 ?? cfg.l2 });
       log(`seed ${seed}: ${use.length} training examples${use.length < idx.length ? ` (${idx.length - use.length} without a feature left out)` : ''}, ` +
         `${norm.constant} constant channels, loss ${curve[0]!.toFixed(4)} → ${curve.at(-1)!.toFixed(4)}`);
       pred = await predictFeatures(o.tf, head, norm.apply(pick(frozen.test, te.ok.map((_, i) => i)), new Set(frozen.test.absent ?? [])), shape);
@@ -237,7 +241,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
       const head = task.head(o.tf, { dim: bb.dim, tokens: task.input === 'patches' ? (bb.inputSize / bb.patch) ** 2 : undefined }, yTrain, seed + 1);
       const curve = await finetune(o.tf, bb, head, {
         images: idx.map((i) => tr.ok[i]!.decoded.pixels), size, targets: yTrain, flipTarget: task.flipTarget, input: task.input,
-      }, task.loss(o.tf), { epochs, batch, lr, backboneLr: o.backboneLr ?? lr * 0.1, seed, l2: o.l2 ?? 1e-3 });
+      }, task.loss(o.tf), { epochs, batch, lr, backboneLr: o.backboneLr ?? lr * cfg.finetune.backboneLrRatio, seed, l2: o.l2 ?? cfg.l2 });
       log(`seed ${seed}: fine-tuned on ${idx.length} examples, loss ${curve[0]!.toFixed(4)} → ${curve.at(-1)!.toFixed(4)}`);
       pred = await predictImages(o.tf, bb, head, te.ok.map((x) => x.decoded.pixels), size, task.input);
       head.dispose();
