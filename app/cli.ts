@@ -2,6 +2,17 @@
 // project owns its commands file, so the CLI stays the table of contents of the program.
 import { Command } from 'commander';
 import { VERSION } from '../src/config.ts';
+import { checkEnvironment } from '../src/env.ts';
+import { InputError } from '../src/errors.ts';
+
+// A PROS_* variable with a value it cannot take is bad input like a bad flag: one line, exit 2, before any work.
+try {
+  checkEnvironment();
+} catch (e) {
+  if (!(e instanceof InputError)) throw e;
+  process.stderr.write(`error: ${e.message}\n`);
+  process.exit(2);
+}
 
 type Registrar = (program: Command) => void;
 

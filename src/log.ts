@@ -1,7 +1,10 @@
 // Logging to stderr, so that stdout stays free for results and `--json` summaries.
-export type Level = 'debug' | 'info' | 'warn' | 'error';
+import { LOG_LEVELS } from './env.ts';
+
+export type Level = (typeof LOG_LEVELS)[number];
 const order: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-let threshold: Level = (process.env.PROS_LOG as Level) in order ? (process.env.PROS_LOG as Level) : 'info';
+// Read at import, so it cannot throw here: a bad $PROS_LOG is refused by the CLI's checkEnvironment() instead.
+let threshold: Level = (LOG_LEVELS as readonly string[]).includes(process.env.PROS_LOG ?? '') ? (process.env.PROS_LOG as Level) : 'info';
 
 export function setLogLevel(level: Level): void {
   threshold = level;

@@ -1,6 +1,7 @@
 // Progress for long work: a live bar with rate and ETA on a terminal, a line every few seconds otherwise
 // (CI logs, pipes), and nothing at all under --json or --quiet.
 import cliProgress from 'cli-progress';
+import { envChoice } from './env.ts';
 
 export interface Progress {
   /** Advance by `n` finished items; `total` may grow while sources are still being read. */
@@ -18,7 +19,7 @@ export interface ProgressOptions {
 
 export function progress(opts: ProgressOptions): Progress {
   const unit = opts.unit ?? 'items';
-  if (opts.silent || process.env.PROS_PROGRESS === 'off') {
+  if (opts.silent || envChoice('PROS_PROGRESS', ['on', 'off'], 'on') === 'off') {
     return { tick() {}, setTotal() {}, stop() {} };
   }
   if (process.stderr.isTTY) {

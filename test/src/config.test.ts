@@ -48,3 +48,24 @@ test('__proto__, constructor and prototype in a config file are unknown keys, an
   t.throws(() => loadConfig(undefined, JSON.parse('{"__proto__": {"retries": 1}}')), { instanceOf: ConfigError });
   t.is(Object.getPrototypeOf(loadConfig()), Object.prototype);
 });
+
+test('the train and eval sections are part of the tree: checked at load, eval filled from the defaults', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pros-config-'));
+  const file = join(dir, 'c.json');
+  writeFileSync(file, JSON.stringify({ train: { preset: 'small', vit: { dropPath: 0.2 } }, eval: { linear: { epochs: 5 } } }));
+  const c = loadConfig(file);
+  t.deepEqual(c.train, { preset: 'small', vit: { dropPath: 0.2 } });
+  t.is(c.eval.linear.epochs, 5);
+  t.is(c.eval.linear.lr, defaults.eval.linear.lr);
+  t.is(c.eval.finetune.epochs, 8);
+  for (const [text, path] of [
+    [{ train: { vit: { widht: 1 } } }, /unknown key "train\.vit\.widht"/],
+    [{ train: { optim: { baseLr: 'fast' } } }, /train\.optim\.baseLr: /],
+    [{ train: { proto: { target: 'greedy' } } }, /train\.proto\.target: .*sharpen.*sinkhorn/],
+    [{ eval: { seeds: { full: 0 } } }, /eval\.seeds\.full: /],
+    [{ eval: { probe: {} } }, /unknown key "eval\.probe"/],
+  ] as const) {
+    writeFileSync(file, JSON.stringify(text));
+    t.throws(() => loadConfig(file), { instanceOf: ConfigError, message: path }, JSON.stringify(text));
+  }
+});

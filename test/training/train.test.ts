@@ -9,6 +9,7 @@ import { loadBackend } from '../../src/backend.ts';
 import { openWorkspace } from '../../src/workspace.ts';
 import { decode, makeViews } from '../../training/augment.ts';
 import { resolveTrainConfig } from '../../training/config.ts';
+import { InputError } from '../../src/errors.ts';
 import { train } from '../../training/launcher.ts';
 import { DataParallel } from '../../training/parallel/pool.ts';
 import { derive } from '../../training/rng.ts';
@@ -184,4 +185,43 @@ test.serial('bad input: missing or empty manifest, missing crops, bad config key
   t.is(cli.status, 2);
   t.regex(cli.stderr, /manifest is empty/);
   t.false(existsSync(join(ws, 'runs', 'bad', 'checkpoint')));
+});
+
+test.serial('CLI: -c is the pros config file: pros train reads its train section and workspace; bad keys name their path', async (t) => {
+  const ws = join(root, 'ws-pros-config');
+  const file = join(root, 'pros.json');
+  writeFileSync(file, JSON.stringify({ workspace: ws, train: { ...testOverrides, steps: 2 }, eval: { batch: 16 } }));
+  const ok = spawnSync(process.execPath, ['bin/pros.js', 'train', '--data', data, '--run', 'pc', '-c', file, '--json'], { encoding: 'utf8' });
+  t.is(ok.status, 0, ok.stderr);
+  const saved = JSON.parse(readFileSync(join(ws, 'runs', 'pc', 'config.json'), 'utf8'));
+  t.is(saved.steps, 2);
+  t.is(saved.vit.width, 64);
+  t.is(saved.preset, 'tiny');
+  const bad = join(root, 'pros-bad.json');
+  writeFileSync(bad, JSON.stringify({ workspace: ws, train: { vit: { widht: 64 } } }));
+  const refused = spawnSync(process.execPath, ['bin/pros.js', 'train', '--data', data, '--run', 'pc2', '-c', bad], { encoding: 'utf8' });
+  t.is(refused.status, 2);
+  t.regex(refused.stderr, /unknown key "train\.vit\.widht"/);
+  // A bare training config (the older form) is still taken; one that mixes both forms is refused.
+  t.is(resolveTrainConfig(join(root, 'train.json')).vit.width, 64);
+  const mixed = join(root, 'mixed.json');
+  writeFileSync(mixed, JSON.stringify({ fetch: { retries: 1 }, vit: { width: 64 } }));
+  t.throws(() => resolveTrainConfig(mixed), { instanceOf: InputError, message: /mixes training keys \(vit\) with pros config keys \(fetch\)/ });
+});
+
+test.serial('--resume refuses a corrupt or foreign stored config with a clear InputError', async (t) => {
+  const ws = join(root, 'ws-stored');
+  await train({ data, run: 'stored', workspace: ws, quiet: true, overrides: { ...testOverrides, steps: 2, checkpointEvery: 1 } });
+  const stored = join(ws, 'runs', 'stored', 'config.json');
+  const good = readFileSync(stored, 'utf8');
+  const resume = () => train({ data, run: 'stored', workspace: ws, quiet: true, resume: true });
+  writeFileSync(stored, good.slice(0, 40));
+  await t.throwsAsync(resume(), { instanceOf: InputError, message: /stored config .*config\.json is not valid JSON/ });
+  writeFileSync(stored, JSON.stringify({ workspace: ws, fetch: { retries: 1 } }));
+  await t.throwsAsync(resume(), { instanceOf: InputError, message: /stored config .*is not a training config: .*unknown key "workspace"/ });
+  writeFileSync(stored, JSON.stringify({ ...JSON.parse(good), batchSize: 'eight' }));
+  await t.throwsAsync(resume(), { instanceOf: InputError, message: /not a training config: batchSize: / });
+  const cli = spawnSync(process.execPath, ['bin/pros.js', 'train', '--data', data, '--run', 'stored', '-w', ws, '--resume'], { encoding: 'utf8' });
+  t.is(cli.status, 2);
+  t.regex(cli.stderr, /not a training config/);
 });

@@ -10,6 +10,7 @@
 import { availableParallelism } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 import type { Tf } from '../../src/backend.ts';
+import { envChoice, envInt } from '../../src/env.ts';
 import { explicitBatchMatMul, explicitFusedMatMul } from './explicit-transpose.ts';
 import { loadNativeAddon, nativeBatchMatMul, nativeFusedMatMul, type NativeAddon } from './native-matmul.ts';
 import { nativeTranspose } from './native-transpose.ts';
@@ -45,10 +46,7 @@ const preferences: MatmulPreference[] = ['auto', 'native', 'explicit', 'stock'];
 
 function preference(opts: InstallMatmulOptions): MatmulPreference {
   if (opts.prefer) return opts.prefer;
-  const env = process.env.PROS_MATMUL;
-  if (!env) return 'auto';
-  if (!(preferences as string[]).includes(env)) throw new Error(`PROS_MATMUL must be one of ${preferences.join(', ')}, got ${env}`);
-  return env as MatmulPreference;
+  return envChoice('PROS_MATMUL', preferences, 'auto');
 }
 
 export function installMatmul(tf: Tf, opts: InstallMatmulOptions = {}): MatmulInstall {
@@ -76,7 +74,7 @@ export function installMatmul(tf: Tf, opts: InstallMatmulOptions = {}): MatmulIn
   if (version !== PINNED_WASM_VERSION) return useExplicit(`tfjs-backend-wasm ${version} is not the pinned ${PINNED_WASM_VERSION} the native kernels were written against`);
   const loaded = loadNativeAddon(opts.addonPath ?? process.env.PROS_NATIVE_ADDON, opts.blasLibrary ?? process.env.PROS_OPENBLAS);
   if (!loaded.addon) return useExplicit(loaded.reason);
-  const threads = loaded.addon.setThreads(Math.max(1, opts.blasThreads ?? (Number(process.env.PROS_BLAS_THREADS) || (isMainThread ? availableParallelism() : 1))));
+  const threads = loaded.addon.setThreads(Math.max(1, opts.blasThreads ?? (envInt('PROS_BLAS_THREADS', 1) ?? (isMainThread ? availableParallelism() : 1))));
   const backend = tf.backend() as unknown as WasmBackendLike;
   const batch = nativeBatchMatMul(loaded.addon);
   const fused = nativeFusedMatMul(loaded.addon, explicitFusedMatMul(stock, tf));
