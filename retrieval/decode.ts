@@ -4,6 +4,7 @@
 // (greyscale, CMYK, palette, alpha) ends as 3-channel sRGB with alpha flattened on white.
 // Truncated files are a `decode_error` (sharp `failOn: 'truncated'`): a half-grey picture would give the detector a
 // damaged face, and a truncated download is a fetch fault the caller can retry, not a picture to curate.
+import { isDecodable } from '../src/image-formats.ts';
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import type { DecodeConfig } from '../src/config.ts';
@@ -28,9 +29,8 @@ export type Decoded =
     }
   | { ok: false; reason: DecodeFailure; detail?: string; sha256: string };
 
-// Formats sharp's prebuilt libvips decodes. Recognised but not decodable (svg is a document, and bmp/ico/psd
-// are not in the prebuilt binaries) are `unsupported_format`, anything else `not_image`.
-const DECODABLE = new Set(['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff']);
+// Decodable formats: src/image-formats.ts. Recognised but not decodable (svg is a document, and bmp/ico/psd are not
+// in the prebuilt binaries) are `unsupported_format`, anything else `not_image`.
 
 /** The image container named by the first bytes, or null. `svg` and `bmp` are recognised to be refused. */
 export function sniffFormat(b: Buffer): string | null {
@@ -60,7 +60,7 @@ export async function decodeImage(bytes: Buffer, cfg: DecodeConfig): Promise<Dec
   const fail = (reason: DecodeFailure, detail?: string): Decoded => ({ ok: false, reason, detail, sha256 });
   const format = sniffFormat(bytes);
   if (!format) return fail('not_image');
-  if (!DECODABLE.has(format)) return fail('unsupported_format', format);
+  if (!isDecodable(format)) return fail('unsupported_format', format);
 
   // Header only: libvips reads dimensions without decoding pixels.
   let meta: sharp.Metadata;

@@ -2,6 +2,7 @@
 // Reader → worker → writer: items stream from the sources into a bounded pool of workers; every finished item is
 // written in one transaction by the single writer (the finalize step), so a kill -9 loses only items in flight and
 // a rerun picks up exactly the items still pending.
+import { storedExtension } from '../src/image-formats.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProsConfig } from '../src/config.ts';
@@ -38,9 +39,6 @@ export interface CurateOptions {
 }
 
 /** Extension for the stored copy of a source image, by sniffed format. */
-const extensionOf: Record<string, string> = {
-  jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif', avif: 'avif', heif: 'heic', tiff: 'tiff',
-};
 
 export async function curate(opts: CurateOptions): Promise<CurateSummary> {
   const { ws, config, signal } = opts;
@@ -127,7 +125,7 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
         await serial(() => store.finishItem(row.id, { status: 'skipped', reason: 'opted_out', ...base }));
         return;
       }
-      const blobPath = join('images', sha.slice(0, 2), `${sha}.${extensionOf[decoded.format] ?? 'bin'}`);
+      const blobPath = join('images', sha.slice(0, 2), `${sha}.${storedExtension(decoded.format)}`);
       await timed('blob write (async, fsync)', () => writeAtomic(join(ws.root, blobPath), fetched.bytes));
       const m = meta(row);
       await serial(() => timed('DB write + index (writer)', () => {

@@ -1,7 +1,8 @@
 // Retrieval over the curated faces: nearest neighbours of a face or an image, and set expansion. The CLI
 // (`pros search`, `pros expand`) and the web UI call these same functions.
 import { readdirSync, statSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
+import { hasImageExtension } from '../src/image-formats.ts';
 import type { ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
 import { InputError } from '../src/errors.ts';
@@ -85,14 +86,13 @@ export async function searchByImage(ws: Workspace, config: ProsConfig, index: Fa
   return faces.map((f) => ({ box: f.box, score: f.score, landmarks: f.landmarks, neighbours: hitsFor(ws, index.search(f.descriptor!, k)) }));
 }
 
-const imageExt = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff']);
 
 function listImages(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) out.push(...listImages(p));
-    else if (imageExt.has(extname(name).toLowerCase())) out.push(p);
+    else if (hasImageExtension(name)) out.push(p);
   }
   return out;
 }

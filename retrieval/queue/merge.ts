@@ -2,6 +2,7 @@
 // writes an item (retrieval/pipeline.ts): exact duplicates join the known image, opted-out people leave nothing,
 // near-duplicates across shards and workers resolve against the index with the same "better copy wins" rule.
 // Idempotent: an item already finished (a shard merged before a crash, or taken twice) is left as it is.
+import { storedExtension } from '../../src/image-formats.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Workspace } from '../../src/workspace.ts';
@@ -13,9 +14,6 @@ import type { OptOutMatcher } from '../privacy/optout.ts';
 import { decodeDescriptor } from './analyse.ts';
 import type { ItemRow } from '../../src/contracts/rows.ts';
 
-const extensionOf: Record<string, string> = {
-  jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif', avif: 'avif', heif: 'heic', tiff: 'tiff',
-};
 
 export interface MergeContext {
   ws: Workspace;
@@ -68,7 +66,7 @@ function mergeItem(ctx: MergeContext, shard: number, r: ShardItemResult): boolea
     return true;
   }
   const bytes = Buffer.from(image.data, 'base64');
-  const blobPath = join('images', image.sha256.slice(0, 2), `${image.sha256}.${extensionOf[image.format] ?? 'bin'}`);
+  const blobPath = join('images', image.sha256.slice(0, 2), `${image.sha256}.${storedExtension(image.format)}`);
   const file = join(ws.root, blobPath);
   if (!existsSync(file)) writeFileAtomic(file, bytes);
   const m = metaOf(row.meta);

@@ -1,7 +1,8 @@
 // Crawling from a start page: breadth first, up to crawl.depth links away and crawl.maxPages pages, on the start
 // host only unless crawl.sameHost is false. Every page goes through the Fetcher (robots.txt, limits, reasons) and
 // is reported to onPage; every image URL found is yielded once.
-import { extractLinks, IMAGE_EXT } from './html.ts';
+import { extractLinks } from './html.ts';
+import { IMAGE_LINK_EXT } from '../../src/image-formats.ts';
 import type { ReadOptions, SourceItem } from './types.ts';
 
 const NOT_PAGES = /\.(pdf|zip|gz|tar|mp4|mov|webm|mp3|wav|css|js|json|xml|svg|ico|woff2?|ttf|exe|dmg|apk)$/i;
@@ -52,7 +53,7 @@ export async function* crawl(startUrl: string, opts: ReadOptions): AsyncGenerato
       if (queued.has(next)) continue;
       const u = new URL(next);
       if (opts.crawl.sameHost && u.host !== start.host) continue;
-      if (NOT_PAGES.test(u.pathname) || IMAGE_EXT.test(u.pathname)) continue;
+      if (NOT_PAGES.test(u.pathname) || IMAGE_LINK_EXT.test(u.pathname)) continue;
       queued.add(next);
       queue.push({ url: next, depth: depth + 1 });
     }

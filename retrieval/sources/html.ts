@@ -1,8 +1,7 @@
 // Links out of one HTML page: image URLs (<img src|srcset|data-src>, <source srcset>, <a href> to an image file)
 // and page links to follow (<a href>, unless rel=nofollow), resolved against the page (and its <base href>).
 import { Parser } from 'htmlparser2';
-
-export const IMAGE_EXT = /\.(jpe?g|png|webp|gif|avif|bmp|tiff?|jfif|heic|heif)$/i;
+import { IMAGE_LINK_EXT } from '../../src/image-formats.ts';
 
 export interface PageLinks {
   images: string[];
@@ -84,7 +83,7 @@ export function extractLinks(html: string, pageUrl: string): PageLinks {
         } else if (name === 'a' && a.href) {
           const u = resolve(a.href);
           if (!u) return;
-          if (IMAGE_EXT.test(new URL(u).pathname)) images.push(u);
+          if (IMAGE_LINK_EXT.test(new URL(u).pathname)) images.push(u);
           else if (!/\bnofollow\b/i.test(a.rel ?? '')) pages.push(u);
         }
       },

@@ -10,10 +10,10 @@ import type { Hit, SearchReply, SearchSpacesReply, UploadReply } from '../../src
 import { SearchUnavailable } from '../search-provider.ts';
 import type { Neighbour } from '../../src/contracts/geometry.ts';
 import { sniffFormat } from '../../retrieval/decode.ts';
+// An upload may be any format curation decodes, by its first bytes (the same sniffing and list).
+import { isDecodable } from '../../src/image-formats.ts';
 import type { ApiDeps } from './deps.ts';
 
-/** Formats an upload may be, by its first bytes (the same sniffing and decodable set as curation). */
-const UPLOAD_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff']);
 
 export function searchRouter({ ws, config, search, maxUploadBytes, maxConcurrentUploads }: ApiDeps): Router {
   const scale = config.export.scale;
@@ -98,7 +98,7 @@ export function searchRouter({ ws, config, search, maxUploadBytes, maxConcurrent
         const file = req.file;
         if (!file) throw badRequest('expected a multipart form with one file field named "image"');
         const type = sniffFormat(file.buffer);
-        if (!type || !UPLOAD_FORMATS.has(type)) {
+        if (!type || !isDecodable(type)) {
           throw new HttpError(415, 'the upload is not a JPEG, PNG, WebP, GIF, AVIF, HEIF or TIFF image');
         }
         const { k, space } = params(req.body ?? {});

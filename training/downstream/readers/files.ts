@@ -1,4 +1,5 @@
 // Finding a dataset's files among the places its published archives put them.
+import { IMAGE_EXTENSIONS } from '../../../src/image-formats.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../../src/errors.ts';
@@ -18,8 +19,11 @@ export function readText(file: string): string {
   return readFileSync(file, 'utf8');
 }
 
-/** An image with the given stem in `dir`, trying the usual extensions. */
-export function imageWithStem(dir: string, stem: string, exts = ['.jpg', '.png', '.jpeg', '.JPG', '.PNG']): string | null {
+/** Every image extension, lower and upper case (datasets ship both), jpg first. */
+const STEM_EXTENSIONS = IMAGE_EXTENSIONS.flatMap((e) => [e, e.toUpperCase()]);
+
+/** An image with the given stem in `dir`, trying the image extensions. */
+export function imageWithStem(dir: string, stem: string, exts: readonly string[] = STEM_EXTENSIONS): string | null {
   for (const e of exts) {
     const p = join(dir, stem + e);
     if (existsSync(p)) return p;
