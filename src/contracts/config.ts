@@ -350,7 +350,9 @@ export const ProsConfigFile = deepPartial(ProsConfig);
 
 /** The key path of the first problems in a zod error, as one line: `fetch.perhost: unknown key`. */
 export function describeIssues(error: z.ZodError): string {
-  return error.issues
+  // Unknown keys first: they say most plainly that a file is not what it should be (a typo, or another kind of file).
+  const unknownFirst = [...error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+  return unknownFirst
     .slice(0, 3)
     .map((i) => {
       const path = i.path.map(String).join('.');

@@ -203,7 +203,9 @@ test.serial('CLI: -c is the pros config file: pros train reads its train section
   t.is(refused.status, 2);
   t.regex(refused.stderr, /unknown key "train\.vit\.widht"/);
   // A bare training config (the older form) is still taken; one that mixes both forms is refused.
-  t.is(resolveTrainConfig(join(root, 'train.json')).vit.width, 64);
+  const bareFile = join(root, 'bare.json');
+  writeFileSync(bareFile, JSON.stringify({ ...testOverrides, steps: 2 }));
+  t.is(resolveTrainConfig(bareFile).vit.width, 64);
   const mixed = join(root, 'mixed.json');
   writeFileSync(mixed, JSON.stringify({ fetch: { retries: 1 }, vit: { width: 64 } }));
   t.throws(() => resolveTrainConfig(mixed), { instanceOf: InputError, message: /mixes training keys \(vit\) with pros config keys \(fetch\)/ });
