@@ -617,6 +617,72 @@ Napi::Value SumSquaresOp(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// ───────────── softmax / log-softmax over the last axis ─────────────
+// Forward as tfjs-core's ops (shift by the row max, exp, sum in order, divide or subtract the log); backward the
+// gradients tfjs registers for them: softmax dx = dy·y − Σ(dy·y)·y, log-softmax dx = dy − Σdy·exp(y).
+PROS_CLONES void SoftmaxRow(const float* x, float* y, int64_t d, bool log) {
+  float m = x[0];
+  for (int64_t j = 1; j < d; j++) m = x[j] > m ? x[j] : m;
+  float s = 0.f;
+  if (log) {
+    for (int64_t j = 0; j < d; j++) s += FastExp(x[j] - m);
+    const float ls = std::log(s);
+    for (int64_t j = 0; j < d; j++) y[j] = (x[j] - m) - ls;
+  } else {
+    for (int64_t j = 0; j < d; j++) { y[j] = FastExp(x[j] - m); s += y[j]; }
+    for (int64_t j = 0; j < d; j++) y[j] = y[j] / s;
+  }
+}
+
+PROS_CLONES void SoftmaxGradRow(const float* dy, const float* y, float* dx, int64_t d, bool log) {
+  float s = 0.f;
+  if (log) {
+    for (int64_t j = 0; j < d; j++) s += dy[j];
+    for (int64_t j = 0; j < d; j++) dx[j] = dy[j] - s * FastExp(y[j]);
+  } else {
+    for (int64_t j = 0; j < d; j++) { dx[j] = dy[j] * y[j]; s += dx[j]; }
+    for (int64_t j = 0; j < d; j++) dx[j] = dx[j] - s * y[j];
+  }
+}
+
+// softmax(heap, log, xOffset, outOffset, rows, d) and softmaxGrad(heap, log, dyOffset, yOffset, dxOffset, rows, d),
+// y being the forward's output (softmax or log-softmax).
+Napi::Value SoftmaxOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t heapBytes;
+  uint8_t* heap = HeapOf(info[0], &heapBytes);
+  const bool log = info[1].As<Napi::Boolean>().Value();
+  const int64_t xOff = I64(info, 2), yOff = I64(info, 3), rows = I64(info, 4), d = I64(info, 5);
+  if (rows < 0 || d < 1 || !Inside(xOff, uint64_t(rows) * d * 4, heapBytes) || !Inside(yOff, uint64_t(rows) * d * 4, heapBytes)) {
+    return Fail(env, "softmax: tensor lies outside the heap");
+  }
+  const float* x = reinterpret_cast<const float*>(heap + xOff);
+  float* y = reinterpret_cast<float*>(heap + yOff);
+  pros::Pool::Get().ParallelFor(rows, ThreadsFor(rows * d * 8), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) SoftmaxRow(x + r * d, y + r * d, d, log);
+  });
+  return env.Undefined();
+}
+
+Napi::Value SoftmaxGradOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t heapBytes;
+  uint8_t* heap = HeapOf(info[0], &heapBytes);
+  const bool log = info[1].As<Napi::Boolean>().Value();
+  const int64_t dyOff = I64(info, 2), yOff = I64(info, 3), dxOff = I64(info, 4), rows = I64(info, 5), d = I64(info, 6);
+  const uint64_t bytes = uint64_t(rows) * d * 4;
+  if (rows < 0 || d < 1 || !Inside(dyOff, bytes, heapBytes) || !Inside(yOff, bytes, heapBytes) || !Inside(dxOff, bytes, heapBytes)) {
+    return Fail(env, "softmaxGrad: tensor lies outside the heap");
+  }
+  const float* dy = reinterpret_cast<const float*>(heap + dyOff);
+  const float* y = reinterpret_cast<const float*>(heap + yOff);
+  float* dx = reinterpret_cast<float*>(heap + dxOff);
+  pros::Pool::Get().ParallelFor(rows, ThreadsFor(rows * d * (log ? 8 : 2)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) SoftmaxGradRow(dy + r * d, y + r * d, dx + r * d, d, log);
+  });
+  return env.Undefined();
+}
+
 Napi::Value SetOpThreads(const Napi::CallbackInfo& info) {
   const int n = info[0].As<Napi::Number>().Int32Value();
   if (n > 0) opThreads = std::min(n, 64);
@@ -638,6 +704,8 @@ void RegisterOps(Napi::Env env, Napi::Object exports) {
   exports.Set("adamw", Napi::Function::New(env, AdamWOp));
   exports.Set("ema", Napi::Function::New(env, EmaOp));
   exports.Set("sumSquares", Napi::Function::New(env, SumSquaresOp));
+  exports.Set("softmax", Napi::Function::New(env, SoftmaxOp));
+  exports.Set("softmaxGrad", Napi::Function::New(env, SoftmaxGradOp));
   exports.Set("setOpThreads", Napi::Function::New(env, SetOpThreads));
 }
 }  // namespace pros
