@@ -620,27 +620,40 @@ Napi::Value SumSquaresOp(const Napi::CallbackInfo& info) {
 // ───────────── softmax / log-softmax over the last axis ─────────────
 // Forward as tfjs-core's ops (shift by the row max, exp, sum in order, divide or subtract the log); backward the
 // gradients tfjs registers for them: softmax dx = dy·y − Σ(dy·y)·y, log-softmax dx = dy − Σdy·exp(y).
+// Each loop either maps (vectorised) or sums; a loop doing both would not vectorise. Row sums use 8 partial sums
+// (an in-order float sum is one add latency per element, the row's whole cost): they differ from the stock Sum's
+// order by rounding only (≤ ~1e-7 relative), like the polynomial exp.
+inline float RowSum(const float* v, int64_t d) {
+  float p[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  int64_t j = 0;
+  for (; j + 8 <= d; j += 8)
+    for (int k = 0; k < 8; k++) p[k] += v[j + k];
+  float s = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+  for (; j < d; j++) s += v[j];
+  return s;
+}
+
 PROS_CLONES void SoftmaxRow(const float* x, float* y, int64_t d, bool log) {
   float m = x[0];
   for (int64_t j = 1; j < d; j++) m = x[j] > m ? x[j] : m;
-  float s = 0.f;
+  for (int64_t j = 0; j < d; j++) y[j] = FastExp(x[j] - m);
+  const float s = RowSum(y, d);
   if (log) {
-    for (int64_t j = 0; j < d; j++) s += FastExp(x[j] - m);
     const float ls = std::log(s);
     for (int64_t j = 0; j < d; j++) y[j] = (x[j] - m) - ls;
   } else {
-    for (int64_t j = 0; j < d; j++) { y[j] = FastExp(x[j] - m); s += y[j]; }
     for (int64_t j = 0; j < d; j++) y[j] = y[j] / s;
   }
 }
 
 PROS_CLONES void SoftmaxGradRow(const float* dy, const float* y, float* dx, int64_t d, bool log) {
-  float s = 0.f;
   if (log) {
-    for (int64_t j = 0; j < d; j++) s += dy[j];
-    for (int64_t j = 0; j < d; j++) dx[j] = dy[j] - s * FastExp(y[j]);
+    for (int64_t j = 0; j < d; j++) dx[j] = FastExp(y[j]);
+    const float s = RowSum(dy, d);
+    for (int64_t j = 0; j < d; j++) dx[j] = dy[j] - s * dx[j];
   } else {
-    for (int64_t j = 0; j < d; j++) { dx[j] = dy[j] * y[j]; s += dx[j]; }
+    for (int64_t j = 0; j < d; j++) dx[j] = dy[j] * y[j];
+    const float s = RowSum(dx, d);
     for (int64_t j = 0; j < d; j++) dx[j] = dx[j] - s * y[j];
   }
 }
