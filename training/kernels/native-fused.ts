@@ -1,7 +1,8 @@
 // The AdamW update, the EMA teacher update and the gradient norms over all parameters, each in one call to the
 // native/ addon instead of ~12 (AdamW), 3 (EMA) and 2 + a read (norm) tf ops per parameter; and GELU as one kernel
-// forward and one backward (tf.customGrad) instead of 5 and ~9. The optimiser and the EMA
-// ask `fusedOps(tf)`; installMatmul sets it on the native path (after a self-test) and clears it otherwise, so the
+// forward and one backward (tf.customGrad) instead of 5 and ~9; likewise layer norm, softmax and log-softmax; and
+// (with the native matmul) the bias of `linear` inside the matmul's output. The optimiser, the EMA and params.ts ask
+// `fusedOps(tf)`; installMatmul sets it whenever the addon loads (after a self-test) and clears it otherwise, so the
 // tf-op code stays the reference and the fallback. The new values go to freshly allocated heap tensors that are
 // then assigned, as the tf ops do: nothing is written into a tensor another may share.
 import type { Tensor, Variable } from '@tensorflow/tfjs';
