@@ -9,6 +9,7 @@ import { log } from '../../src/log.ts';
 import { SHARD_SCHEMA, ShardHeader, ShardJob, schemaMismatch, type ShardItemResult, type ShardResult } from '../../src/contracts/shard.ts';
 import { Fetcher } from '../fetch/index.ts';
 import { FacePool } from '../faces/pool.ts';
+import { ImageClaims } from '../item.ts';
 import { analyseItem } from './analyse.ts';
 import { connect, QUEUE_NAME, QUEUE_PREFIX, redisOptions, SCHEMA_KEY } from './connection.ts';
 
@@ -66,6 +67,7 @@ class Engines {
 async function processShard(job: ShardJob, engines: Engines): Promise<ShardResult> {
   const { config, pool, fetcher } = await engines.for(job);
   const deps = { fetcher, pool, fetch: config.fetch, decode: config.decode };
+  const claims = new ImageClaims(() => false);
   const results: ShardItemResult[] = new Array(job.items.length);
   // Items of a shard run like a local run's: a bounded number in flight.
   let next = 0;
@@ -74,7 +76,7 @@ async function processShard(job: ShardJob, engines: Engines): Promise<ShardResul
       const i = next++;
       const item = job.items[i]!;
       try {
-        results[i] = await analyseItem(item, deps);
+        results[i] = await analyseItem(item, deps, claims);
       } catch (err) {
         // One item's bug is that item's status, as in a local run; the shard's other items still count.
         log.warn(`item ${item.uri}: ${(err as Error).message}`);
