@@ -49,6 +49,7 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
   const fetcher = new Fetcher(config.fetch);
   const faceIndex = await FaceIndex.open(ws, config);
   const pool = await FacePool.start(config);
+  const startupMs = Date.now() - started;
   const bar = makeProgress({ label: 'curate', total: 0, unit: 'items', silent: opts.quiet });
   let total = 0;
   let scheduled = 0;
@@ -198,6 +199,7 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
     fetcher.close();
   }
   const summary = summarize(ws.db, opts.set, sources.map((s) => s.uri), Date.now() - started);
+  summary.startupSec = Math.round(startupMs / 10) / 100;
   summary.interrupted = Boolean(signal?.aborted);
   return summary;
 }

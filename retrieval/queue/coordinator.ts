@@ -4,7 +4,7 @@
 // items.shard) plus the queue, so a stopped coordinator started again re-enqueues its unfinished shards (a job id
 // per shard: adding an existing one is a no-op) and merges what finished meanwhile.
 import { randomBytes } from 'node:crypto';
-import { Queue, type Job } from 'bullmq';
+import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { ProsConfig } from '../../src/config.ts';
 import type { Workspace } from '../../src/workspace.ts';
 import { log } from '../../src/log.ts';
@@ -64,6 +64,25 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
   redis.on('error', (e) => log.debug(`redis: ${e.message}`));
   const queue = new Queue(QUEUE_NAME, { connection: redisOptions(opts.queue), prefix: QUEUE_PREFIX });
   queue.on('error', (e) => log.debug(`queue: ${e.message}`));
+  // A finished shard wakes the merge loop at once; the poll below is only the fallback (a missed event, a restart).
+  const events = new QueueEvents(QUEUE_NAME, { connection: redisOptions(opts.queue), prefix: QUEUE_PREFIX });
+  events.on('error', (e) => log.debug(`queue events: ${e.message}`));
+  let nudged = false;
+  let wake: (() => void) | undefined;
+  const nudge = () => {
+    nudged = true;
+    wake?.();
+  };
+  events.on('completed', nudge);
+  events.on('failed', nudge);
+  const rest = (ms: number) =>
+    nudged ? Promise.resolve() : new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => (wake = undefined));
   const fetcher = new Fetcher(config.fetch);
   const faceIndex = await FaceIndex.open(ws, config);
   const merge: MergeContext = { ws, store, faceIndex, optouts, set: opts.set };
@@ -169,6 +188,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
   }
 
   let total = 0;
+  let startupMs = 0;
   let enumerated = false;
   let failure: unknown;
   const stopped = () => Boolean(signal?.aborted) || failure !== undefined;
@@ -234,12 +254,14 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
     total = (ws.db.prepare("SELECT coalesce(sum(items), 0) FROM shards WHERE state = 'queued'").pluck().get() as number);
     bar.setTotal(total);
     await resume(false);
+    startupMs = Date.now() - started;
     const reading = enumerate().catch((e) => {
       failure ??= e;
     });
     let idle = 0;
     while (!stopped()) {
       let handled = 0;
+      nudged = false;
       try {
         handled = await collect();
         // Now and then, repair shards whose jobs Redis lost (a restart without persistence, a flushed database).
@@ -248,7 +270,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
         log.debug(`queue: ${(e as Error).message}`);
       }
       if (enumerated && (q.countQueued.get() as number) === 0) break;
-      if (handled === 0) await sleep(200);
+      if (handled === 0) await rest(500);
     }
     await reading;
     if (failure) throw failure;
@@ -256,10 +278,12 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
     bar.stop();
     faceIndex.save();
     fetcher.close();
+    await events.close();
     await queue.close();
     redis.disconnect();
   }
   const summary = summarize(ws.db, opts.set, sources.map((s) => s.uri), Date.now() - started);
+  summary.startupSec = Math.round(startupMs / 10) / 100;
   summary.interrupted = Boolean(signal?.aborted);
   const shardRows = ws.db.prepare('SELECT state, count(*) AS n FROM shards GROUP BY state').all() as Array<{ state: string; n: number }>;
   const n = (s: string) => shardRows.find((r) => r.state === s)?.n ?? 0;
