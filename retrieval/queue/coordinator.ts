@@ -52,6 +52,18 @@ function tokenOf(ws: Workspace): string {
   return token;
 }
 
+/** BullMQ's reason for a job that lost its worker more often than the worker's stall limit allows. */
+const STALLED = 'job stalled more than allowable limit';
+
+/** A failed shard's error as the workspace keeps it. */
+function failureOf(job: Job): string {
+  if (job.failedReason === STALLED) {
+    // The worker process died (crashed, killed, out of memory) or stopped renewing its lock, each time it held the shard.
+    return `after losing its worker ${job.stalledCounter} times (pros worker --max-stalls): a worker process died or stopped answering while on this shard, so something in it may crash the worker`;
+  }
+  return `after ${job.attemptsMade} attempts: ${job.failedReason || 'failed'}`;
+}
+
 export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary & { queue: QueueSummary }> {
   const { ws, config, signal } = opts;
   const started = Date.now();
@@ -175,11 +187,11 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
       const shard = shardOf(job);
       if (shard === undefined) continue;
       if (q.state.get(shard) === 'queued') {
-        const error = job.failedReason || 'failed';
-        log.warn(`shard ${shard} failed after ${job.attemptsMade} attempts: ${error}`);
+        const error = failureOf(job);
+        log.warn(`shard ${shard} failed ${error}`);
         counts.failed++;
         failedReasons.shard_failed = (failedReasons.shard_failed ?? 0) + 1;
-        tick(failShard(ws, shard, `after ${job.attemptsMade} attempts: ${error}`));
+        tick(failShard(ws, shard, error));
       }
       await job.remove().catch((e: Error) => log.debug(`remove ${job.id}: ${e.message}`));
       handled++;

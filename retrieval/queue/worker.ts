@@ -80,6 +80,15 @@ class Engines {
   }
 }
 
+/**
+ * Test-only fault hook: `PROS_FAULT_WORKER_DIE=<text>` kills this worker process (SIGKILL) when it takes an item whose
+ * URI contains the text, standing in for an item that crashes the process (a native crash, the OOM killer).
+ */
+function faultHook(uri: string): void {
+  const text = process.env.PROS_FAULT_WORKER_DIE;
+  if (text && uri.includes(text)) process.kill(process.pid, 'SIGKILL');
+}
+
 async function processShard(job: ShardJob, engines: Engines): Promise<ShardResult> {
   const { config, pool, fetcher } = await engines.for(job);
   const deps = { fetcher, pool, fetch: config.fetch, decode: config.decode };
@@ -91,6 +100,7 @@ async function processShard(job: ShardJob, engines: Engines): Promise<ShardResul
     while (next < job.items.length) {
       const i = next++;
       const item = job.items[i]!;
+      faultHook(item.uri);
       try {
         results[i] = await analyseItem(item, deps, claims);
       } catch (err) {

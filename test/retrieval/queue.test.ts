@@ -198,3 +198,45 @@ test('a coordinator stopped and started again picks up from the queue: shards fi
   t.deepEqual(accepted(ws), localAccepted);
   t.is(await queue.getCompletedCount(), 0, 'merged results leave Redis');
 });
+
+test('a shard that kills its worker process ends failed at the stall limit with a clear error; the rest finish', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const ws = mkdtempSync(join(tmpdir(), 'pros-qws-'));
+  const shards = Math.ceil(corpus.urls.length / 2);
+  // kim1_crop.jpg is the second item of shard 3: every worker that takes that shard dies (the test-only fault hook).
+  const deadly = 'kim1_crop.jpg';
+  const poisonShard = Math.floor(corpus.urls.findIndex((u) => u.endsWith(deadly)) / 2) + 1;
+  const args = ['worker', '--queue', redis.url, '--workers', '1', '--lock-ms', '3000', '--max-stalls', '1'];
+  // A supervisor, as systemd's Restart=always would be: a worker that dies is replaced, so two are always running.
+  let deaths = 0;
+  let supervising = true;
+  const live = new Set<ReturnType<typeof startPros>>();
+  const spawn = () => {
+    const w = startPros(args, { PROS_FAULT_WORKER_DIE: deadly });
+    live.add(w);
+    void w.done.then((r) => {
+      live.delete(w);
+      if (r.signal === 'SIGKILL') deaths++;
+      if (supervising) spawn();
+    });
+  };
+  spawn();
+  spawn();
+  const r = await pros(['curate', corpus.list, '-w', ws, '-c', config, '--set', 'people', '--queue', redis.url, '--shard-size', '2', '--no-export', '--json']);
+  supervising = false;
+  const ended = await stopWorkers([...live]);
+  t.is(r.code, 0, r.stderr);
+  for (const w of ended) t.is(w.code, 0, w.stderr);
+  t.is(deaths, 2, 'the shard was taken once more after its first worker died (--max-stalls 1), then failed without a third try');
+  const s = JSON.parse(r.stdout);
+  t.is(s.queue.shards.failed, 1);
+  t.is(s.queue.shards.merged, shards - 1);
+  t.is(s.queue.failedShards[0].shard, poisonShard);
+  t.regex(s.queue.failedShards[0].error, /^after losing its worker 2 times \(pros worker --max-stalls\): a worker process died/);
+  checkComplete(t, ws);
+  const db = new Database(join(ws, 'pros.db'), { readonly: true });
+  t.deepEqual(db.prepare('SELECT DISTINCT reason FROM items WHERE shard = ?').pluck().all(poisonShard), ['shard_failed']);
+  t.is(db.prepare("SELECT count(*) FROM items WHERE reason = 'shard_failed'").pluck().get(), 2);
+  db.close();
+});
