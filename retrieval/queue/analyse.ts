@@ -3,7 +3,7 @@
 // near-duplicate dedup against the workspace, opt-outs, rows, index) stays with the coordinator, the single writer.
 import type { ShardFace, ShardItem, ShardItemResult } from '../../src/contracts/shard.ts';
 import type { FaceRecord } from '../faces/types.ts';
-import { runItem, type ImageClaims, type ItemDeps, type ItemResult } from '../item.ts';
+import { ImageClaims, runItem, type ItemDeps, type ItemResult } from '../item.ts';
 
 const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
 
@@ -36,13 +36,21 @@ function face(f: FaceRecord): ShardFace {
   };
 }
 
+/** Exact copies inside one shard: the first item with a hash analyses it, the others wait and travel as copies. */
+export class ShardCopies {
+  readonly analysed = new Set<string>();
+  readonly claims = new ImageClaims((sha) => this.analysed.has(sha));
+}
+
 /**
  * A shard item through the one per-item pipeline (retrieval/item.ts), its result in the shard's wire form. No abort
  * signal: a shard in hand is finished before the worker stops, so every item has a result.
  */
-export async function analyseItem(item: ShardItem, deps: ItemDeps, claims: ImageClaims): Promise<ShardItemResult> {
+export async function analyseItem(item: ShardItem, deps: ItemDeps, copies: ShardCopies): Promise<ShardItemResult> {
   let out: ShardItemResult | undefined;
-  await runItem(item, deps, claims, (r) => {
+  await runItem(item, deps, copies.claims, (r) => {
+    // Recorded before the hash is released, so a copy waiting on it sees it analysed.
+    if (r.kind === 'analysed') copies.analysed.add(r.image.sha256);
     out = toWire(item.id, r);
   });
   if (!out) throw new Error('the pipeline wrote no result');
@@ -50,7 +58,8 @@ export async function analyseItem(item: ShardItem, deps: ItemDeps, claims: Image
 }
 
 export function toWire(id: number, r: ItemResult): ShardItemResult {
-  if (r.kind !== 'analysed') return { id, outcome: r.outcome };
+  if (r.kind === 'failed') return { id, outcome: r.outcome };
+  if (r.kind === 'copy') return { id, outcome: r.outcome, copy: true };
   return {
     id,
     outcome: r.outcome,

@@ -9,8 +9,7 @@ import { log } from '../../src/log.ts';
 import { SHARD_SCHEMA, ShardHeader, ShardJob, schemaMismatch, type ShardItemResult, type ShardResult } from '../../src/contracts/shard.ts';
 import { Fetcher } from '../fetch/index.ts';
 import { FacePool } from '../faces/pool.ts';
-import { ImageClaims } from '../item.ts';
-import { analyseItem } from './analyse.ts';
+import { analyseItem, ShardCopies } from './analyse.ts';
 import { connect, QUEUE_NAME, QUEUE_PREFIX, redisOptions, SCHEMA_KEY } from './connection.ts';
 
 export interface WorkerOptions {
@@ -92,7 +91,7 @@ function faultHook(uri: string): void {
 async function processShard(job: ShardJob, engines: Engines): Promise<ShardResult> {
   const { config, pool, fetcher } = await engines.for(job);
   const deps = { fetcher, pool, fetch: config.fetch, decode: config.decode };
-  const claims = new ImageClaims(() => false);
+  const copies = new ShardCopies();
   const results: ShardItemResult[] = new Array(job.items.length);
   // Items of a shard run like a local run's: a bounded number in flight.
   let next = 0;
@@ -102,7 +101,7 @@ async function processShard(job: ShardJob, engines: Engines): Promise<ShardResul
       const item = job.items[i]!;
       faultHook(item.uri);
       try {
-        results[i] = await analyseItem(item, deps, claims);
+        results[i] = await analyseItem(item, deps, copies);
       } catch (err) {
         // One item's bug is that item's status, as in a local run; the shard's other items still count.
         log.warn(`item ${item.uri}: ${(err as Error).message}`);

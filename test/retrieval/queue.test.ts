@@ -159,7 +159,7 @@ test('a worker refuses a queue or a shard of another schema, with a clear messag
   await raw.set(SCHEMA_KEY, 'pros-shard/999');
   const refused = await pros(workerArgs(redis));
   t.is(refused.code, 2);
-  t.regex(refused.stderr, /speaks shard schema pros-shard\/999, this pros speaks pros-shard\/1/);
+  t.regex(refused.stderr, /speaks shard schema pros-shard\/999, this pros speaks pros-shard\/2/);
 
   await raw.del(SCHEMA_KEY);
   const queue = new Queue(QUEUE_NAME, { connection: redisOptions(redis.url), prefix: QUEUE_PREFIX });
@@ -238,5 +238,41 @@ test('a shard that kills its worker process ends failed at the stall limit with 
   const db = new Database(join(ws, 'pros.db'), { readonly: true });
   t.deepEqual(db.prepare('SELECT DISTINCT reason FROM items WHERE shard = ?').pluck().all(poisonShard), ['shard_failed']);
   t.is(db.prepare("SELECT count(*) FROM items WHERE reason = 'shard_failed'").pluck().get(), 2);
+  db.close();
+});
+
+test('exact copies inside one shard are analysed once; the merge gives the copy its image', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const queue = new Queue(QUEUE_NAME, { connection: redisOptions(redis.url), prefix: QUEUE_PREFIX });
+  t.teardown(() => queue.close());
+  // The worker alone, on a shard enqueued by hand: its result is read from Redis before any coordinator merges it.
+  const pick = (name: string) => corpus.urls.find((u) => u.endsWith(`/${name}`))!;
+  const items = ['audrey.jpg', 'cage.jpg', 'audrey-again.jpg'].map((name, i) => ({ id: i + 1, uri: pick(name), local: false }));
+  const jobConfig = { fetch: { allowPrivate: true, retries: 0 }, decode: {}, faces: {}, policy: {} };
+  await queue.add('shard', { schema: SHARD_SCHEMA, run: 'bytest', shard: 1, config: jobConfig, items }, { jobId: 'bytest-s1' });
+  const worker = startPros(workerArgs(redis));
+  await until('the shard done', async () => (await queue.getJob('bytest-s1'))?.finishedOn !== undefined);
+  await stopWorkers([worker]);
+  const result = (await queue.getJob('bytest-s1'))!.returnvalue as { items: Array<{ id: number; outcome: { sha256?: string }; image?: { sha256: string }; copy?: true }> };
+  const [audrey, cage, again] = [1, 2, 3].map((id) => result.items.find((r) => r.id === id)!);
+  t.truthy(cage!.image, 'a distinct image is analysed');
+  t.is([audrey, again].filter((r) => r!.image).length, 1, 'the two copies carry the image once');
+  t.is([audrey, again].filter((r) => r!.copy).length, 1, 'the other travels as a copy');
+  t.is(audrey!.outcome.sha256, again!.outcome.sha256);
+
+  // Through a coordinator, the whole corpus in one shard: the copy is ok and joins the image, as in a local run.
+  const ws = mkdtempSync(join(tmpdir(), 'pros-qws-'));
+  const workers = [startPros(workerArgs(redis))];
+  const r = await pros(['curate', corpus.list, '-w', ws, '-c', config, '--set', 'people', '--queue', redis.url, '--shard-size', '50', '--no-export', '--json']);
+  await stopWorkers(workers);
+  t.is(r.code, 0, r.stderr);
+  checkComplete(t, ws);
+  t.deepEqual(accepted(ws), localAccepted, 'the same faces as the local run');
+  const db = new Database(join(ws, 'pros.db'), { readonly: true });
+  const rows = db.prepare("SELECT status, image_sha256 AS sha256 FROM items WHERE uri IN (?, ?)").all(pick('audrey.jpg'), pick('audrey-again.jpg')) as Array<{ status: string; sha256: string }>;
+  t.deepEqual(rows.map((x) => x.status), ['ok', 'ok']);
+  t.is(rows[0]!.sha256, rows[1]!.sha256);
+  t.is(db.prepare('SELECT count(*) FROM images WHERE sha256 = ?').pluck().get(rows[0]!.sha256), 1);
   db.close();
 });
