@@ -62,6 +62,8 @@ export function registerWorker(program: Command): void {
       .option('--workers <n>', 'face-analysis worker threads', intArg(1))
       .option('--lock-ms <ms>', 'how long a shard stays locked to a worker that stops answering', intArg(1000), 30_000)
       .option('--max-stalls <n>', 'times a shard may lose its worker before it fails', intArg(0), 1),
+    // No workspace: the coordinator's is the one that counts, so a -w here would only mislead.
+    { workspace: false },
   ).action(async (o: WorkerFlags) => {
     await run<WorkerSummary>(o, async () => {
       // No workspace: a worker only needs the config (its thread count; the policy comes with each shard).

@@ -2,9 +2,10 @@
 // served over loopback HTTP, the real face models and SQLite. Faults: a worker SIGKILLed mid-shard, Redis restarted
 // mid-run, a poison shard, a worker on another schema. Every URL ends with exactly one status, and the distributed
 // run accepts the same faces as a local run. No wall-clock assertions: waits are on events and states.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import anyHost from 'ava';
 import Database from 'better-sqlite3';
 import { Queue } from 'bullmq';
 import { testIf } from '../helpers/requires.ts';
@@ -275,4 +276,16 @@ test('exact copies inside one shard are analysed once; the merge gives the copy 
   t.is(rows[0]!.sha256, rows[1]!.sha256);
   t.is(db.prepare('SELECT count(*) FROM images WHERE sha256 = ?').pluck().get(rows[0]!.sha256), 1);
   db.close();
+});
+
+anyHost('pros worker opens no workspace, so it has no -w; its --help is the README\'s CLI reference', async (t) => {
+  const help = await pros(['worker', '--help']);
+  t.is(help.code, 0, help.stderr);
+  t.notRegex(help.stdout, /--workspace/);
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const block = /```\n(Usage: pros worker \[options\][\s\S]*?)```/.exec(readme);
+  t.is(block?.[1], help.stdout);
+  const r = await pros(['worker', '-w', mkdtempSync(join(tmpdir(), 'pros-qw-')), '--queue', 'redis://127.0.0.1:1']);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /unknown option '-w'/);
 });
