@@ -6,8 +6,9 @@
 //    are started and waited for (their "ready" line, models loaded) before the coordinator runs, whose rate is over
 //    its elapsed time less its own start-up. Cold (process start and model loading included, as one run from a shell
 //    sees it) is printed beside it. The workers together get the local run's face threads (N workers × N/k threads);
-//    2 workers with the local run's threads each (oversubscribed: twice the threads on the same cores) are printed
-//    as a third line. Redis is a redis-server this bench starts on a free loopback port.
+//    Beside them: 2 workers taking 2 shards at once (--concurrency 2: the next shard's items fill the face threads
+//    while the last ones of a shard finish), and 2 workers with the local run's threads each (oversubscribed: twice
+//    the threads on the same cores). Redis is a redis-server this bench starts on a free loopback port.
 // 2. Dead URLs: `pros curate` over a list of unresolvable hosts (*.invalid, many URLs per host) vs resolving its
 //    unique host names alone with the fetcher's resolver, in the same run (target ≤ 2×).
 // Run it alone: the machine's cores are what is measured.
@@ -77,15 +78,17 @@ async function main(): Promise<void> {
 
   const redis = await startRedis();
   try {
-    const variants: Array<{ k: number; threads: number; label: string }> = [
-      { k: 1, threads, label: `queue, 1 worker × ${threads} threads` },
-      { k: 2, threads: Math.max(1, Math.floor(threads / 2)), label: `queue, 2 workers × ${Math.max(1, Math.floor(threads / 2))} threads` },
-      { k: 2, threads, label: `queue, 2 workers × ${threads} threads` },
+    const half = Math.max(1, Math.floor(threads / 2));
+    const variants: Array<{ k: number; threads: number; concurrency: number; label: string }> = [
+      { k: 1, threads, concurrency: 1, label: `queue, 1 worker × ${threads} threads` },
+      { k: 2, threads: half, concurrency: 1, label: `queue, 2 workers × ${half} threads` },
+      { k: 2, threads: half, concurrency: 2, label: `queue, 2 workers × ${half}, 2 shards` },
+      { k: 2, threads, concurrency: 1, label: `queue, 2 workers × ${threads} threads` },
     ];
     for (const [i, v] of variants.entries()) {
       process.stderr.write(`${v.label}\n`);
       const t0 = performance.now();
-      const workers = Array.from({ length: v.k }, () => startPros(['worker', '--queue', redis.url, '--workers', String(v.threads)]));
+      const workers = Array.from({ length: v.k }, () => startPros(['worker', '--queue', redis.url, '--workers', String(v.threads), '--concurrency', String(v.concurrency)]));
       await Promise.all(workers.map((w) => ready(w.child)));
       const run = await timed(() => pros(['curate', list, '-w', join(root, `ws-q${i}`), '-c', config, '--queue', redis.url, '--shard-size', String(shardSize), '--no-export', '--json']));
       const coldSec = (performance.now() - t0) / 1000;
