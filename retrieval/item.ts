@@ -20,6 +20,8 @@ export interface ItemDeps {
   pool: FacePool;
   fetch: FetchConfig;
   decode: DecodeConfig;
+  /** Times a stage when profiling (pros curate --profile); absent: the stage just runs. */
+  timed?: <T>(stage: string, fn: () => Promise<T> | T) => Promise<T> | T;
 }
 
 type OkOutcome = Extract<ItemOutcome, { status: 'ok' }>;
@@ -75,16 +77,17 @@ export async function runItem(
   write: (result: ItemResult) => void | Promise<void>,
   signal?: AbortSignal,
 ): Promise<void> {
-  const fetched: FetchOutcome = item.local
-    ? await readLocalFile(item.uri, deps.fetch.maxBytes)
-    : await deps.fetcher.fetch(item.uri, { signal });
+  const timed = deps.timed ?? (<T>(_: string, fn: () => Promise<T> | T) => fn());
+  const fetched: FetchOutcome = await timed('fetch', () => item.local
+    ? readLocalFile(item.uri, deps.fetch.maxBytes)
+    : deps.fetcher.fetch(item.uri, { signal }));
   if (signal?.aborted) return;
   if (!fetched.ok) {
     await write({ kind: 'failed', outcome: { status: fetched.status, reason: fetched.reason, httpStatus: fetched.httpStatus, attempts: fetched.attempts } });
     return;
   }
   const base = { httpStatus: fetched.httpStatus, attempts: fetched.attempts, bytes: fetched.bytes.length, contentType: fetched.contentType };
-  const decoded = await decodeImage(fetched.bytes, deps.decode);
+  const decoded = await timed('decode + resize (sha256, header, libvips)', () => decodeImage(fetched.bytes, deps.decode));
   if (!decoded.ok) {
     await write({ kind: 'failed', outcome: { status: 'failed', reason: decoded.reason, ...base, sha256: decoded.sha256 } });
     return;
@@ -97,9 +100,9 @@ export async function runItem(
     return;
   }
   try {
-    const analysis = await deps.pool.analyse({
+    const analysis = await timed('face analysis, wall (queue + worker)', () => deps.pool.analyse({
       rgb: decoded.rgb, aw: decoded.aw, ah: decoded.ah, scale: decoded.scale, width: decoded.width, height: decoded.height,
-    });
+    }));
     if (signal?.aborted) return;
     await write({
       kind: 'analysed',

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProsConfig } from '../src/config.ts';
-import { writeFileAtomic } from '../src/atomic.ts';
+import { writeFileAtomicAsync } from '../src/atomic.ts';
 import type { Workspace } from '../src/workspace.ts';
 import { log } from '../src/log.ts';
 import { progress as makeProgress } from '../src/progress.ts';
@@ -17,6 +17,7 @@ import { CurateStore, type ItemRow, type NewFace } from './store.ts';
 import { FaceIndex } from './face-index.ts';
 import { summarize, type CurateSummary } from './summary.ts';
 import { OptOutMatcher } from './privacy/optout.ts';
+import type { StageProfile } from './profile.ts';
 
 export interface CurateOptions {
   ws: Workspace;
@@ -29,6 +30,10 @@ export interface CurateOptions {
   quiet?: boolean;
   /** Stop scheduling after this many items (0: no limit); for trials and benchmarks. */
   limit?: number;
+  /** human's stock graphs on wasm (the path the default's decisions are checked against); for benchmarks. */
+  referenceFaces?: boolean;
+  /** Filled with per-stage milliseconds (fetch, decode, queue, each face model, policy, DB write) when given. */
+  profile?: StageProfile;
 }
 
 /** Extension for the stored copy of a source image, by sniffed format. */
@@ -48,7 +53,10 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
   const optouts = OptOutMatcher.load(ws, config.privacy.samePerson);
   const fetcher = new Fetcher(config.fetch);
   const faceIndex = await FaceIndex.open(ws, config);
-  const pool = await FacePool.start(config);
+  const prof = opts.profile;
+  const pool = await FacePool.start(config, { profile: Boolean(prof), reference: opts.referenceFaces, announce: !opts.quiet });
+  // Times a stage when profiling; otherwise just runs it.
+  const timed = <T>(stage: string, fn: () => Promise<T> | T): Promise<T> | T => (prof ? prof.time(stage, fn) : fn());
   const startupMs = Date.now() - started;
   const bar = makeProgress({ label: 'curate', total: 0, unit: 'items', silent: opts.quiet });
   let total = 0;
@@ -72,7 +80,7 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
     }
   };
 
-  const deps = { fetcher, pool, fetch: config.fetch, decode: config.decode };
+  const deps = { fetcher, pool, fetch: config.fetch, decode: config.decode, timed: prof ? timed : undefined };
   // Exact copies: an image already in the workspace (or being written by another item) is not analysed again.
   const claims = new ImageClaims((sha) => Boolean(store.imageStatus(sha)));
 
@@ -95,6 +103,10 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
 
   async function writeAnalysed(row: ItemRow, r: Extract<ItemResult, { kind: 'analysed' }>): Promise<void> {
     const { analysis, image, outcome } = r;
+    if (prof) {
+      prof.addAll(analysis.profile);
+      prof.count('faces described (mesh + descriptor ran)', analysis.faces.filter((f) => f.descriptor).length);
+    }
     if (optouts.matchesFaces(analysis.faces.map((f) => f.descriptor))) {
       // An opted-out person: nothing of the image is kept, not even its hash.
       const { sha256: _, ...kept } = outcome;
@@ -102,9 +114,9 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
       return;
     }
     const blobPath = join('images', image.sha256.slice(0, 2), `${image.sha256}.${extensionOf[image.format] ?? 'bin'}`);
-    writeAtomic(join(ws.root, blobPath), r.bytes);
+    await timed('blob write (async, fsync)', () => writeAtomic(join(ws.root, blobPath), r.bytes));
     const m = meta(row);
-    await serial(() => {
+    await serial(() => timed('DB write + index (writer)', () => {
       const faces: NewFace[] = analysis.faces.map((f) => ({ ...f, descriptor: undefined, descriptorRow: null }));
       const descriptors = analysis.faces.map((f) => f.descriptor);
       faceIndex.storeImage(store, row.id, outcome, {
@@ -118,7 +130,7 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
         faceRatio: analysis.faceRatio,
         blobPath,
       }, faces, descriptors, opts.set);
-    });
+    }));
   }
 
   // A bounded pool of items in flight; `schedule` waits while it is full, so reading a huge list stays streaming.
@@ -195,6 +207,13 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
   } finally {
     bar.stop();
     faceIndex.save();
+    if (prof) {
+      const st = pool.stats;
+      prof.add('pool: queue wait (summed over jobs)', st.queueWaitMs, st.jobs);
+      prof.add('pool: worker idle (summed over workers)', st.workerIdleMs, pool.size);
+      prof.count('pool: mean queue depth at dispatch', st.queueDepthSum / Math.max(1, st.jobs));
+      prof.count('pool: max queue depth', st.maxQueueDepth);
+    }
     await pool.close();
     fetcher.close();
   }
@@ -208,7 +227,9 @@ function stringOrUndefined(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
-function writeAtomic(file: string, bytes: Buffer): void {
+// The blob's write and fsync go to libuv's threads: done in the main thread (the profile measured ~20 ms per image under
+// load) they block the event loop that fetches and hands images to the face workers.
+async function writeAtomic(file: string, bytes: Buffer): Promise<void> {
   if (existsSync(file)) return;
-  writeFileAtomic(file, bytes);
+  await writeFileAtomicAsync(file, bytes);
 }

@@ -5,6 +5,7 @@
 import type { Tensor, Variable } from '@tensorflow/tfjs';
 import type { Tf } from '../src/backend.ts';
 import type { OptimConfig } from './config.ts';
+import { fusedOps, type AdamWEntry } from './kernels/native-fused.ts';
 
 export class AdamW {
   readonly m = new Map<string, Variable>();
@@ -36,6 +37,23 @@ export class AdamW {
   step(grads: Map<string, Tensor>, lr: number, weightDecay: number): void {
     const { tf } = this;
     const { beta1, beta2, eps } = this.cfg;
+    const fused = fusedOps(tf);
+    if (fused) {
+      // The same update as below, all parameters in one native call (training/kernels/native-fused.ts).
+      const entries: AdamWEntry[] = [];
+      for (const [name, g] of grads) {
+        const t = this.steps.get(name)! + 1;
+        this.steps.set(name, t);
+        entries.push({
+          p: this.params.get(name)!, g, m: this.m.get(name)!, v: this.v.get(name)!, gradScale: 1,
+          decay: weightDecay > 0 && this.decays(name) ? 1 - lr * weightDecay : 1,
+          stepSize: lr / (1 - beta1 ** t),
+          sqrtBc2: Math.sqrt(1 - beta2 ** t),
+        });
+      }
+      fused.adamw(entries, beta1, beta2, eps);
+      return;
+    }
     tf.tidy(() => {
       for (const [name, g] of grads) {
         const p = this.params.get(name)!;
@@ -72,14 +90,20 @@ export function clipGradients(
 ): number {
   const norms = new Map<string, number>();
   let sq = 0;
-  for (const [name, g] of grads) {
-    if (exempt.has(name)) continue;
-    const sqT = tf.tidy(() => tf.sum(tf.square(g)));
-    const n = Math.sqrt(sqT.dataSync()[0]);
-    sqT.dispose();
+  const counted = [...grads].filter(([name]) => !exempt.has(name));
+  // One native call for all the norms when installed (training/kernels/native-fused.ts), else two tf ops each.
+  const fusedSq = fusedOps(tf)?.sumSquares(counted.map(([, g]) => g));
+  counted.forEach(([name, g], i) => {
+    let n: number;
+    if (fusedSq) n = Math.sqrt(fusedSq[i]);
+    else {
+      const sqT = tf.tidy(() => tf.sum(tf.square(g)));
+      n = Math.sqrt(sqT.dataSync()[0]);
+      sqT.dispose();
+    }
     norms.set(name, n);
     sq += n * n;
-  }
+  });
   const global = Math.sqrt(sq);
   if (clip > 0) {
     for (const [name, g] of grads) {

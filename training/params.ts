@@ -3,6 +3,7 @@
 import type { Tensor, Variable } from '@tensorflow/tfjs';
 import type { Tf } from '../src/backend.ts';
 import type { Rng } from './rng.ts';
+import { fusedOps } from './kernels/native-fused.ts';
 
 export type Init = 'zeros' | 'ones' | { truncNormal: number } | { uniform: number } | Float32Array;
 
@@ -78,12 +79,17 @@ export function linear(tf: Tf, x: Tensor, w: Tensor, b?: Tensor): Tensor {
   return y.reshape([...shape.slice(0, -1), w.shape[1]!]);
 }
 
+/** Layer norm over the last axis (one native kernel each way when installed: training/kernels/native-fused.ts). */
 export function layerNorm(tf: Tf, x: Tensor, g: Tensor, b: Tensor, eps: number): Tensor {
+  const fused = x.dtype === 'float32' && g.dtype === 'float32' && b.dtype === 'float32' && g.rank === 1 && b.rank === 1 ? fusedOps(tf) : undefined;
+  if (fused) return fused.layerNorm(x, g, b, eps);
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), g), b);
 }
 
-/** Exact GELU, as torch.nn.GELU. */
+/** Exact GELU, as torch.nn.GELU (one native kernel each way when installed: training/kernels/native-fused.ts). */
 export function gelu(tf: Tf, x: Tensor): Tensor {
+  const fused = x.dtype === 'float32' ? fusedOps(tf) : undefined;
+  if (fused) return fused.gelu(x);
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
 }

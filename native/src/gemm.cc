@@ -247,7 +247,16 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+}  // namespace
+
+namespace pros {
+void RegisterOps(Napi::Env env, Napi::Object exports);  // ops.cc
+}
+
+namespace {
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  pros::RegisterOps(env, exports);
   exports.Set("transpose", Napi::Function::New(env, Transpose));
   exports.Set("load", Napi::Function::New(env, Load));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));

@@ -1,14 +1,20 @@
 // One Human instance running the face cascade on one analysis raster at a time.
-// Stage 1 runs the detector alone (blazeface, ~50 ms at 640 px) on every image; the geometry policy then picks the
-// faces worth describing. Stage 2 runs detector + mesh + descriptor (~300 ms per face) on a square crop around each
-// picked face only: a crowd, a small face or a non-face image never pays for the mesh and descriptor models.
-import type { FaceConfig, PolicyConfig } from '../../src/config.ts';
+// Stage 1 runs the detector alone (blazeface, ~20–50 ms on wasm) on every image; the geometry policy then picks the
+// faces worth describing. Stage 2 runs detector + mesh + descriptor (~80–150 ms per face on wasm; measured in
+// docs/profile-curation.md) on a square crop around each picked face only: a crowd, a small face or a non-face image never pays for the mesh and descriptor models.
+import type { Backend, FaceConfig, PolicyConfig } from '../../src/config.ts';
 import { judgeImage, judgeImageGeometry, judgePose } from '../policy.ts';
-import { createHuman, humanConfig, type Human, type HumanConfig } from '../../src/human.ts';
+import { humanConfig, loadHuman, type Human, type HumanConfig, type HumanRuntime } from '../../src/human.ts';
 import { iou, rollFromEyes, sharpness } from './measure.ts';
 import { dhash } from '../../src/dhash.ts';
 import type { AnalysisInput, FaceRecord, ImageAnalysis } from './types.ts';
 import type { Box } from '../../src/contracts/geometry.ts';
+
+/** What each of human's models is called in the profile, by cascade stage (the detector runs in both). */
+const STAGE_NAMES: Record<'detect' | 'describe', Record<string, string>> = {
+  detect: { blazeface: 'detector' },
+  describe: { blazeface: 'detector (stage-2 crop)', facemesh: 'mesh', faceres: 'descriptor' },
+};
 
 const DEG = 180 / Math.PI;
 /**
@@ -28,7 +34,12 @@ interface RawFace {
 }
 
 export class FaceAnalyser {
+  /** Model milliseconds since the last reset, by model name; null unless loaded with `profile`. */
+  private modelMs: Record<string, number> | null = null;
+
   private constructor(
+    /** human's build and graphs this analyser runs on. */
+    readonly runtime: HumanRuntime,
     private readonly human: Human,
     private readonly faces: FaceConfig,
     private readonly policy: PolicyConfig,
@@ -36,11 +47,61 @@ export class FaceAnalyser {
     private readonly describe: HumanConfig,
   ) {}
 
-  static async load(cfg: { faces: FaceConfig; policy: PolicyConfig }): Promise<FaceAnalyser> {
-    const human = await createHuman(cfg.faces.maxDetected, cfg.faces.detectorMinScore);
+  /**
+   * `backend`: the project's backend setting (human's tfjs-node build where installed, else wasm); `reference`: stock
+   * graphs on wasm; `profile`: time every model run, returned per stage in `ImageAnalysis.profile`.
+   */
+  static async load(
+    cfg: { faces: FaceConfig; policy: PolicyConfig; backend?: Backend },
+    opts: { profile?: boolean; reference?: boolean } = {},
+  ): Promise<FaceAnalyser> {
+    const { human, runtime } = await loadHuman(cfg.faces.maxDetected, cfg.faces.detectorMinScore, {
+      backend: cfg.backend,
+      reference: opts.reference,
+    });
     const mk = (full: boolean, maxDetected: number) =>
-      humanConfig({ maxDetected, minConfidence: cfg.faces.detectorMinScore, full });
-    return new FaceAnalyser(human, cfg.faces, cfg.policy, mk(false, cfg.faces.maxDetected), mk(true, 1));
+      humanConfig({ maxDetected, minConfidence: cfg.faces.detectorMinScore, full, runtime });
+    const a = new FaceAnalyser(runtime, human, cfg.faces, cfg.policy, mk(false, cfg.faces.maxDetected), mk(true, 1));
+    if (opts.profile) a.instrument();
+    return a;
+  }
+
+  /** Wraps each loaded model's execute with a clock. On wasm a model's kernels run inside execute, synchronously. */
+  private instrument(): void {
+    const ms: Record<string, number> = (this.modelMs = {});
+    for (const [name, model] of Object.entries(this.human.models.models)) {
+      if (!model) continue;
+      const execute = model.execute.bind(model);
+      model.execute = ((...args: Parameters<typeof execute>) => {
+        const t = performance.now();
+        try {
+          return execute(...args);
+        } finally {
+          ms[name] = (ms[name] ?? 0) + performance.now() - t;
+        }
+      }) as typeof model.execute;
+      const executeAsync = model.executeAsync.bind(model);
+      model.executeAsync = (async (...args: Parameters<typeof executeAsync>) => {
+        const t = performance.now();
+        try {
+          return await executeAsync(...args);
+        } finally {
+          ms[name] = (ms[name] ?? 0) + performance.now() - t;
+        }
+      }) as typeof model.executeAsync;
+    }
+  }
+
+  /** Moves the model times gathered since the last call into `into`, under the stage's names. */
+  private takeModelTimes(stage: 'detect' | 'describe', into: Record<string, number>): number {
+    let sum = 0;
+    for (const [name, v] of Object.entries(this.modelMs ?? {})) {
+      const key = STAGE_NAMES[stage][name] ?? `${name} (${stage})`;
+      into[key] = (into[key] ?? 0) + v;
+      sum += v;
+      delete this.modelMs![name];
+    }
+    return sum;
   }
 
   private async detect(rgb: Uint8Array, w: number, h: number, config: HumanConfig): Promise<RawFace[]> {
@@ -88,8 +149,11 @@ export class FaceAnalyser {
       throw new Error(`analyse: raster of ${input.rgb.byteLength} bytes is not ${aw}×${ah}×3, or bad geometry`);
     }
     const rgb = new Uint8Array(input.rgb.buffer, input.rgb.byteOffset, input.rgb.byteLength);
+    const prof: Record<string, number> | undefined = this.modelMs ? {} : undefined;
     const t0 = performance.now();
     const detected = await this.detect(rgb, aw, ah, this.detectOnly);
+    const tDetected = performance.now();
+    const detectModelMs = prof ? this.takeModelTimes('detect', prof) : 0;
     const imageArea = width * height;
     const toSource = (b: Box): Box => [b[0] * scale, b[1] * scale, b[2] * scale, b[3] * scale];
     const ratio = (b: Box) => {
@@ -115,8 +179,11 @@ export class FaceAnalyser {
         };
       })
       .sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
+    const tMeasured = performance.now();
     const geometry = judgeImageGeometry(records, this.policy);
     const t1 = performance.now();
+    let policyMs = t1 - tMeasured;
+    let describeHumanMs = 0;
 
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
@@ -124,7 +191,9 @@ export class FaceAnalyser {
         r.reason = geometry[i]!;
         continue;
       }
+      const td = performance.now();
       const d = await this.describeFace(rgb, aw, ah, r.analysisBox);
+      describeHumanMs += performance.now() - td;
       if (!d) {
         // Detected alone but not found again with the mesh: too weak a face to describe.
         r.reason = 'low_score';
@@ -135,18 +204,29 @@ export class FaceAnalyser {
       r.pitch = d.pitch;
       r.roll = d.roll;
       r.descriptor = normalise(d.embedding!);
+      const tp = performance.now();
       const pose = judgePose(r, this.policy);
+      policyMs += performance.now() - tp;
       if (pose) r.reason = pose;
       else r.status = 'accepted';
     }
     const t2 = performance.now();
     const faces: FaceRecord[] = records.map(({ analysisBox: _, ...r }) => r);
     const verdict = judgeImage(faces);
+    if (prof) {
+      const describeModelMs = this.takeModelTimes('describe', prof);
+      // human's own work around the models: input conversion, crops and resizes, box decoding, NMS, read-backs.
+      prof['human other (stage 1)'] = tDetected - t0 - detectModelMs;
+      if (describeHumanMs > 0) prof['human other (stage 2)'] = describeHumanMs - describeModelMs;
+      prof['measure (sharpness, dHash)'] = tMeasured - tDetected;
+      prof.policy = policyMs;
+    }
     return {
       faces,
       ...verdict,
       faceRatio: faces.length ? Math.max(...faces.map((f) => f.faceRatio)) : 0,
       timings: { detect: t1 - t0, describe: t2 - t1 },
+      ...(prof ? { profile: prof } : {}),
     };
   }
 }

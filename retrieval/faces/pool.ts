@@ -1,14 +1,16 @@
-// FacePool: cfg.faces.workers worker threads, each with its own wasm Human (one wasm instance is single-threaded,
-// so parallelism comes from instances). Jobs queue in the main thread and go to whichever worker is free; the
-// raster is transferred, not copied.
+// FacePool: cfg.faces.workers worker threads, each with its own Human (one wasm instance is single-threaded, so
+// parallelism comes from instances; human caches its models per thread, so one runtime per worker). Jobs queue in
+// the main thread and go to whichever worker is free; the raster is transferred, not copied.
 import { Worker } from 'node:worker_threads';
 import type { ProsConfig } from '../../src/config.ts';
 import type { AnalysisInput, ImageAnalysis } from './types.ts';
-import type { WorkerReply, WorkerRequest } from './worker.ts';
+import type { WorkerData, WorkerReply, WorkerRequest } from './worker.ts';
 
 
 interface Job {
   id: number;
+  /** performance.now() when analyse() queued it. */
+  queued: number;
   input: AnalysisInput;
   resolve: (a: ImageAnalysis) => void;
   reject: (e: Error) => void;
@@ -17,19 +19,53 @@ interface Job {
 interface Slot {
   worker: Worker;
   job: Job | null;
+  /** performance.now() since when the worker has had nothing to do. */
+  idleSince: number;
 }
+
+/** How well the pipeline keeps the workers fed: a starved pool shows idle time and an empty queue at dispatch. */
+export interface PoolStats {
+  jobs: number;
+  /** Milliseconds jobs waited in the queue for a free worker, summed. */
+  queueWaitMs: number;
+  /** Milliseconds workers sat idle (ready, no job), summed over workers, up to the last dispatch. */
+  workerIdleMs: number;
+  /** Jobs still waiting in the queue at each dispatch, summed (÷ jobs: mean depth). */
+  queueDepthSum: number;
+  maxQueueDepth: number;
+}
+
+export interface PoolOptions {
+  /** Time each model in the workers; analyses then carry `profile`. */
+  profile?: boolean;
+  /** human's stock graphs on wasm, whatever is installed: the path the fast one's decisions are checked against. */
+  reference?: boolean;
+  /** Say which runtime the workers took on stderr (once per pool). Default true. */
+  announce?: boolean;
+}
+
+type PoolConfig = Pick<ProsConfig, 'faces' | 'policy'> & Partial<Pick<ProsConfig, 'backend'>>;
 
 export class FacePool {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
   private nextId = 0;
   private closed = false;
+  readonly stats: PoolStats = { jobs: 0, queueWaitMs: 0, workerIdleMs: 0, queueDepthSum: 0, maxQueueDepth: 0 };
+  /** What the workers run on (human's build, backend, graphs), as the first worker reported it. */
+  runtime = '';
 
-  private constructor(private readonly cfg: Pick<ProsConfig, 'faces' | 'policy'>) {}
+  private constructor(private readonly data: WorkerData) {}
 
   /** Starts the workers and waits until every one has loaded its models. */
-  static async start(cfg: Pick<ProsConfig, 'faces' | 'policy'>): Promise<FacePool> {
-    const pool = new FacePool({ faces: cfg.faces, policy: cfg.policy });
+  static async start(cfg: PoolConfig, opts: PoolOptions = {}): Promise<FacePool> {
+    const pool = new FacePool({
+      faces: cfg.faces,
+      policy: cfg.policy,
+      backend: cfg.backend ?? 'auto',
+      profile: Boolean(opts.profile),
+      reference: Boolean(opts.reference),
+    });
     const n = Math.max(1, cfg.faces.workers);
     try {
       await Promise.all(Array.from({ length: n }, () => pool.spawn()));
@@ -37,6 +73,7 @@ export class FacePool {
       await pool.close();
       throw err;
     }
+    if (opts.announce !== false && pool.runtime) process.stderr.write(`${pool.runtime}\n`);
     return pool;
   }
 
@@ -46,13 +83,15 @@ export class FacePool {
 
   private spawn(): Promise<void> {
     // worker-entry.js registers tsx inside the worker (execArgv `--import tsx` does not reach a worker's entry on Node 20).
-    const worker = new Worker(new URL('./worker-entry.js', import.meta.url), { workerData: this.cfg });
-    const slot: Slot = { worker, job: null };
+    const worker = new Worker(new URL('./worker-entry.js', import.meta.url), { workerData: this.data });
+    const slot: Slot = { worker, job: null, idleSince: 0 };
     return new Promise((resolve, reject) => {
       let ready = false;
       worker.on('message', (msg: WorkerReply) => {
         if (msg.type === 'ready') {
           ready = true;
+          this.runtime ||= msg.runtime;
+          slot.idleSince = performance.now();
           this.slots.push(slot);
           resolve();
           this.pump();
@@ -61,6 +100,7 @@ export class FacePool {
         } else {
           const job = slot.job;
           slot.job = null;
+          slot.idleSince = performance.now();
           if (job && msg.id === job.id) {
             if (msg.type === 'result') job.resolve(msg.analysis);
             else job.reject(new Error(`face analysis failed: ${msg.error}`));
@@ -93,6 +133,13 @@ export class FacePool {
       if (slot.job || !this.queue.length) continue;
       const job = this.queue.shift()!;
       slot.job = job;
+      const now = performance.now();
+      const st = this.stats;
+      st.jobs++;
+      st.queueWaitMs += now - job.queued;
+      st.workerIdleMs += now - slot.idleSince;
+      st.queueDepthSum += this.queue.length;
+      st.maxQueueDepth = Math.max(st.maxQueueDepth, this.queue.length);
       const { rgb, ...rest } = job.input;
       // Transfer when the Buffer owns its whole ArrayBuffer (sharp's output does); copy a view of a shared pool.
       const own = rgb.byteOffset === 0 && rgb.byteLength === rgb.buffer.byteLength && rgb.buffer instanceof ArrayBuffer;
@@ -109,7 +156,7 @@ export class FacePool {
   analyse(input: AnalysisInput): Promise<ImageAnalysis> {
     if (this.closed) return Promise.reject(new Error('FacePool is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, input, resolve, reject });
+      this.queue.push({ id: this.nextId++, queued: performance.now(), input, resolve, reject });
       this.pump();
     });
   }

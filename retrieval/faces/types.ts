@@ -38,6 +38,8 @@ export interface ImageAnalysis {
   faceRatio: number;
   /** Milliseconds spent in each stage, for the cascade's accounting. */
   timings?: { detect: number; describe: number };
+  /** Milliseconds by finer stage (each model, human's own work, measurements, policy); only when profiling. */
+  profile?: Record<string, number>;
 }
 
 /** What FacePool.analyse takes: a decoded analysis raster and the source geometry it came from. */

@@ -113,3 +113,30 @@ test('the pool rejects work after close', async (t) => {
   await p.close();
   await t.throwsAsync(p.analyse(await decoded(readFileSync(media + 'audrey.jpg'))), { message: /closed/ });
 });
+
+test('wasm with the fused descriptor graph decides and describes exactly as the reference path (stock graphs); profiles split the cascade', async (t) => {
+  const one = { ...defaults, backend: 'wasm' as const, faces: { ...defaults.faces, workers: 1 } };
+  // Explicitly wasm: where tfjs-node is installed (CI) the default pool runs on it, with its own rounding.
+  const fused = await FacePool.start(one, { announce: false });
+  const ref = await FacePool.start(one, { reference: true, profile: true, announce: false });
+  try {
+    t.regex(fused.runtime, /^face analysis: wasm, descriptor graph fused/);
+    t.regex(ref.runtime, /reference: stock graphs/);
+    const files = [media + 'audrey.jpg', media + 'franck_01829.jpg', 'node_modules/tracking/examples/assets/faces.jpg'];
+    for (const file of files) {
+      const bytes = readFileSync(file);
+      const [a, b] = [await fused.analyse(await decoded(bytes)), await ref.analyse(await decoded(bytes))];
+      t.is(a.status, b.status, file);
+      t.deepEqual(a.faces.map((f) => [f.status, f.reason, f.box]), b.faces.map((f) => [f.status, f.reason, f.box]), file);
+      for (let i = 0; i < a.faces.length; i++) t.deepEqual(a.faces[i]!.descriptor, b.faces[i]!.descriptor, `${file} face ${i}`);
+      // Only the profiling pool reports stages; the described image shows each model, the group photo none of stage 2.
+      t.is(a.profile, undefined);
+      const described = b.faces.some((f) => f.descriptor);
+      t.true(b.profile!.detector! > 0, file);
+      t.is(b.profile!.descriptor !== undefined && b.profile!.mesh !== undefined, described, file);
+    }
+    t.is(ref.stats.jobs, files.length);
+  } finally {
+    await Promise.all([fused.close(), ref.close()]);
+  }
+});

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Tensor } from '@tensorflow/tfjs';
 import { loadBackend, type Tf } from '../../src/backend.ts';
 import { installMatmul, relativeError, uninstallMatmul, type MatmulPreference } from '../../training/kernels/install.ts';
+import { fastPathAdvice } from '../../training/kernels/native-matmul.ts';
 import { testIf } from '../helpers/requires.ts';
 
 const { tf } = await loadBackend('wasm', { quiet: true });
@@ -340,6 +341,27 @@ nativeTest('fallback is taken and said when OpenBLAS is absent', (t) => {
   t.regex(result.reason, /libopenblas not found/);
   t.regex(said, /matmul: explicit-transpose \(libopenblas not found/);
   uninstallMatmul(tf);
+});
+
+nativeTest('the start-up advice names exactly what to install for the fast path, and is silent when it is there', (t) => {
+  const saved = { addon: process.env.PROS_NATIVE_ADDON, blas: process.env.PROS_OPENBLAS };
+  const restore = (k: 'PROS_NATIVE_ADDON' | 'PROS_OPENBLAS', v: string | undefined) => (v === undefined ? delete process.env[k] : (process.env[k] = v));
+  try {
+    delete process.env.PROS_NATIVE_ADDON;
+    delete process.env.PROS_OPENBLAS;
+    t.is(fastPathAdvice(), null);
+    process.env.PROS_OPENBLAS = '/nonexistent/libopenblas.so.0';
+    t.regex(fastPathAdvice() ?? '', /explicit-transpose.*apt-get install libopenblas0-pthread/);
+    delete process.env.PROS_OPENBLAS;
+    process.env.PROS_NATIVE_ADDON = '/nonexistent/pros_native.node';
+    t.regex(fastPathAdvice() ?? '', /not built.*apt-get install g\+\+ make python3.*npm run build:native/);
+  } finally {
+    restore('PROS_NATIVE_ADDON', saved.addon);
+    restore('PROS_OPENBLAS', saved.blas);
+    // The failed dlopen above must not leave the process without OpenBLAS for the tests after it.
+    installMatmul(tf, { quiet: true });
+    uninstallMatmul(tf);
+  }
 });
 
 nativeTest('a fresh process without OpenBLAS says so and trains on explicit transposes', (t) => {

@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { floatArg, intArg, openContext, run, withCommonOptions, type CommonOptions } from '../../src/command.ts';
 import { loadBackend } from '../../src/backend.ts';
+import { installKernels } from '../kernels-hook.ts';
 import { log } from '../../src/log.ts';
 import { progress } from '../../src/progress.ts';
 import { evaluate, type BackboneKind, type EvalSummary } from './evaluate.ts';
@@ -83,6 +84,8 @@ export function register(program: Command): void {
       async () => {
         const { ws, config } = openContext(flags);
         const { tf, name } = await loadBackend(config.backend, { quiet: flags.quiet || flags.json });
+        // The backbone's forward (features) and a fine-tune's backward are the same matmuls as training: same kernels.
+        if (name === 'wasm') log.debug(`eval kernels: ${await installKernels(tf)}`);
         const bar = progress({ label: 'decode', total: 1, unit: 'images', silent: flags.quiet || flags.json });
         let shown = 0;
         try {

@@ -14,6 +14,9 @@ import { explicitBatchMatMul, explicitFusedMatMul } from './explicit-transpose.t
 import { loadNativeAddon, nativeBatchMatMul, nativeFusedMatMul, type NativeAddon } from './native-matmul.ts';
 import { nativeTranspose } from './native-transpose.ts';
 import { sharedIdentity } from './identity.ts';
+import { nativeOpKernels } from './native-ops.ts';
+import { FUSED_KERNELS, fusedKernels, nativeFusedOps, setFusedOps } from './native-fused.ts';
+import { fusedSelfTest, opsSelfTest } from './ops-self-test.ts';
 import { PINNED_WASM_VERSION, registerWasmKernel, restoreStock, stockKernels, wasmBackendVersion, type WasmBackendLike, type WasmKernel } from './wasm-internals.ts';
 
 export type MatmulPath = 'native-openblas' | 'explicit-transpose' | 'stock' | 'not-wasm';
@@ -56,6 +59,8 @@ export function installMatmul(tf: Tf, opts: InstallMatmulOptions = {}): MatmulIn
   if (tf.getBackend() !== 'wasm') return done({ path: 'not-wasm', reason: `backend is ${tf.getBackend()}; kernels left as they are` });
   const stock = stockKernels(tf);
   restoreStock(tf);
+  setFusedOps(tf, undefined);
+  unregisterFused(tf);
   const prefer = preference(opts);
   if (prefer === 'stock') return done({ path: 'stock', reason: 'asked for' });
 
@@ -84,12 +89,39 @@ export function installMatmul(tf: Tf, opts: InstallMatmulOptions = {}): MatmulIn
   registerWasmKernel(tf, '_FusedMatMul', fused);
   registerWasmKernel(tf, 'Transpose', transpose);
   registerWasmKernel(tf, 'Identity', sharedIdentity(stock.identity));
-  return done({ path: 'native-openblas', reason: `${loaded.library}, ${threads} BLAS thread${threads === 1 ? '' : 's'}, self-test passed` });
+  const ops = installNativeOps(tf, backend, loaded.addon, stock.byName, threads);
+  return done({ path: 'native-openblas', reason: `${loaded.library}, ${threads} BLAS thread${threads === 1 ? '' : 's'}, self-test passed; ${ops}` });
+}
+
+/**
+ * The elementwise kernels (native-ops.ts) and the fused AdamW / EMA / norms (native-fused.ts), each after its own
+ * self-test; what fails keeps the stock version. Returns one line for the start-up message.
+ */
+function installNativeOps(tf: Tf, backend: WasmBackendLike, addon: NativeAddon, stock: Map<string, WasmKernel>, threads: number): string {
+  if (typeof addon.binary !== 'function') return 'native ops: not in this addon build (run npm run build:native)';
+  addon.setOpThreads(threads);
+  const get = (name: string) => stock.get(name)!;
+  const { passed, failed } = opsSelfTest(tf, backend, nativeOpKernels(addon, get), get);
+  const fused = nativeFusedOps(tf, addon);
+  for (const k of fusedKernels(addon)) registerWasmKernel(tf, k.name, k.kernel);
+  const fusedFailure = fusedSelfTest(tf, fused);
+  for (const k of passed) registerWasmKernel(tf, k.name, k.kernel);
+  if (!fusedFailure) setFusedOps(tf, fused);
+  else unregisterFused(tf);
+  const parts = [`native ops: ${passed.length} kernels on ${threads} thread${threads === 1 ? '' : 's'}`, fusedFailure ? `fused AdamW/EMA/GELU/layer norm off (${fusedFailure})` : 'fused AdamW/EMA/GELU/layer norm'];
+  if (failed.length) parts.push(`self-test failed, stock kept: ${failed.join('; ')}`);
+  return parts.join(', ');
 }
 
 /** Puts tfjs-backend-wasm's own kernels back. */
 export function uninstallMatmul(tf: Tf): void {
   if (tf.getBackend() === 'wasm') restoreStock(tf);
+  setFusedOps(tf, undefined);
+  unregisterFused(tf);
+}
+
+function unregisterFused(tf: Tf): void {
+  for (const name of FUSED_KERNELS) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
 }
 
 export type { NativeAddon };

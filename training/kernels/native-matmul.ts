@@ -5,8 +5,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { KernelArgs, WasmBackendLike, WasmKernel } from './wasm-internals.ts';
+import type { OpsAddon } from './native-ops.ts';
+import type { FusedAddon } from './native-fused.ts';
 
-export interface NativeAddon {
+export interface NativeAddon extends OpsAddon, FusedAddon {
   load(library?: string): { ok: boolean; library?: string; config?: string; reason?: string };
   setThreads(n: number): number;
   transpose(heap: Uint8Array, xOffset: number, outOffset: number, shape: Int32Array, perm: Int32Array): void;
@@ -31,12 +33,29 @@ export function loadNativeAddon(addonPath = defaultAddonPath, blasLibrary?: stri
     const code = (e as { code?: string }).code;
     return {
       addon: null,
-      reason: code === 'MODULE_NOT_FOUND' ? `native addon not built (${addonPath}; run npm run build:native)` : `native addon failed to load: ${(e as Error).message.split('\n')[0]}`,
+      reason: code === 'MODULE_NOT_FOUND'
+        ? `native addon not built (${addonPath}; it needs g++, make and python3 — Debian/Ubuntu: apt-get install g++ make python3 — then npm run build:native)`
+        : `native addon failed to load: ${(e as Error).message.split('\n')[0]}`,
     };
   }
   const r = addon.load(blasLibrary);
-  if (!r.ok) return { addon: null, reason: `libopenblas not found (${r.reason}; apt-get install libopenblas0-pthread)` };
+  if (!r.ok) {
+    return {
+      addon: null,
+      reason: `libopenblas not found (${r.reason}; Debian/Ubuntu: apt-get install libopenblas0-pthread, or PROS_OPENBLAS=/path/to/libopenblas.so.0)`,
+    };
+  }
   return { addon, library: r.library ?? '', config: r.config ?? '' };
+}
+
+/**
+ * Null when the fast training path (the addon and OpenBLAS) is there; else one line saying what training on the wasm
+ * backend falls back to and exactly what to install, for the first lines of `pros demo` and `pros train`.
+ */
+export function fastPathAdvice(): string | null {
+  const r = loadNativeAddon(process.env.PROS_NATIVE_ADDON || defaultAddonPath, process.env.PROS_OPENBLAS || undefined);
+  if (r.addon) return null;
+  return `on the wasm backend, training falls back to the explicit-transpose kernels (several times slower): ${r.reason}`;
 }
 
 // Activation codes of tfjs-backend-wasm's FusableActivation that the addon's epilogue implements.

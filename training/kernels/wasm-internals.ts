@@ -39,7 +39,16 @@ export interface StockKernels {
   fusedMatMul: WasmKernel;
   transpose: WasmKernel;
   identity: WasmKernel;
+  /** Every captured kernel by name (the four above and the elementwise ones of native-ops.ts). */
+  byName: Map<string, WasmKernel>;
 }
+
+// The kernels captured and restored besides the matmul ones: the names native-ops.ts replaces.
+const OP_KERNELS = [
+  'Exp', 'Erf', 'Log', 'Neg', 'Sqrt', 'Rsqrt', 'Square', 'Abs', 'Sigmoid',
+  'Add', 'Sub', 'Multiply', 'RealDiv', 'Maximum', 'Minimum', 'SquaredDifference',
+  'Sum', 'Mean', 'Max', 'Min', 'Unpack',
+];
 
 // Marks the kernel functions this project registers, so a second install never mistakes them for stock.
 const ours = new WeakSet<object>();
@@ -59,7 +68,11 @@ export function stockKernels(tf: Tf): StockKernels {
     if (ours.has(k.kernelFunc)) throw new Error(`${name} was re-registered before the stock kernel was captured`);
     return k.kernelFunc as unknown as WasmKernel;
   };
-  const stock = { batchMatMul: get('BatchMatMul'), fusedMatMul: get('_FusedMatMul'), transpose: get('Transpose'), identity: get('Identity') };
+  const byName = new Map<string, WasmKernel>();
+  for (const name of ['BatchMatMul', '_FusedMatMul', 'Transpose', 'Identity', ...OP_KERNELS]) byName.set(name, get(name));
+  const stock = {
+    batchMatMul: byName.get('BatchMatMul')!, fusedMatMul: byName.get('_FusedMatMul')!, transpose: byName.get('Transpose')!, identity: byName.get('Identity')!, byName,
+  };
   stockByTf.set(tf, stock);
   return stock;
 }
@@ -74,13 +87,9 @@ export function registerWasmKernel(tf: Tf, name: string, fn: WasmKernel): void {
 export function restoreStock(tf: Tf): void {
   const stock = stockByTf.get(tf);
   if (!stock) return;
-  registerWasmKernel(tf, 'BatchMatMul', stock.batchMatMul);
-  registerWasmKernel(tf, '_FusedMatMul', stock.fusedMatMul);
-  registerWasmKernel(tf, 'Transpose', stock.transpose);
-  registerWasmKernel(tf, 'Identity', stock.identity);
-  // registerWasmKernel marked them as ours; unmark so a later capture is not refused.
-  ours.delete(stock.batchMatMul);
-  ours.delete(stock.fusedMatMul);
-  ours.delete(stock.transpose);
-  ours.delete(stock.identity);
+  for (const [name, fn] of stock.byName) {
+    registerWasmKernel(tf, name, fn);
+    // registerWasmKernel marked it as ours; unmark so a later capture is not refused.
+    ours.delete(fn);
+  }
 }
