@@ -22,7 +22,8 @@ export interface NativeAddon extends OpsAddon, FusedAddon {
 const here = dirname(fileURLToPath(import.meta.url));
 export const defaultAddonPath = join(here, '..', '..', 'native', 'build', 'Release', 'pros_native.node');
 
-export type AddonLoad = { addon: NativeAddon; library: string; config: string } | { addon: null; reason: string };
+// Without OpenBLAS the addon's elementwise and fused ops still work (they need no BLAS): `ops` carries it then.
+export type AddonLoad = { addon: NativeAddon; library: string; config: string } | { addon: null; reason: string; ops?: NativeAddon };
 
 /** Loads the addon and OpenBLAS; says why not when either is missing. */
 export function loadNativeAddon(addonPath = defaultAddonPath, blasLibrary?: string): AddonLoad {
@@ -42,6 +43,7 @@ export function loadNativeAddon(addonPath = defaultAddonPath, blasLibrary?: stri
   if (!r.ok) {
     return {
       addon: null,
+      ops: addon,
       reason: `libopenblas not found (${r.reason}; Debian/Ubuntu: apt-get install libopenblas0-pthread, or PROS_OPENBLAS=/path/to/libopenblas.so.0)`,
     };
   }
