@@ -25,6 +25,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'PROS_FFMPEG' },
   { name: 'PROS_SKIP_NATIVE', values: ['1', '0'], testOnly: true },
   { name: 'PROS_FAULT_FORGET', testOnly: true },
+  { name: 'PROS_FAULT_WORKER_DIE', testOnly: true },
   { name: 'PROS_KNN_STEPS', minInt: 1, testOnly: true },
   { name: 'PROS_KNN_TARGET', values: ['sinkhorn', 'sharpen'], testOnly: true },
 ];
