@@ -1,4 +1,5 @@
-// A face-analysis worker thread: one FaceAnalyser (its own human runtime: tfjs-node or single-threaded wasm) serving FacePool.
+// A face-analysis worker thread: one FaceAnalyser (its own human runtime: tfjs-node or single-threaded wasm, with the
+// native convolution kernels unless on the reference path) serving FacePool.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ProsConfig } from '../../src/config.ts';
 import { FaceAnalyser } from './analyser.ts';
@@ -16,7 +17,7 @@ const port = parentPort!;
 const data = workerData as WorkerData;
 
 try {
-  const analyser = await FaceAnalyser.load(data, { profile: data.profile, reference: data.reference });
+  const analyser = await FaceAnalyser.load(data, { profile: data.profile, reference: data.reference, nativeConv: true });
   port.on('message', async ({ id, input }: WorkerRequest) => {
     try {
       const analysis = await analyser.analyse({ ...input, rgb: Buffer.from(input.rgb) });
