@@ -74,7 +74,8 @@ export function nativeConvKernel(tf: Tf, addon: ConvAddon, name: ConvKernelName,
     ]);
     addon.conv2d(
       backend.wasm.HEAPU8, xOff, fOff, heapOffset(backend, out)!, bOff, useBias ? size(bias!.shape) : 0,
-      pOff, usePrelu ? size(prelu!.shape) : 0, dims, depthwise, act, a.leakyreluAlpha ?? 0.2,
+      // Unset alpha is 0, as the stock kernels pass it.
+      pOff, usePrelu ? size(prelu!.shape) : 0, dims, depthwise, act, a.leakyreluAlpha || 0,
     );
     return out;
   };
@@ -156,6 +157,8 @@ export interface FaceConvOptions {
   threads?: number;
   /** The self-test cases (default MODEL_CASES). */
   cases?: ConvCase[];
+  /** Wraps the loaded addon (tests: a deliberately wrong kernel must fail the self-test). */
+  wrapAddon?: (addon: ConvAddon) => ConvAddon;
 }
 
 const stockConfigs = new WeakMap<object, Map<string, KernelConfig>>();
@@ -185,7 +188,7 @@ export function installFaceConv(tf: Tf, opts: FaceConvOptions = {}): FaceConvIns
   if (version !== PINNED_WASM_VERSION) return stockLine(`tfjs-backend-wasm ${version} is not the pinned ${PINNED_WASM_VERSION}`);
   const loaded = loadAddon<ConvAddon>(opts.addonPath ?? (process.env.PROS_NATIVE_ADDON || defaultAddonPath), opts.blasLibrary ?? process.env.PROS_OPENBLAS);
   if (!loaded.addon) return stockLine(loaded.reason);
-  const addon = loaded.addon;
+  const addon = opts.wrapAddon ? opts.wrapAddon(loaded.addon) : loaded.addon;
   if (typeof addon.conv2d !== 'function') return stockLine('this addon build has no conv2d: run npm run build:native');
   // One BLAS thread per face worker: the pool already runs one worker per core. (The count is process-wide; the
   // main thread's own BLAS users, if any, set theirs.)

@@ -5,7 +5,7 @@ import type { ProsConfig } from '../../src/config.ts';
 import { FaceAnalyser } from './analyser.ts';
 import type { AnalysisInput } from './types.ts';
 
-export type WorkerData = Pick<ProsConfig, 'faces' | 'policy' | 'backend'> & { profile: boolean; reference: boolean };
+export type WorkerData = Pick<ProsConfig, 'faces' | 'policy' | 'backend'> & { profile: boolean; reference: boolean; nativeConv: boolean };
 export type WorkerRequest = { id: number; input: Omit<AnalysisInput, 'rgb'> & { rgb: ArrayBuffer } };
 export type WorkerReply =
   | { type: 'ready'; runtime: string }
@@ -17,7 +17,7 @@ const port = parentPort!;
 const data = workerData as WorkerData;
 
 try {
-  const analyser = await FaceAnalyser.load(data, { profile: data.profile, reference: data.reference, nativeConv: true });
+  const analyser = await FaceAnalyser.load(data, { profile: data.profile, reference: data.reference, nativeConv: data.nativeConv });
   port.on('message', async ({ id, input }: WorkerRequest) => {
     try {
       const analysis = await analyser.analyse({ ...input, rgb: Buffer.from(input.rgb) });
