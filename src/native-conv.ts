@@ -110,21 +110,39 @@ export const MODEL_CASES: ConvCase[] = [
   { kernel: 'FusedDepthwiseConv2D', x: [1, 32, 32, 48], filter: [3, 3, 48, 1], strides: 1, pad: 'same', activation: 'relu6', bias: true },
 ];
 
+/** `n` values uniform in [lo, hi) from `seed` (an LCG: tf.randomUniform's seeded generator costs ~2 µs a value). */
+function uniform(n: number, lo: number, hi: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = (seed * 2654435761) >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = lo + ((hi - lo) * s) / 2 ** 32;
+  }
+  return out;
+}
+
 /** Runs one case through tf's ops (whatever kernels are registered now) on inputs made from `seed`. */
 export function runConvCase(tf: Tf, c: ConvCase, seed: number): Float32Array {
-  return tf.tidy(() => {
-    const x = tf.randomUniform(c.x, -1, 1, 'float32', seed) as Tensor4D;
-    const f = tf.randomUniform(c.filter, -0.5, 0.5, 'float32', seed + 1) as Tensor4D;
+  // The tensor leaves tidy, not its data: tidy walks what it returns, element by element for a typed array.
+  const out = tf.tidy(() => {
+    const rand = (shape: number[], lo: number, hi: number, k: number) => tf.tensor(uniform(size(shape), lo, hi, seed + k), shape, 'float32');
+    const x = rand(c.x, -1, 1, 0) as Tensor4D;
+    const f = rand(c.filter, -0.5, 0.5, 1) as Tensor4D;
     const outC = c.kernel.includes('Depthwise') ? c.x[3] * c.filter[3] : c.filter[3];
-    const bias = c.bias ? tf.randomUniform([outC], -0.5, 0.5, 'float32', seed + 2) : undefined;
-    const prelu = c.activation === 'prelu' ? tf.randomUniform([1, 1, outC], 0, 0.5, 'float32', seed + 3) : undefined;
+    const bias = c.bias ? rand([outC], -0.5, 0.5, 2) : undefined;
+    const prelu = c.activation === 'prelu' ? rand([1, 1, outC], 0, 0.5, 3) : undefined;
     let y: Tensor<Rank>;
     if (c.kernel === 'Conv2D') y = tf.conv2d(x, f, c.strides, c.pad);
     else if (c.kernel === 'DepthwiseConv2dNative') y = tf.depthwiseConv2d(x, f, c.strides, c.pad);
     else if (c.kernel === 'FusedConv2D') y = tf.fused.conv2d({ x, filter: f, strides: c.strides, pad: c.pad, bias, activation: c.activation, preluActivationWeights: prelu });
     else y = tf.fused.depthwiseConv2d({ x, filter: f, strides: c.strides, pad: c.pad, bias, activation: c.activation, preluActivationWeights: prelu });
-    return y.dataSync() as Float32Array;
+    return y;
   });
+  try {
+    return out.dataSync() as Float32Array;
+  } finally {
+    out.dispose();
+  }
 }
 
 /** max |a − b| / max |b| (0 when both are all zero); Infinity on a length mismatch or a NaN. */
