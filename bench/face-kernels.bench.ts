@@ -21,8 +21,10 @@ const { data, info } = await sharp(image).removeAlpha().raw().toBuffer({ resolve
 const cfg = humanConfig({ maxDetected: 1, minConfidence: 0.2, full: true, runtime });
 const input = tf.tensor3d(new Uint8Array(data), [info.height, info.width, 3], 'int32');
 const modes = ['stock', 'native'] as const;
-const byKernel = new Map<string, Record<(typeof modes)[number], number>>();
-const total = { stock: 0, native: 0 };
+// Per kernel and column, the ms of each profiled call; reported as the median over calls (a shared machine
+// deschedules the odd kernel call, which a mean would carry).
+const perRep = new Map<string, Record<(typeof modes)[number], number[]>>();
+const totals = { stock: [] as number[], native: [] as number[] };
 const shapes = new Map<string, number>();
 const reps = Number(values.reps);
 for (let r = -1; r < reps; r++) {
@@ -34,22 +36,30 @@ for (let r = -1; r < reps; r++) {
       if (!res.face.length || !res.face[0].embedding?.length) throw new Error(`no described face in ${image}`);
     });
     if (r < 0) continue; // warm-up
+    let sum = 0;
     for (const k of prof.kernels) {
       // An op-level record (`fusedConv2d__op`) wraps the kernel it ran: count the kernel only.
       if (k.name.endsWith('__op')) continue;
-      const ms = (typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0) / reps;
-      const e = byKernel.get(k.name) ?? { stock: 0, native: 0 };
-      e[mode] += ms;
-      byKernel.set(k.name, e);
-      total[mode] += ms;
+      const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+      const e = perRep.get(k.name) ?? { stock: new Array(reps).fill(0), native: new Array(reps).fill(0) };
+      e[mode][r] += ms;
+      perRep.set(k.name, e);
+      sum += ms;
       if (r === 0 && mode === 'stock' && /Conv2D|Depthwise/.test(k.name)) {
         const key = `${k.name} ${JSON.stringify(k.inputShapes)} -> ${JSON.stringify(k.outputShapes)}`;
         shapes.set(key, (shapes.get(key) ?? 0) + 1);
       }
     }
+    totals[mode].push(sum);
   }
 }
-console.log(`image ${image} (${info.width}×${info.height}); ${reps} profiled human.detect calls (detector + mesh + descriptor) per column, alternating; mean ms per call`);
+const median = (xs: number[]) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+};
+const byKernel = new Map([...perRep].map(([k, e]) => [k, { stock: median(e.stock), native: median(e.native) }]));
+const total = { stock: median(totals.stock), native: median(totals.native) };
+console.log(`image ${image} (${info.width}×${info.height}); ${reps} profiled human.detect calls (detector + mesh + descriptor) per column, alternating; median ms per call (kernel rows and the total each their own median)`);
 console.log('| kernel | stock wasm | share | native conv | share | stock / native |\n|---|---:|---:|---:|---:|---:|');
 const pct = (v: number, t: number) => `${((100 * v) / t).toFixed(1)} %`;
 for (const [name, e] of [...byKernel].sort((a, b) => b[1].stock - a[1].stock)) {
