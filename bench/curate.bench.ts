@@ -38,8 +38,8 @@ function faceDecisions(wsRoot: string): Map<string, FaceDecision> {
   const ws = openWorkspace(wsRoot);
   try {
     const rows = ws.db
-      .prepare('SELECT image_sha256 AS sha, idx, status, reason, descriptor_row AS row FROM faces')
-      .all() as { sha: string; idx: number; status: string; reason: string | null; row: number | null }[];
+      .prepare<[], { sha: string; idx: number; status: string; reason: string | null; row: number | null }>('SELECT image_sha256 AS sha, idx, status, reason, descriptor_row AS row FROM faces')
+      .all();
     const vectors = VectorStore.open(join(ws.paths.index, 'descriptors.f32'), DESCRIPTOR_DIM);
     const out = new Map<string, FaceDecision>();
     for (const r of rows) {

@@ -158,8 +158,8 @@ const ws = openWorkspace(dir);
 const s = await serve({ ws, config, port: 0 });
 const r = rng(7);
 const pick = (n: number) => 1 + Math.floor(r.u() * n);
-const total = ws.db.prepare('SELECT COUNT(*) FROM faces').pluck().get() as number;
-const acceptedIds = ws.db.prepare(`SELECT id FROM faces WHERE status = 'accepted'`).pluck().all() as number[];
+const total = ws.db.prepare<[], number>('SELECT COUNT(*) FROM faces').pluck().get()!;
+const acceptedIds = ws.db.prepare<[], number>(`SELECT id FROM faces WHERE status = 'accepted'`).pluck().all();
 const rows: Array<Record<string, unknown>> = [];
 const report = (name: string, m: { p50: number; p95: number; max: number; n: number }) => {
   rows.push({ endpoint: name, p50_ms: +m.p50.toFixed(2), p95_ms: +m.p95.toFixed(2), max_ms: +m.max.toFixed(2), requests: m.n });

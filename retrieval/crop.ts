@@ -1,4 +1,5 @@
-// Square face-centred crops with a margin: the geometry shared by export, the web UI and training data.
+// Square face-centred crops with a margin: the one crop geometry, used by export (the crops training reads), the web
+// thumbnails and the web's upload search in a run's space. Outside the image the square is padded black, never moved.
 import sharp from 'sharp';
 import type { Box } from '../src/contracts/geometry.ts';
 
@@ -25,6 +26,12 @@ export function cropSpec(box: Box, scale: number, size: number, jitter = 0, rand
     cy += (rand() * 2 - 1) * jitter * side;
   }
   return { left: Math.round(cx - side / 2), top: Math.round(cy - side / 2), side, size };
+}
+
+/** The unjittered crop square around a face box, as a box in source pixels (may reach past the image's edges). */
+export function cropSquare(box: Box, scale: number): Box {
+  const { left, top, side } = cropSpec(box, scale, 1); // the output size does not move the square
+  return [left, top, side, side];
 }
 
 /** Maps points in source pixels into the crop's output pixels. */

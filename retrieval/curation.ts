@@ -4,17 +4,9 @@
 import type { Workspace } from '../src/workspace.ts';
 import { InputError } from '../src/errors.ts';
 import { hasUnsafeText, isPortableName } from '../src/input.ts';
+import type { CurationAction, CurationResult, Decision } from '../src/contracts/api.ts';
 
-export type CurationAction = 'accept' | 'reject' | 'tag' | 'untag' | 'add_to_set' | 'remove_from_set';
-
-export interface CurationResult {
-  action: CurationAction;
-  /** Faces the action was recorded for (all of them, or none when some id was unknown). */
-  applied: number;
-  /** Ids that name no face; when non-empty nothing was written. */
-  missing: number[];
-  value?: string;
-}
+export type { CurationAction, CurationResult, Decision } from '../src/contracts/api.ts';
 
 /** The reason recorded on faces whose status a person set. */
 export const CURATOR_REASON = 'curator';
@@ -113,23 +105,16 @@ export function removeFromSet(ws: Workspace, faceIds: readonly number[], set: st
   return curate(ws, 'remove_from_set', faceIds, who, set, (id) => del.run(set, id));
 }
 
-export interface Decision {
-  id: number;
-  faceId: number;
-  action: string;
-  value: string | null;
-  who: string;
-  at: string;
-}
+
 
 /** Decisions on the given faces, newest first. */
 export function decisionsFor(ws: Workspace, faceIds: readonly number[], limit = 200): Decision[] {
   if (faceIds.length === 0) return [];
   const marks = faceIds.map(() => '?').join(',');
   return ws.db
-    .prepare(
+    .prepare<number[], Decision>(
       `SELECT id, face_id AS faceId, action, value, who, at FROM decisions WHERE face_id IN (${marks})
        ORDER BY at DESC, id DESC LIMIT ?`,
     )
-    .all(...faceIds, limit) as Decision[];
+    .all(...faceIds, limit);
 }

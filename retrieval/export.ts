@@ -13,20 +13,10 @@ import type { Box } from '../src/contracts/geometry.ts';
 import { parseSetInfo, type CuratedSetInfo, type ManifestLine } from '../src/contracts/manifest.ts';
 import { mulberry32 } from '../src/random.ts';
 import { writeDatasheet } from './privacy/datasheet.ts';
+import type { FaceRow, ImageRow } from '../src/contracts/rows.ts';
 
-interface FaceRow {
-  id: number;
-  image_sha256: string;
-  x: number; y: number; w: number; h: number;
-  score: number;
-  face_ratio: number;
-  landmarks: string | null;
-  yaw: number | null; pitch: number | null; roll: number | null;
-  sharpness: number | null;
-  origin: string;
-  licence: string | null;
-  blob_path: string | null;
-}
+type ExportRow = Pick<FaceRow, 'id' | 'image_sha256' | 'x' | 'y' | 'w' | 'h' | 'score' | 'face_ratio' | 'landmarks' | 'yaw' | 'pitch' | 'roll' | 'sharpness'>
+  & Pick<ImageRow, 'origin' | 'licence' | 'blob_path'>;
 
 export async function exportSet(
   ws: Workspace,
@@ -50,13 +40,13 @@ export async function exportSet(
   const sameGeometry = previous?.size === size && previous?.scale === scale && previous?.jitter === jitter;
 
   const rows = ws.db
-    .prepare(
+    .prepare<[string], ExportRow>(
       `SELECT f.id, f.image_sha256, f.x, f.y, f.w, f.h, f.score, f.face_ratio, f.landmarks, f.yaw, f.pitch, f.roll,
               f.sharpness, i.origin, i.licence, i.blob_path
        FROM set_members m JOIN faces f ON f.id = m.face_id JOIN images i ON i.sha256 = f.image_sha256
        WHERE m.set_name = ? AND f.status = 'accepted' ORDER BY f.id`,
     )
-    .all(set) as FaceRow[];
+    .all(set);
 
   const bar = progress({ label: `export ${set}`, total: rows.length, unit: 'crops', silent: opts.quiet });
   const tmpManifest = tmpPath(join(dir, 'manifest.jsonl'));

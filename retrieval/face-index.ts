@@ -9,19 +9,11 @@ import { openIndex, reconcileIndex, VectorStore, type AnnIndex } from '../src/in
 import { hammingHex } from '../src/dhash.ts';
 import type { CurateStore, ItemOutcome, NewFace, NewImage } from './store.ts';
 import type { Neighbour } from '../src/contracts/geometry.ts';
+import type { FaceRow } from '../src/contracts/rows.ts';
 
 export const DESCRIPTOR_DIM = 1024;
 
-interface FaceQuality {
-  id: number;
-  w: number;
-  h: number;
-  sharpness: number | null;
-  score: number;
-  dhash: string | null;
-  descriptor_row: number | null;
-  image_sha256: string;
-}
+type FaceQuality = Pick<FaceRow, 'id' | 'w' | 'h' | 'sharpness' | 'score' | 'dhash' | 'descriptor_row' | 'image_sha256'>;
 
 export function cosine(a: Float32Array, b: Float32Array): number {
   let dot = 0, na = 0, nb = 0;
@@ -54,9 +46,9 @@ export class FaceIndex {
     readonly vectors: VectorStore,
     readonly index: AnnIndex,
   ) {
-    this.qualityOf = ws.db.prepare('SELECT id, w, h, sharpness, score, dhash, descriptor_row, image_sha256 FROM faces WHERE id = ?');
-    this.rowOf = ws.db.prepare('SELECT descriptor_row FROM faces WHERE id = ?').pluck();
-    this.acceptedOfImage = ws.db.prepare("SELECT id FROM faces WHERE image_sha256 = ? AND status = 'accepted'").pluck();
+    this.qualityOf = ws.db.prepare<[number], FaceQuality>('SELECT id, w, h, sharpness, score, dhash, descriptor_row, image_sha256 FROM faces WHERE id = ?');
+    this.rowOf = ws.db.prepare<[number], number | null>('SELECT descriptor_row FROM faces WHERE id = ?').pluck();
+    this.acceptedOfImage = ws.db.prepare<[string], number>("SELECT id FROM faces WHERE image_sha256 = ? AND status = 'accepted'").pluck();
   }
 
   static async open(ws: Workspace, config: ProsConfig): Promise<FaceIndex> {
@@ -73,8 +65,8 @@ export class FaceIndex {
    */
   reconcile(): { added: number; removed: number } {
     const rows = this.ws.db
-      .prepare("SELECT id, descriptor_row AS row FROM faces WHERE status = 'accepted' AND descriptor_row IS NOT NULL ORDER BY id")
-      .all() as Array<{ id: number; row: number }>;
+      .prepare<[], { id: number; row: number }>("SELECT id, descriptor_row AS row FROM faces WHERE status = 'accepted' AND descriptor_row IS NOT NULL ORDER BY id")
+      .all();
     const usable = rows.filter((r) => r.row < this.vectors.count());
     if (usable.length < rows.length) log.warn(`${rows.length - usable.length} accepted faces have no stored descriptor`);
     const r = reconcileIndex(this.index, this.vectors, usable);
@@ -134,7 +126,7 @@ export class FaceIndex {
     if (this.index.count() === 0) return undefined;
     for (const n of this.search(d, 5)) {
       if (n.similarity < this.config.dedup.nearThreshold) break;
-      const q = this.qualityOf.get(n.faceId) as FaceQuality | undefined;
+      const q = this.qualityOf.get(n.faceId);
       if (q?.dhash && dhash && hammingHex(q.dhash, dhash) <= this.config.dedup.maxHashDistance) return q;
     }
     return undefined;
@@ -148,7 +140,7 @@ export class FaceIndex {
     const out: Neighbour[] = [];
     for (const id of res.ids[0]) {
       if (exclude.has(id)) continue;
-      const row = this.rowOf.get(id) as number | null | undefined;
+      const row = this.rowOf.get(id);
       if (row == null) continue;
       out.push({ faceId: id, similarity: cosine(query, this.vectors.read(row)) });
     }
@@ -156,13 +148,13 @@ export class FaceIndex {
   }
 
   descriptor(faceId: number): Float32Array | undefined {
-    const row = this.rowOf.get(faceId) as number | null | undefined;
+    const row = this.rowOf.get(faceId);
     return row == null ? undefined : this.vectors.read(row);
   }
 
   /** The accepted faces of an already known image join a set (an exact duplicate met again under another set). */
   joinSet(set: string, sha256: string): void {
-    const ids = this.acceptedOfImage.all(sha256) as number[];
+    const ids = this.acceptedOfImage.all(sha256);
     if (ids.length) {
       this.ws.db.transaction(() => {
         const add = this.ws.db.prepare('INSERT OR IGNORE INTO set_members(set_name, face_id, added_by) VALUES (?, ?, ?)');

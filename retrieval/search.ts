@@ -9,26 +9,34 @@ import { decodeImage } from './decode.ts';
 import { FacePool } from './faces/pool.ts';
 import type { FaceRecord } from './faces/types.ts';
 import { FaceIndex } from './face-index.ts';
-import type { Neighbour } from '../src/contracts/geometry.ts';
+import type { Box, Neighbour, Point } from '../src/contracts/geometry.ts';
+import type { FaceRow, FaceStatus, ImageRow } from '../src/contracts/rows.ts';
 import { CurateStore } from './store.ts';
 import { log } from '../src/log.ts';
 
 export interface FaceHit extends Neighbour {
   imageSha256: string;
   source: string;
-  box: [number, number, number, number];
-  status: string;
+  box: Box;
+  status: FaceStatus;
   score: number;
 }
 
 export interface QueryFace {
   /** Where the query face came from: a stored face id, or its index in an uploaded image. */
   faceId?: number;
-  box?: [number, number, number, number];
+  box?: Box;
   score?: number;
   /** Of a face found in an image: its landmarks in the image's pixels, as stored for curated faces. */
-  landmarks?: Array<[number, number]>;
+  landmarks?: Point[];
   neighbours: FaceHit[];
+}
+
+/** A face found in a query image: where it is, and its neighbours. */
+export interface ImageQueryFace extends QueryFace {
+  box: Box;
+  score: number;
+  landmarks: Point[];
 }
 
 /**
@@ -44,11 +52,11 @@ export function queryConfig(config: ProsConfig): ProsConfig {
 }
 
 export function hitsFor(ws: Workspace, neighbours: Neighbour[]): FaceHit[] {
-  const get = ws.db.prepare(
+  const get = ws.db.prepare<[number], Pick<FaceRow, 'image_sha256' | 'x' | 'y' | 'w' | 'h' | 'status' | 'score'> & Pick<ImageRow, 'origin'>>(
     `SELECT f.image_sha256, f.x, f.y, f.w, f.h, f.status, f.score, i.origin FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE f.id = ?`,
   );
   return neighbours.map((n) => {
-    const r = get.get(n.faceId) as { image_sha256: string; x: number; y: number; w: number; h: number; status: string; score: number; origin: string };
+    const r = get.get(n.faceId)!;
     return { ...n, imageSha256: r.image_sha256, source: r.origin, box: [r.x, r.y, r.w, r.h], status: r.status, score: r.score };
   });
 }
@@ -72,7 +80,7 @@ export async function searchByFace(ws: Workspace, index: FaceIndex, faceId: numb
   return { faceId, neighbours: hitsFor(ws, index.search(d, k, new Set([faceId]))) };
 }
 
-export async function searchByImage(ws: Workspace, config: ProsConfig, index: FaceIndex, bytes: Buffer, k: number, pool?: FacePool): Promise<QueryFace[]> {
+export async function searchByImage(ws: Workspace, config: ProsConfig, index: FaceIndex, bytes: Buffer, k: number, pool?: FacePool): Promise<ImageQueryFace[]> {
   const faces = await describeImage(config, bytes, pool);
   return faces.map((f) => ({ box: f.box, score: f.score, landmarks: f.landmarks, neighbours: hitsFor(ws, index.search(f.descriptor!, k)) }));
 }
@@ -111,9 +119,9 @@ export async function expand(ws: Workspace, config: ProsConfig, seed: string, k:
   const isSet = ws.db.prepare('SELECT 1 FROM sets WHERE name = ?').get(seed);
   if (isSet) {
     const ids = ws.db
-      .prepare("SELECT m.face_id FROM set_members m JOIN faces f ON f.id = m.face_id WHERE m.set_name = ? AND f.status = 'accepted'")
+      .prepare<[string], number>("SELECT m.face_id FROM set_members m JOIN faces f ON f.id = m.face_id WHERE m.set_name = ? AND f.status = 'accepted'")
       .pluck()
-      .all(seed) as number[];
+      .all(seed);
     for (const id of ids) {
       const d = index.descriptor(id);
       if (d) {
@@ -157,9 +165,9 @@ export async function expand(ws: Workspace, config: ProsConfig, seed: string, k:
     }
   }
   store.ensureSet(into, 'expanded', { seed, k, minSimilarity });
-  const before = ws.db.prepare('SELECT count(*) FROM set_members WHERE set_name = ?').pluck();
-  const n0 = before.get(into) as number;
+  const before = ws.db.prepare<[string], number>('SELECT count(*) FROM set_members WHERE set_name = ?').pluck();
+  const n0 = before.get(into)!;
   store.addMembers(into, [...seedIds, ...found.keys()], 'expand');
-  const size = before.get(into) as number;
+  const size = before.get(into)!;
   return { into, seeds: queries.length, droppedSeeds, added: size - n0, size };
 }

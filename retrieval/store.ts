@@ -2,15 +2,10 @@
 // finished item, so a kill -9 loses at most the items still in flight.
 import type { DB } from '../src/workspace.ts';
 import type { FaceRecord } from './faces/types.ts';
+import type { ImageRow, ItemRow as ItemTableRow, SourceRow } from '../src/contracts/rows.ts';
 
-export interface ItemRow {
-  id: number;
-  uri: string;
-  source_id: number;
-  meta: string | null;
-  status: string;
-  depth: number;
-}
+/** The columns of an items row the pipeline reads. */
+export type ItemRow = Pick<ItemTableRow, 'id' | 'uri' | 'source_id' | 'meta' | 'status' | 'depth'>;
 
 export type ItemOutcome =
   | { status: 'ok'; httpStatus?: number; bytes: number; contentType?: string; sha256?: string; attempts: number }
@@ -43,18 +38,18 @@ export class CurateStore {
 
   constructor(private readonly db: DB) {
     this.stmts = {
-      source: db.prepare('SELECT id, done FROM sources WHERE uri = ?'),
+      source: db.prepare<[string], Pick<SourceRow, 'id' | 'done'>>('SELECT id, done FROM sources WHERE uri = ?'),
       addSource: db.prepare('INSERT INTO sources(kind, uri) VALUES (?, ?)'),
       sourceDone: db.prepare('UPDATE sources SET done = 1 WHERE id = ?'),
       addItem: db.prepare('INSERT OR IGNORE INTO items(source_id, uri, meta, depth) VALUES (?, ?, ?, ?)'),
       addPage: db.prepare("INSERT OR IGNORE INTO items(source_id, uri, depth, kind) VALUES (?, ?, ?, 'page')"),
-      itemByUri: db.prepare('SELECT id, uri, source_id, meta, status, depth FROM items WHERE uri = ?'),
-      pending: db.prepare("SELECT id, uri, source_id, meta, status, depth FROM items WHERE source_id = ? AND status = 'pending' AND kind = 'image' AND id > ? ORDER BY id LIMIT ?"),
+      itemByUri: db.prepare<[string], ItemRow>('SELECT id, uri, source_id, meta, status, depth FROM items WHERE uri = ?'),
+      pending: db.prepare<[number, number, number], ItemRow>("SELECT id, uri, source_id, meta, status, depth FROM items WHERE source_id = ? AND status = 'pending' AND kind = 'image' AND id > ? ORDER BY id LIMIT ?"),
       finishItem: db.prepare(
         `UPDATE items SET status = @status, reason = @reason, http_status = @httpStatus, attempts = @attempts,
            bytes = @bytes, content_type = @contentType, image_sha256 = @sha256, updated_at = datetime('now') WHERE id = @id`,
       ),
-      image: db.prepare('SELECT sha256, status FROM images WHERE sha256 = ?'),
+      image: db.prepare<[string], Pick<ImageRow, 'sha256' | 'status'>>('SELECT sha256, status FROM images WHERE sha256 = ?'),
       addImage: db.prepare(
         `INSERT INTO images(sha256, width, height, format, bytes, origin, licence, caption, status, reason, n_faces, face_ratio, blob_path)
          VALUES (@sha256, @width, @height, @format, @bytes, @origin, @licence, @caption, @status, @reason, @nFaces, @faceRatio, @blobPath)`,
@@ -74,7 +69,7 @@ export class CurateStore {
 
   /** The source's row id, creating it; `done` tells whether its enumeration already finished. */
   source(kind: string, uri: string): { id: number; done: boolean } {
-    const row = this.stmts.source.get(uri) as { id: number; done: number } | undefined;
+    const row = this.stmts.source.get(uri);
     if (row) return { id: row.id, done: row.done === 1 };
     const info = this.stmts.addSource.run(kind, uri);
     return { id: Number(info.lastInsertRowid), done: false };
@@ -87,14 +82,14 @@ export class CurateStore {
   /** Records an item met while enumerating; returns its row (existing rows keep their status). */
   addItem(sourceId: number, uri: string, meta: Record<string, unknown> | undefined, depth: number): ItemRow {
     this.stmts.addItem.run(sourceId, uri, meta && Object.keys(meta).length ? JSON.stringify(meta) : null, depth);
-    return this.stmts.itemByUri.get(uri) as ItemRow;
+    return this.stmts.itemByUri.get(uri)!;
   }
 
   /** A crawled page and how fetching it ended (pages are items of kind 'page': every URL met has a status). */
   recordPage(sourceId: number, uri: string, depth: number, outcome: ItemOutcome): void {
     this.db.transaction(() => {
       this.stmts.addPage.run(sourceId, uri, depth);
-      const row = this.stmts.itemByUri.get(uri) as ItemRow;
+      const row = this.stmts.itemByUri.get(uri)!;
       this.finishItem(row.id, outcome);
     })();
   }
@@ -103,18 +98,18 @@ export class CurateStore {
   recordRejected(sourceId: number, uri: string, status: 'failed' | 'skipped', reason: string, where: string): void {
     this.db.transaction(() => {
       this.stmts.addItem.run(sourceId, uri, JSON.stringify({ where }), 0);
-      const row = this.stmts.itemByUri.get(uri) as ItemRow;
+      const row = this.stmts.itemByUri.get(uri)!;
       if (row.status === 'pending') this.finishItem(row.id, { status, reason, attempts: 0 });
     })();
   }
 
   /** Pending items of a source in id order, a page at a time (for sources whose enumeration already finished). */
   pendingItems(sourceId: number, afterId: number, limit: number): ItemRow[] {
-    return this.stmts.pending.all(sourceId, afterId, limit) as ItemRow[];
+    return this.stmts.pending.all(sourceId, afterId, limit);
   }
 
   imageStatus(sha256: string): string | undefined {
-    return (this.stmts.image.get(sha256) as { status: string } | undefined)?.status;
+    return this.stmts.image.get(sha256)?.status;
   }
 
   finishItem(id: number, outcome: ItemOutcome): void {

@@ -1,6 +1,7 @@
 // The end-of-run summary of `pros curate`, read back from the workspace so that a resumed run reports the whole
 // job, not just the part done since the restart.
 import type { DB } from '../src/workspace.ts';
+import type { FaceRow, ImageRow, ItemRow } from '../src/contracts/rows.ts';
 
 export interface CurateSummary {
   set: string;
@@ -23,31 +24,31 @@ export function summarize(db: DB, set: string, sourceUris: string[], elapsedMs: 
   const marks = sourceUris.map(() => '?').join(',');
   const scope = `source_id IN (SELECT id FROM sources WHERE uri IN (${marks}))`;
   const byStatus = db
-    .prepare(`SELECT status, reason, count(*) AS n FROM items WHERE ${scope} AND kind = 'image' GROUP BY status, reason`)
-    .all(...sourceUris) as Array<{ status: string; reason: string | null; n: number }>;
+    .prepare<string[], Pick<ItemRow, 'status' | 'reason'> & { n: number }>(`SELECT status, reason, count(*) AS n FROM items WHERE ${scope} AND kind = 'image' GROUP BY status, reason`)
+    .all(...sourceUris);
   const items = { total: 0, ok: 0, failed: 0, skipped: 0, pending: 0 };
   // Reasons are read from the workspace (data): null-prototype tallies, so no reason can name a prototype slot.
   const failedByReason: Record<string, number> = Object.create(null);
   const skippedByReason: Record<string, number> = Object.create(null);
   for (const r of byStatus) {
     items.total += r.n;
-    if (Object.hasOwn(items, r.status)) items[r.status as keyof typeof items] += r.n;
+    items[r.status] += r.n;
     if (r.status === 'failed') failedByReason[r.reason ?? 'unknown'] = (failedByReason[r.reason ?? 'unknown'] ?? 0) + r.n;
     if (r.status === 'skipped') skippedByReason[r.reason ?? 'unknown'] = (skippedByReason[r.reason ?? 'unknown'] ?? 0) + r.n;
   }
   // Images reached through these sources; an image met twice counts once, the extra items are exact duplicates.
   const imageScope = `sha256 IN (SELECT image_sha256 FROM items WHERE ${scope} AND kind = 'image' AND status = 'ok')`;
   const pageRows = db
-    .prepare(`SELECT status, count(*) AS n FROM items WHERE ${scope} AND kind = 'page' GROUP BY status`)
-    .all(...sourceUris) as Array<{ status: string; n: number }>;
+    .prepare<string[], Pick<ItemRow, 'status'> & { n: number }>(`SELECT status, count(*) AS n FROM items WHERE ${scope} AND kind = 'page' GROUP BY status`)
+    .all(...sourceUris);
   const pages = { total: 0, ok: 0, failed: 0, skipped: 0 };
   for (const p of pageRows) {
     pages.total += p.n;
-    if (Object.hasOwn(pages, p.status)) pages[p.status as keyof typeof pages] += p.n;
+    if (p.status !== 'pending') pages[p.status] += p.n;
   }
   const imgs = db
-    .prepare(`SELECT status, reason, n_faces FROM images WHERE ${imageScope}`)
-    .all(...sourceUris) as Array<{ status: string; reason: string | null; n_faces: number }>;
+    .prepare<string[], Pick<ImageRow, 'status' | 'reason' | 'n_faces'>>(`SELECT status, reason, n_faces FROM images WHERE ${imageScope}`)
+    .all(...sourceUris);
   const images = { analysed: imgs.length, withFaces: 0, accepted: 0, rejected: 0, noFace: 0, exactDuplicates: items.ok - imgs.length };
   const rejectedByReason: Record<string, number> = Object.create(null);
   for (const i of imgs) {
@@ -60,8 +61,8 @@ export function summarize(db: DB, set: string, sourceUris: string[], elapsedMs: 
     }
   }
   const faceRows = db
-    .prepare(`SELECT status, count(*) AS n FROM faces WHERE image_sha256 IN (SELECT sha256 FROM images WHERE ${imageScope}) GROUP BY status`)
-    .all(...sourceUris) as Array<{ status: string; n: number }>;
+    .prepare<string[], Pick<FaceRow, 'status'> & { n: number }>(`SELECT status, count(*) AS n FROM faces WHERE image_sha256 IN (SELECT sha256 FROM images WHERE ${imageScope}) GROUP BY status`)
+    .all(...sourceUris);
   const faces = { detected: 0, accepted: 0, nearDuplicates: 0, rejected: 0 };
   for (const f of faceRows) {
     faces.detected += f.n;
@@ -69,9 +70,10 @@ export function summarize(db: DB, set: string, sourceUris: string[], elapsedMs: 
     else if (f.status === 'duplicate') faces.nearDuplicates += f.n;
     else faces.rejected += f.n;
   }
-  const setSize = (db
-    .prepare("SELECT count(*) AS n FROM set_members m JOIN faces f ON f.id = m.face_id WHERE m.set_name = ? AND f.status = 'accepted'")
-    .get(set) as { n: number }).n;
+  const setSize = db
+    .prepare<[string], number>("SELECT count(*) FROM set_members m JOIN faces f ON f.id = m.face_id WHERE m.set_name = ? AND f.status = 'accepted'")
+    .pluck()
+    .get(set)!;
   return {
     set,
     sources: sourceUris,

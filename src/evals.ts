@@ -2,6 +2,7 @@
 // report.ts) and the web's /api/evals, so both show the same numbers and the web needs no training code. The latest
 // value per (run, task, dataset, protocol, shots, seed, metric) counts: re-running an evaluation replaces it.
 import type { Workspace } from './workspace.ts';
+import type { EvalRow, RunRow } from './contracts/rows.ts';
 
 /** The headline metric per task, and whether lower is better. */
 export const MAIN: Record<string, { metric: string; lower: boolean }> = {
@@ -18,20 +19,8 @@ export const BASELINES: Record<string, string> = {
   'mean-shape': 'no learning: mean training shape',
 };
 
-/** One row of the evals table. */
-export interface EvalRecord {
-  id: number;
-  run: string;
-  task: string;
-  dataset: string;
-  protocol: string;
-  shots: number | null;
-  seed: number;
-  metric: string;
-  value: number;
-  extra: string | null;
-  at: string;
-}
+/** One row of the evals table (its one type, from the row contracts). */
+export type { EvalRow } from './contracts/rows.ts';
 
 /**
  * The pre-training overlap check stored with an evaluation (`extra.leakage`): whether any test image is in the
@@ -104,7 +93,7 @@ export interface SkippedRow {
 const own = <T>(table: Record<string, T>, key: string): T | undefined => (Object.hasOwn(table, key) ? table[key] : undefined);
 
 /** Why a stored row cannot be used, or undefined when it can: a non-numeric value or an unreadable `extra`. */
-function unreadable(r: EvalRecord): string | undefined {
+function unreadable(r: EvalRow): string | undefined {
   if (typeof r.value !== 'number' || !Number.isFinite(r.value)) return 'value is not a finite number';
   if (r.extra === null) return undefined;
   try {
@@ -119,11 +108,11 @@ function unreadable(r: EvalRecord): string | undefined {
  * The evals table with re-runs replaced: the latest row per (run, task, dataset, protocol, shots, seed, metric).
  * A workspace may have been shared or edited: rows that cannot be read are pushed to `skipped` and left out.
  */
-export function latestEvals(ws: Workspace, skipped: SkippedRow[] = []): EvalRecord[] {
+export function latestEvals(ws: Workspace, skipped: SkippedRow[] = []): EvalRow[] {
   const rows = ws.db
-    .prepare('SELECT id, run, task, dataset, protocol, shots, seed, metric, value, extra, at FROM evals ORDER BY id')
-    .all() as EvalRecord[];
-  const latest = new Map<string, EvalRecord>();
+    .prepare<[], EvalRow>('SELECT id, run, task, dataset, protocol, shots, seed, metric, value, extra, at FROM evals ORDER BY id')
+    .all();
+  const latest = new Map<string, EvalRow>();
   for (const r of rows) {
     const why = unreadable(r);
     if (why) skipped.push({ id: r.id, reason: why });
@@ -136,12 +125,12 @@ export function latestEvals(ws: Workspace, skipped: SkippedRow[] = []): EvalReco
 export function describeRun(ws: Workspace, run: string): string {
   const baseline = own(BASELINES, run);
   if (baseline) return baseline;
-  const r = ws.db.prepare('SELECT data, config, backend, step, status FROM runs WHERE name = ?').get(run) as
-    | { data: string | null; config: string; backend: string | null; step: number; status: string }
-    | undefined;
+  const r = ws.db
+    .prepare<[string], Pick<RunRow, 'data' | 'config' | 'backend' | 'step' | 'status'>>('SELECT data, config, backend, step, status FROM runs WHERE name = ?')
+    .get(run);
   if (!r) {
     // An exported model (pros eval --run DIR) records what it is with its results.
-    const extra = ws.db.prepare(`SELECT extra FROM evals WHERE run = ? AND extra LIKE '%"model":%' ORDER BY id DESC LIMIT 1`).pluck().get(run) as string | undefined;
+    const extra = ws.db.prepare<[string], string>(`SELECT extra FROM evals WHERE run = ? AND extra LIKE '%"model":%' ORDER BY id DESC LIMIT 1`).pluck().get(run);
     let m: { preset?: unknown; run?: unknown; step?: unknown } | undefined;
     try {
       const parsed = extra ? (JSON.parse(extra) as { model?: unknown }).model : undefined;

@@ -63,25 +63,25 @@ export function runsThatSaw(db: DB, faceIds: number[]): Array<{ run: string; fac
     const add = db.prepare('INSERT OR IGNORE INTO temp.lineage_query(id) VALUES (?)');
     for (const id of faceIds) add.run(id);
     return db
-      .prepare('SELECT r.run, count(*) AS faces FROM run_faces r JOIN temp.lineage_query q ON q.id = r.face_id GROUP BY r.run ORDER BY r.run')
-      .all() as Array<{ run: string; faces: number }>;
+      .prepare<[], { run: string; faces: number }>('SELECT r.run, count(*) AS faces FROM run_faces r JOIN temp.lineage_query q ON q.id = r.face_id GROUP BY r.run ORDER BY r.run')
+      .all();
   })();
 }
 
 export function affectedRuns(db: DB, run?: string): Affected[] {
   const rows = db
-    .prepare(
+    .prepare<string[], Affected>(
       `SELECT a.run, a.request_id AS requestId, a.faces, r.created_at AS at FROM run_affected a
        JOIN forget_requests r ON r.id = a.request_id ${run ? 'WHERE a.run = ?' : ''} ORDER BY a.request_id, a.run`,
     )
-    .all(...(run ? [run] : [])) as Affected[];
+    .all(...(run ? [run] : []));
   return rows;
 }
 
 export function lineageOf(db: DB, run: string): Lineage {
   const versions = db
-    .prepare('SELECT manifest_sha256 AS manifestSha256, set_dir AS setDir, faces, step, at FROM run_sets WHERE run = ? ORDER BY at, step')
-    .all(run) as SetVersion[];
-  const faces = db.prepare('SELECT count(*) FROM run_faces WHERE run = ?').pluck().get(run) as number;
+    .prepare<[string], SetVersion>('SELECT manifest_sha256 AS manifestSha256, set_dir AS setDir, faces, step, at FROM run_sets WHERE run = ? ORDER BY at, step')
+    .all(run);
+  const faces = db.prepare<[string], number>('SELECT count(*) FROM run_faces WHERE run = ?').pluck().get(run)!;
   return { run, versions, faces, affected: affectedRuns(db, run) };
 }

@@ -6,22 +6,10 @@
 import sharp from 'sharp';
 import type { ProsConfig } from '../src/config.ts';
 import type { Workspace } from '../src/workspace.ts';
-import type { BoxRect, Neighbour } from '../src/contracts/geometry.ts';
+import type { Neighbour } from '../src/contracts/geometry.ts';
+import type { UploadFace, UploadResult } from '../src/contracts/api.ts';
 import { RunSpaces } from './run-space.ts';
 import { inputPixels } from '../src/model/embedder.ts';
-
-export interface UploadFace {
-  box: BoxRect;
-  score: number;
-  landmarks: Array<[number, number]>;
-  neighbours: Neighbour[];
-}
-
-export interface UploadResult {
-  width: number | null;
-  height: number | null;
-  faces: UploadFace[];
-}
 
 export interface SearchProvider {
   /** Null when search works; otherwise why not, for the page's empty state. */
@@ -110,9 +98,9 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
     spaces() {
       // The workspace's own runs first, then exported models embedded here (such as the shipped models/pros-tiny).
       const runs = ws.db
-        .prepare('SELECT DISTINCT e.run FROM embeddings e LEFT JOIN runs r ON r.name = e.run ORDER BY r.name IS NULL, e.run')
+        .prepare<[], string>('SELECT DISTINCT e.run FROM embeddings e LEFT JOIN runs r ON r.name = e.run ORDER BY r.name IS NULL, e.run')
         .pluck()
-        .all() as string[];
+        .all();
       return ['human', ...runs];
     },
     async byFace(faceId, k, space) {
@@ -120,20 +108,23 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
       const m = await need();
       const fi = await openIndex();
       const q = await m.search.searchByFace(ws, fi, faceId, k);
-      return normaliseHits(q.neighbours);
+      return q.neighbours.map(neighbour);
     },
     async byUpload(bytes, k, space) {
       const m = await need();
       pool ??= m.pool.FacePool.start(m.search.queryConfig(config));
       pool.catch(() => (pool = undefined));
-      let found: unknown;
-      if (space === 'human') found = await m.search.searchByImage(ws, config, await openIndex(), bytes, k, await pool);
-      else {
+      let found: UploadFace[];
+      if (space === 'human') {
+        found = (await m.search.searchByImage(ws, config, await openIndex(), bytes, k, await pool)).map((f) => ({
+          box: f.box, score: f.score, landmarks: f.landmarks, neighbours: f.neighbours.map(neighbour),
+        }));
+      } else {
         // A space without its model, or a face id unknown to it, is an InputError (a 422 with the reason).
         const embedder = await runSpaces.embedder(space);
         const faces = await m.search.describeImage(config, bytes, await pool);
         const { size, scale, quality } = config.export;
-        const out: unknown[] = [];
+        const out: UploadFace[] = [];
         for (const f of faces) {
           // The crop `pros export` would cut (without jitter), then the input `pros embed` would make of it.
           const crop = await m.crop.cropFace(bytes, m.crop.cropSpec(f.box, scale, size), 'jpeg', quality);
@@ -143,11 +134,11 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
         found = out;
       }
       const meta = await sharp(bytes, { failOn: 'none' }).metadata().catch(() => undefined);
-      return normaliseUpload({
+      return {
         width: meta?.autoOrient?.width ?? meta?.width ?? null,
         height: meta?.autoOrient?.height ?? meta?.height ?? null,
         faces: found,
-      });
+      };
     },
     refresh() {
       // Our own writes do not move data_version: the open index is reconciled with the database before next use.
@@ -162,41 +153,5 @@ export function retrievalSearch(ws: Workspace, config: ProsConfig): SearchProvid
   };
 }
 
-// The shapes below are read defensively: the page must never break on a field named a little differently.
-type Loose = Record<string, unknown>;
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-
-export function normaliseHits(raw: unknown): Neighbour[] {
-  const list = Array.isArray(raw) ? raw : Array.isArray((raw as Loose)?.hits) ? ((raw as Loose).hits as unknown[]) : [];
-  const out: Neighbour[] = [];
-  for (const item of list as Loose[]) {
-    const id = num(item?.faceId) ?? num(item?.id) ?? num(item?.face_id);
-    if (id === null) continue;
-    const sim = num(item.similarity) ?? num(item.score) ?? (num(item.distance) !== null ? 1 - num(item.distance)! : 0);
-    out.push({ faceId: id, similarity: sim });
-  }
-  return out;
-}
-
-function toBox(v: unknown): BoxRect | null {
-  if (Array.isArray(v) && v.length === 4 && v.every((x) => num(x) !== null)) {
-    return { x: v[0], y: v[1], w: v[2], h: v[3] };
-  }
-  const b = v as Loose | undefined;
-  if (b && num(b.x) !== null && num(b.y) !== null && num(b.w) !== null && num(b.h) !== null) {
-    return { x: b.x as number, y: b.y as number, w: b.w as number, h: b.h as number };
-  }
-  return null;
-}
-
-export function normaliseUpload(raw: unknown): UploadResult {
-  const r = (raw ?? {}) as Loose;
-  const faces: UploadFace[] = [];
-  for (const f of (Array.isArray(r.faces) ? r.faces : []) as Loose[]) {
-    const box = toBox(f?.box) ?? toBox(f);
-    if (!box) continue;
-    const lm = Array.isArray(f.landmarks) ? (f.landmarks as Array<[number, number]>) : [];
-    faces.push({ box, score: num(f.score) ?? 0, landmarks: lm, neighbours: normaliseHits(f.neighbours ?? f.hits) });
-  }
-  return { width: num(r.width), height: num(r.height), faces };
-}
+/** A neighbour as the API carries it, without retrieval's extra fields (the router joins the face row itself). */
+const neighbour = ({ faceId, similarity }: Neighbour): Neighbour => ({ faceId, similarity });

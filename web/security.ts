@@ -4,6 +4,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { InputError } from '../src/errors.ts';
 import { hasUnsafeText, parseFaceId } from '../src/input.ts';
+import type { ErrorReply } from '../src/contracts/api.ts';
 
 export class HttpError extends Error {
   constructor(
@@ -189,7 +190,7 @@ export function errorHandler(onInternal: (err: unknown) => void) {
       onInternal(err);
     }
     if (res.headersSent) return;
-    if (req.path.startsWith('/api/') || status !== 404) res.status(status).json({ error: message });
+    if (req.path.startsWith('/api/') || status !== 404) res.status(status).json({ error: message } satisfies ErrorReply);
     else res.status(status).type('text/plain').send(message);
   };
 }

@@ -9,6 +9,7 @@ import { writeFileAtomicAsync } from '../src/atomic.ts';
 import { clip } from '../src/input.ts';
 import { facesByIds } from './queries/faces.ts';
 import { imageBlob } from './queries/images.ts';
+import { cropFace } from '../retrieval/crop.ts';
 
 /** Sizes a page may ask for; a fixed list keeps the cache bounded. */
 export const THUMB_SIZES = [96, 160, 256, 512, 1024] as const;
@@ -27,28 +28,18 @@ export class Thumbs {
     private readonly cropScale: number,
   ) {}
 
-  /** A square face crop (the region `cropBox` describes) as a cached JPEG file; undefined when unknown. */
+  /**
+   * A face thumbnail: the export's crop of the face (the square `face.crop`, padded black where it reaches past the
+   * image, as the crops training reads are), as a cached JPEG file; undefined when unknown.
+   */
   face(id: number, size: ThumbSize): Promise<string | undefined> {
     return this.once(join('face', `${id}-${size}.jpg`), async () => {
       const face = facesByIds(this.ws, [id], this.cropScale).get(id);
       if (!face) return undefined;
       const bytes = await this.blob(face.image);
       if (!bytes) return undefined;
-      const meta = await decodable(face.image, sharp(bytes, { failOn: 'none' }).metadata());
-      const W = meta.autoOrient?.width ?? meta.width ?? 1;
-      const H = meta.autoOrient?.height ?? meta.height ?? 1;
-      const c = face.crop;
-      // Clip again against the decoded size: the database's width and height may be missing.
-      const left = Math.max(0, Math.min(c.x, W - 1));
-      const top = Math.max(0, Math.min(c.y, H - 1));
-      const width = Math.max(1, Math.min(c.w, W - left));
-      const height = Math.max(1, Math.min(c.h, H - top));
-      return decodable(face.image, sharp(bytes, { failOn: 'none' })
-        .rotate()
-        .extract({ left, top, width, height })
-        .resize(size, size, { fit: 'contain', background: '#000' })
-        .jpeg({ quality: 82 })
-        .toBuffer());
+      const [left, top, side] = face.crop;
+      return decodable(face.image, cropFace(bytes, { left, top, side, size }, 'jpeg', 82));
     });
   }
 

@@ -213,13 +213,13 @@ export async function buildCorpus(o: CorpusOptions): Promise<CorpusSummary> {
     const set = readManifest(curated.exported as string);
     const files = [...new Set([...Object.keys(media.frames as object), ...readdirNames(dirs.photos).map((n) => n.replace(/^[^_]+__/, ''))])];
     // An image is this corpus's when one of its items is a file under <out>/sources (the workspace may hold others).
-    const itemsOf = o.ws.db.prepare("SELECT uri FROM items WHERE image_sha256 = ? AND status = 'ok'").pluck();
+    const itemsOf = o.ws.db.prepare<[string | undefined], string>("SELECT uri FROM items WHERE image_sha256 = ? AND status = 'ok'").pluck();
     const namesOf = new Map<number, string[]>();
     const originOf = new Map<number, string>();
     const facesPerGroup = new Map<string, number>();
     for (const line of set.items) {
       const names: string[] = [];
-      for (const uri of itemsOf.all(line.image) as string[]) {
+      for (const uri of itemsOf.all(line.image)) {
         const k = sourceKey(out, uri);
         if (!k) continue;
         names.push(k.name);

@@ -8,6 +8,7 @@ import type { ProsConfig } from '../../src/config.ts';
 import { VectorStore } from '../../src/index/index.ts';
 import { DESCRIPTOR_DIM } from '../../retrieval/face-index.ts';
 import { hammingHex } from '../../src/dhash.ts';
+import type { FaceRow } from '../../src/contracts/rows.ts';
 
 export interface Overlap {
   method: 'dhash+descriptor';
@@ -24,7 +25,7 @@ export interface Overlap {
   hashNear: number;
 }
 
-interface Row { id: number; dhash: string | null; descriptor_row: number | null }
+type Row = Pick<FaceRow, 'id' | 'dhash' | 'descriptor_row'>;
 
 function unit(v: Float32Array): Float32Array {
   let n = 0;
@@ -34,8 +35,8 @@ function unit(v: Float32Array): Float32Array {
 }
 
 export function checkOverlap(ws: Workspace, config: ProsConfig, pretrain: number[], heldout: number[]): Overlap {
-  const q = ws.db.prepare('SELECT id, dhash, descriptor_row FROM faces WHERE id = ?');
-  const rows = (ids: number[]) => ids.map((id) => q.get(id) as Row | undefined).filter((r): r is Row => !!r);
+  const q = ws.db.prepare<[number], Row>('SELECT id, dhash, descriptor_row FROM faces WHERE id = ?');
+  const rows = (ids: number[]) => ids.map((id) => q.get(id)).filter((r): r is Row => !!r);
   const P = rows(pretrain);
   const H = rows(heldout);
   const store = VectorStore.open(join(ws.paths.index, 'descriptors.f32'), DESCRIPTOR_DIM);

@@ -16,6 +16,8 @@ export interface FetcherOptions {
   robotsMaxBytes?: number;
   /** Origins whose robots.txt rules are kept (least recently used dropped first). */
   robotsCacheSize?: number;
+  /** Told of each wait between two tries of a URL, before it starts: how long, and whether Retry-After set it. */
+  onWait?: (wait: { url: string; ms: number; retryAfter: boolean }) => void;
 }
 
 const TRANSIENT: ReadonlySet<string> = new Set(['timeout', 'connect_timeout', 'reset', 'http_429', 'http_500', 'http_502', 'http_503', 'http_504']);
@@ -57,6 +59,7 @@ export class Fetcher {
   private readonly httpsAgent: https.Agent;
   private readonly retryAfterCapMs: number;
   private readonly robotsMaxBytes: number;
+  private readonly onWait: NonNullable<FetcherOptions['onWait']>;
 
   constructor(private readonly cfg: FetchConfig, opts: FetcherOptions = {}) {
     this.limiter = new HostLimiter(cfg.concurrency, cfg.perHost);
@@ -67,6 +70,7 @@ export class Fetcher {
     this.httpsAgent = new https.Agent(agentOpts);
     this.retryAfterCapMs = opts.retryAfterCapMs ?? 30_000;
     this.robotsMaxBytes = opts.robotsMaxBytes ?? 512 * 1024;
+    this.onWait = opts.onWait ?? (() => {});
     this.robots = new RobotsCache(cfg.userAgent, (u) => this.loadRobots(u), opts.robotsCacheSize);
   }
 
@@ -131,7 +135,9 @@ export class Fetcher {
       }
       const backoff = this.cfg.backoffMs * 2 ** (tries - 1) * (0.5 + Math.random());
       const retryAfter = res.kind === 'response' ? parseRetryAfter(res.headers['retry-after']) : undefined;
-      await sleep(retryAfter !== undefined ? Math.min(retryAfter, this.retryAfterCapMs) : backoff, signal);
+      const ms = retryAfter !== undefined ? Math.min(retryAfter, this.retryAfterCapMs) : backoff;
+      this.onWait({ url: url.href, ms, retryAfter: retryAfter !== undefined });
+      await sleep(ms, signal);
     }
   }
 

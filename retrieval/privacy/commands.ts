@@ -10,6 +10,8 @@ import { describeImage } from '../search.ts';
 import { FaceIndex } from '../face-index.ts';
 import { forget, type ForgetResult } from './forget.ts';
 import { addOptOut, listOptOuts, removeOptOut, OPTOUT_KINDS, type OptOut, type OptOutKind } from './optout.ts';
+import type { RunRow } from '../../src/contracts/rows.ts';
+
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -96,7 +98,7 @@ export function register(program: Command): void {
       .option('--note <text>', 'why, for the record'),
   ).action(async (kind: string, value: string, o: CommonOptions & { note?: string }) => {
     await run(o, async () => {
-      if (!(OPTOUT_KINDS as readonly string[]).includes(kind)) throw new InputError(`optout kind must be one of ${OPTOUT_KINDS.join(', ')}, got "${kind}"`);
+      if (!(OPTOUT_KINDS as string[]).includes(kind)) throw new InputError(`optout kind must be one of ${OPTOUT_KINDS.join(', ')}, got "${kind}"`);
       const ctx = openContext(o);
       try {
         if (kind !== 'face') return addOptOut(ctx.ws, kind as OptOutKind, value, { note: o.note });
@@ -149,7 +151,7 @@ export function register(program: Command): void {
     await run(o, async () => {
       const ctx = openContext(o);
       try {
-        const runs = ctx.ws.db.prepare('SELECT name, status FROM runs ORDER BY created_at, name').all() as Array<{ name: string; status: string }>;
+        const runs = ctx.ws.db.prepare<[], Pick<RunRow, 'name' | 'status'>>('SELECT name, status FROM runs ORDER BY created_at, name').all();
         const affected = new Set(affectedRuns(ctx.ws.db).map((a) => a.run));
         // Lineage can name a run whose runs row is gone (or never written, by a test): list those too.
         const names = [...new Set([...runs.map((r) => r.name), ...affected])];

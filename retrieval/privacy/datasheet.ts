@@ -5,6 +5,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VERSION, type ProsConfig } from '../../src/config.ts';
 import type { Workspace } from '../../src/workspace.ts';
+import type { ForgetRequestRow, SetRow, SourceRow } from '../../src/contracts/rows.ts';
 
 const table = (head: string[], rows: Array<Array<string | number>>) =>
   rows.length
@@ -13,10 +14,10 @@ const table = (head: string[], rows: Array<Array<string | number>>) =>
 
 export function datasheet(ws: Workspace, config: ProsConfig, set: string, faces: number): string {
   const { db } = ws;
-  const q = <T>(sql: string, ...args: unknown[]) => db.prepare(sql).all(...args) as T[];
-  const one = <T>(sql: string, ...args: unknown[]) => db.prepare(sql).get(...args) as T;
-  const meta = one<{ kind: string; created_at: string } | undefined>('SELECT kind, created_at FROM sets WHERE name = ?', set);
-  const sources = q<{ kind: string; uri: string; added_at: string }>('SELECT kind, uri, added_at FROM sources ORDER BY id');
+  const q = <T>(sql: string, ...args: unknown[]) => db.prepare<unknown[], T>(sql).all(...args);
+  const one = <T>(sql: string, ...args: unknown[]) => db.prepare<unknown[], T>(sql).get(...args);
+  const meta = one<Pick<SetRow, 'kind' | 'created_at'>>('SELECT kind, created_at FROM sets WHERE name = ?', set);
+  const sources = q<Pick<SourceRow, 'kind' | 'uri' | 'added_at'>>('SELECT kind, uri, added_at FROM sources ORDER BY id');
   const items = q<{ status: string; reason: string | null; n: number }>(
     "SELECT status, reason, count(*) AS n FROM items WHERE kind = 'image' GROUP BY status, reason ORDER BY status, n DESC",
   );
@@ -26,10 +27,10 @@ export function datasheet(ws: Workspace, config: ProsConfig, set: string, faces:
      WHERE m.set_name = ? AND f.status = 'accepted' GROUP BY i.licence ORDER BY n DESC`,
     set,
   );
-  const optedOut = one<{ n: number }>("SELECT count(*) AS n FROM items WHERE status = 'skipped' AND reason = 'opted_out'").n;
+  const optedOut = one<{ n: number }>("SELECT count(*) AS n FROM items WHERE status = 'skipped' AND reason = 'opted_out'")!.n;
   const optouts = q<{ kind: string; n: number }>('SELECT kind, count(*) AS n FROM optouts GROUP BY kind ORDER BY kind');
-  const forgets = q<{ id: number; created_at: string; step: string; counts: string | null }>('SELECT id, created_at, step, counts FROM forget_requests ORDER BY id');
-  const dates = one<{ first: string | null; last: string | null }>("SELECT min(updated_at) AS first, max(updated_at) AS last FROM items WHERE kind = 'image'");
+  const forgets = q<Pick<ForgetRequestRow, 'id' | 'created_at' | 'step' | 'counts'>>('SELECT id, created_at, step, counts FROM forget_requests ORDER BY id');
+  const dates = one<{ first: string | null; last: string | null }>("SELECT min(updated_at) AS first, max(updated_at) AS last FROM items WHERE kind = 'image'")!;
   const p = config.policy;
   return [
     `# Datasheet: set \`${set}\``,

@@ -6,36 +6,15 @@
 // plan rows are deleted and the request row stays as the audit: what was asked, by whom, counts and run names.
 import type { ProsConfig } from '../../src/config.ts';
 import type { Workspace } from '../../src/workspace.ts';
+import type { ForgetRequestRow } from '../../src/contracts/rows.ts';
+import type { ForgetCounts, ForgetRequest } from '../../src/contracts/api.ts';
 import { addOptOut, appendOptOutDescriptor, scrubOptOutFile } from './optout.ts';
 import { normaliseAsk, planForget, requestKey, type AskedRecord, type ForgetAsk, type ForgetPlan, type PlannedFace } from './plan.ts';
 import { STEP_FNS, STEPS, type Step } from './steps.ts';
 
-export interface ForgetCounts {
-  faces: number;
-  /** Images removed whole (row, blob, items marked opted_out). */
-  images: number;
-  /** Images that keep other faces: only the forgotten faces' rows go. */
-  imagesKept: number;
-  /** Descriptor rows overwritten. */
-  descriptors: number;
-  /** Run embedding rows overwritten. */
-  embeddings: number;
-  /** Files deleted: crops, thumbnails, blobs. */
-  files: number;
-  optouts: number;
-}
+export type { ForgetCounts, ForgetRequest } from '../../src/contracts/api.ts';
 
 /** One row of the audit log. Holds no biometric data: counts, run names and what was asked. */
-export interface ForgetRequest {
-  id: number;
-  who: string;
-  asked: AskedRecord;
-  step: Step;
-  counts: ForgetCounts | null;
-  runs: Array<{ run: string; faces: number }>;
-  createdAt: string;
-  finishedAt: string | null;
-}
 
 export interface ForgetResult {
   dryRun: boolean;
@@ -56,12 +35,12 @@ function faultPoint(point: string): void {
   if (process.env.PROS_FAULT_FORGET === point) process.kill(process.pid, 'SIGKILL');
 }
 
-function parseRequest(r: { id: number; who: string; asked: string; step: string; counts: string | null; runs: string | null; created_at: string; finished_at: string | null }): ForgetRequest {
+function parseRequest(r: ForgetRequestRow): ForgetRequest {
   return {
     id: r.id,
     who: r.who,
     asked: JSON.parse(r.asked) as AskedRecord,
-    step: r.step as Step,
+    step: r.step,
     counts: r.counts ? (JSON.parse(r.counts) as ForgetCounts) : null,
     runs: r.runs ? (JSON.parse(r.runs) as ForgetRequest['runs']) : [],
     createdAt: r.created_at,
@@ -70,11 +49,11 @@ function parseRequest(r: { id: number; who: string; asked: string; step: string;
 }
 
 export function listForgetRequests(ws: Workspace): ForgetRequest[] {
-  return (ws.db.prepare('SELECT * FROM forget_requests ORDER BY id').all() as Parameters<typeof parseRequest>[0][]).map(parseRequest);
+  return ws.db.prepare<[], ForgetRequestRow>('SELECT * FROM forget_requests ORDER BY id').all().map(parseRequest);
 }
 
 export function forgetRequest(ws: Workspace, id: number): ForgetRequest | undefined {
-  const r = ws.db.prepare('SELECT * FROM forget_requests WHERE id = ?').get(id) as Parameters<typeof parseRequest>[0] | undefined;
+  const r = ws.db.prepare<[number], ForgetRequestRow>('SELECT * FROM forget_requests WHERE id = ?').get(id);
   return r && parseRequest(r);
 }
 
@@ -107,7 +86,7 @@ function commitPlan(ws: Workspace, plan: ForgetPlan, key: string, who: string, o
     for (const add of optoutRows) add();
     db.prepare("UPDATE optouts SET request_id = ? WHERE request_id = -1").run(id);
     db.prepare('UPDATE forget_requests SET counts = ? WHERE id = ?').run(
-      JSON.stringify(countsOf(plan, db.prepare('SELECT count(*) FROM optouts WHERE request_id = ?').pluck().get(id) as number)),
+      JSON.stringify(countsOf(plan, db.prepare<[number], number>('SELECT count(*) FROM optouts WHERE request_id = ?').pluck().get(id)!)),
       id,
     );
     return id;
@@ -117,7 +96,7 @@ function commitPlan(ws: Workspace, plan: ForgetPlan, key: string, who: string, o
 /** Runs the remaining steps of a request, each recorded as done when it is. */
 async function finish(ws: Workspace, config: ProsConfig, id: number): Promise<void> {
   const setStep = ws.db.prepare('UPDATE forget_requests SET step = ? WHERE id = ?');
-  let step = (ws.db.prepare('SELECT step FROM forget_requests WHERE id = ?').pluck().get(id) as Step);
+  let step = ws.db.prepare<[number], Step>('SELECT step FROM forget_requests WHERE id = ?').pluck().get(id)!;
   for (let i = STEPS.indexOf(step) + 1; i < STEPS.length; i++) {
     const next = STEPS[i]!;
     if (next === 'done') {
@@ -151,7 +130,7 @@ export async function forget(
   const finishedEarlier: number[] = [];
   let resumedId: number | undefined;
   if (!opts.dryRun) {
-    const open = ws.db.prepare("SELECT id, key FROM forget_requests WHERE step != 'done' ORDER BY id").all() as Array<{ id: number; key: string }>;
+    const open = ws.db.prepare<[], Pick<ForgetRequestRow, 'id' | 'key'>>("SELECT id, key FROM forget_requests WHERE step != 'done' ORDER BY id").all();
     for (const r of open) {
       await finish(ws, config, r.id);
       if (r.key === key) resumedId = r.id;
@@ -159,7 +138,7 @@ export async function forget(
     }
   }
   if (resumedId === undefined && opts.once && !opts.dryRun) {
-    resumedId = ws.db.prepare("SELECT id FROM forget_requests WHERE key = ? AND step = 'done' ORDER BY id DESC").pluck().get(key) as number | undefined;
+    resumedId = ws.db.prepare<[string], number>("SELECT id FROM forget_requests WHERE key = ? AND step = 'done' ORDER BY id DESC").pluck().get(key);
   }
   if (resumedId !== undefined) {
     const request = forgetRequest(ws, resumedId)!;

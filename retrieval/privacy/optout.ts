@@ -8,20 +8,14 @@ import { join } from 'node:path';
 import type { Workspace, DB } from '../../src/workspace.ts';
 import { InputError } from '../../src/errors.ts';
 import { VectorStore } from '../../src/index/index.ts';
-import { cosine, DESCRIPTOR_DIM } from '../face-index.ts';
+import { cosine, DESCRIPTOR_DIM } from '../face-index.ts';import { OptOutKind } from '../../src/contracts/rows.ts';
+import type { OptOut } from '../../src/contracts/api.ts';
 
-export const OPTOUT_KINDS = ['domain', 'prefix', 'url', 'face'] as const;
-export type OptOutKind = (typeof OPTOUT_KINDS)[number];
 
-export interface OptOut {
-  id: number;
-  kind: OptOutKind;
-  /** The domain, URL prefix or URL; null for a face. */
-  value: string | null;
-  requestId: number | null;
-  note: string | null;
-  addedAt: string;
-}
+export const OPTOUT_KINDS = OptOutKind.options;
+export type { OptOutKind };
+
+export type { OptOut };
 
 export function optoutFile(ws: Workspace): string {
   return join(ws.paths.index, 'optout.f32');
@@ -61,8 +55,8 @@ export function inDomain(uri: string, domain: string): boolean {
 
 export function listOptOuts(db: DB): OptOut[] {
   return db
-    .prepare('SELECT id, kind, value, request_id AS requestId, note, added_at AS addedAt FROM optouts ORDER BY id')
-    .all() as OptOut[];
+    .prepare<[], OptOut>('SELECT id, kind, value, request_id AS requestId, note, added_at AS addedAt FROM optouts ORDER BY id')
+    .all();
 }
 
 /**
@@ -90,8 +84,8 @@ export function addOptOut(
     kind, text, row, opts.requestId ?? null, opts.note ?? null,
   );
   const id = kind === 'face'
-    ? (db.prepare('SELECT id FROM optouts WHERE descriptor_row = ?').pluck().get(row) as number)
-    : (db.prepare('SELECT id FROM optouts WHERE kind = ? AND value = ?').pluck().get(kind, text) as number);
+    ? db.prepare<[number | null], number>('SELECT id FROM optouts WHERE descriptor_row = ?').pluck().get(row)
+    : db.prepare<[string, string | null], number>('SELECT id FROM optouts WHERE kind = ? AND value = ?').pluck().get(kind, text);
   return listOptOuts(db).find((o) => o.id === id)!;
 }
 
@@ -123,7 +117,7 @@ export function removeOptOut(ws: Workspace, id: number): OptOut {
 export function scrubOptOutFile(ws: Workspace): number {
   const file = optoutFile(ws);
   if (!existsSync(file)) return 0;
-  const named = new Set(ws.db.prepare("SELECT descriptor_row FROM optouts WHERE kind = 'face'").pluck().all() as number[]);
+  const named = new Set(ws.db.prepare<[], number>("SELECT descriptor_row FROM optouts WHERE kind = 'face'").pluck().all());
   const store = VectorStore.open(file, DESCRIPTOR_DIM);
   let keep = 0;
   let scrubbed = 0;
@@ -154,7 +148,7 @@ export class OptOutMatcher {
 
   static load(ws: Workspace, samePerson: number): OptOutMatcher {
     const entries = listOptOuts(ws.db);
-    const faceRows = ws.db.prepare("SELECT descriptor_row FROM optouts WHERE kind = 'face' ORDER BY id").pluck().all() as number[];
+    const faceRows = ws.db.prepare<[], number>("SELECT descriptor_row FROM optouts WHERE kind = 'face' ORDER BY id").pluck().all();
     let faces: Float32Array[] = [];
     if (faceRows.length) {
       const store = VectorStore.open(optoutFile(ws), DESCRIPTOR_DIM);

@@ -13,7 +13,9 @@ import { VectorStore } from '../../src/index/index.ts';
 import { runsThatSaw } from '../../src/lineage.ts';
 import { cosine, DESCRIPTOR_DIM } from '../face-index.ts';
 import { describeImage } from '../search.ts';
-import { inDomain, normaliseDomain } from './optout.ts';
+import { inDomain, normaliseDomain } from './optout.ts';import type { FaceRow, ImageRow } from '../../src/contracts/rows.ts';
+import type { AskedRecord, PlannedFace } from '../../src/contracts/api.ts';
+
 
 /** What a person asked to forget. Several kinds may be combined; the plan is their union. */
 export interface ForgetAsk {
@@ -33,25 +35,8 @@ export interface ForgetAsk {
 }
 
 /** The request as recorded in the audit: what was asked, never a descriptor or a photo. */
-export interface AskedRecord {
-  examples: { images: number; faces: number[] };
-  urls: string[];
-  domains: string[];
-  set: string | null;
-  threshold: number | null;
-}
+export type { AskedRecord, PlannedFace } from '../../src/contracts/api.ts';
 
-export interface PlannedFace {
-  faceId: number;
-  image: string;
-  descriptorRow: number | null;
-  /** Best similarity to an example (null when found by source or set). */
-  similarity: number | null;
-  status: string;
-  origin: string;
-  /** Where the web UI serves its thumbnail. */
-  thumb: string;
-}
 
 export interface PlannedImage {
   sha256: string;
@@ -113,9 +98,9 @@ async function exampleDescriptors(ws: Workspace, config: ProsConfig, ask: Forget
     if (faces.length === 0) throw new InputError(`--image ${file}: no face with a descriptor found in it`);
     descriptors.push(faces[0]!.descriptor!);
   }
-  const rowOf = ws.db.prepare('SELECT descriptor_row FROM faces WHERE id = ?');
+  const rowOf = ws.db.prepare<[number], Pick<FaceRow, 'descriptor_row'>>('SELECT descriptor_row FROM faces WHERE id = ?');
   for (const id of ask.faces ?? []) {
-    const r = rowOf.get(id) as { descriptor_row: number | null } | undefined;
+    const r = rowOf.get(id);
     if (!r) throw new InputError(`--face ${id}: no such face in ${ws.root}`);
     if (r.descriptor_row == null || r.descriptor_row >= store.count()) throw new InputError(`--face ${id}: the face has no descriptor (it was stopped before the descriptor stage); forget it by --url`);
     descriptors.push(store.read(r.descriptor_row));
@@ -123,13 +108,7 @@ async function exampleDescriptors(ws: Workspace, config: ProsConfig, ask: Forget
   return descriptors;
 }
 
-interface FaceRow {
-  id: number;
-  image_sha256: string;
-  descriptor_row: number | null;
-  status: string;
-  origin: string;
-}
+type PlanRow = Pick<FaceRow, 'id' | 'image_sha256' | 'descriptor_row' | 'status'> & Pick<ImageRow, 'origin'>;
 
 export async function planForget(ws: Workspace, config: ProsConfig, ask: ForgetAsk): Promise<ForgetPlan> {
   const asked = normaliseAsk(ask, config);
@@ -138,8 +117,8 @@ export async function planForget(ws: Workspace, config: ProsConfig, ask: ForgetA
   try {
     const descriptors = await exampleDescriptors(ws, config, ask, store);
     const all = ws.db
-      .prepare('SELECT f.id, f.image_sha256, f.descriptor_row, f.status, i.origin FROM faces f JOIN images i ON i.sha256 = f.image_sha256 ORDER BY f.id')
-      .all() as FaceRow[];
+      .prepare<[], PlanRow>('SELECT f.id, f.image_sha256, f.descriptor_row, f.status, i.origin FROM faces f JOIN images i ON i.sha256 = f.image_sha256 ORDER BY f.id')
+      .all();
     const chosen = new Map<number, number | null>();
     const choose = (id: number, sim: number | null) => {
       const had = chosen.get(id);
@@ -166,14 +145,14 @@ export async function planForget(ws: Workspace, config: ProsConfig, ask: ForgetA
     const sourceImages = new Set<string>();
     if (asked.urls.length || asked.domains.length) {
       const urls = new Set(asked.urls);
-      const items = ws.db.prepare("SELECT uri, image_sha256 FROM items WHERE image_sha256 IS NOT NULL AND kind = 'image'").all() as Array<{ uri: string; image_sha256: string }>;
+      const items = ws.db.prepare<[], { uri: string; image_sha256: string }>("SELECT uri, image_sha256 FROM items WHERE image_sha256 IS NOT NULL AND kind = 'image'").all();
       for (const it of items) if (urls.has(it.uri) || asked.domains.some((d) => inDomain(it.uri, d))) sourceImages.add(it.image_sha256);
-      const origins = ws.db.prepare('SELECT sha256, origin FROM images').all() as Array<{ sha256: string; origin: string }>;
+      const origins = ws.db.prepare<[], Pick<ImageRow, 'sha256' | 'origin'>>('SELECT sha256, origin FROM images').all();
       for (const im of origins) if (urls.has(im.origin) || asked.domains.some((d) => inDomain(im.origin, d))) sourceImages.add(im.sha256);
       for (const f of all) if (sourceImages.has(f.image_sha256)) choose(f.id, null);
     }
     if (asked.set) {
-      const members = ws.db.prepare('SELECT face_id FROM set_members WHERE set_name = ?').pluck().all(asked.set) as number[];
+      const members = ws.db.prepare<[string], number>('SELECT face_id FROM set_members WHERE set_name = ?').pluck().all(asked.set);
       for (const id of members) choose(id, null);
     }
 
@@ -189,16 +168,16 @@ export async function planForget(ws: Workspace, config: ProsConfig, ask: ForgetA
 
     // Images: whole when none of their faces is kept (or the request named their source).
     const touched = new Set([...faces.map((f) => f.image), ...sourceImages]);
-    const facesOf = ws.db.prepare('SELECT id FROM faces WHERE image_sha256 = ?').pluck();
-    const blobOf = ws.db.prepare('SELECT blob_path FROM images WHERE sha256 = ?').pluck();
+    const facesOf = ws.db.prepare<[string], number>('SELECT id FROM faces WHERE image_sha256 = ?').pluck();
+    const blobOf = ws.db.prepare<[string], string | null>('SELECT blob_path FROM images WHERE sha256 = ?').pluck();
     const images: PlannedImage[] = [...touched].sort().map((sha) => ({
       sha256: sha,
-      blobPath: (blobOf.get(sha) as string | null | undefined) ?? null,
-      whole: sourceImages.has(sha) || (facesOf.all(sha) as number[]).every((id) => ids.has(id)),
+      blobPath: blobOf.get(sha) ?? null,
+      whole: sourceImages.has(sha) || facesOf.all(sha).every((id) => ids.has(id)),
     }));
 
     const idList = [...ids];
-    const embeddings = (ws.db.prepare('SELECT run, face_id AS faceId, row FROM embeddings ORDER BY run, row').all() as Array<{ run: string; faceId: number; row: number }>)
+    const embeddings = ws.db.prepare<[], { run: string; faceId: number; row: number }>('SELECT run, face_id AS faceId, row FROM embeddings ORDER BY run, row').all()
       .filter((e) => ids.has(e.faceId));
     return {
       asked,

@@ -8,9 +8,11 @@ import { openIndex, VectorStore } from '../../src/index/index.ts';
 import { readRunHeader, runSpaceFiles } from '../../src/index/runs.ts';
 import { FaceIndex } from '../face-index.ts';
 import { writeDatasheet } from './datasheet.ts';
+import { ForgetStep, type ForgetFaceRow, type ForgetImageRow } from '../../src/contracts/rows.ts';
 
-export const STEPS = ['planned', 'descriptors', 'indexes', 'exports', 'caches', 'rows', 'blobs', 'done'] as const;
-export type Step = (typeof STEPS)[number];
+/** The journal's steps in order (the forget_requests.step column's values). */
+export const STEPS = ForgetStep.options;
+export type Step = ForgetStep;
 
 export interface StepContext {
   ws: Workspace;
@@ -18,28 +20,23 @@ export interface StepContext {
   requestId: number;
 }
 
-function planFaces(ctx: StepContext): Array<{ face_id: number; image_sha256: string; descriptor_row: number | null }> {
-  return ctx.ws.db.prepare('SELECT face_id, image_sha256, descriptor_row FROM forget_faces WHERE request_id = ? ORDER BY face_id').all(ctx.requestId) as Array<{
-    face_id: number;
-    image_sha256: string;
-    descriptor_row: number | null;
-  }>;
+type PlanFace = Omit<ForgetFaceRow, 'request_id'>;
+type PlanImage = Omit<ForgetImageRow, 'request_id'>;
+
+function planFaces(ctx: StepContext): PlanFace[] {
+  return ctx.ws.db
+    .prepare<[number], PlanFace>('SELECT face_id, image_sha256, descriptor_row FROM forget_faces WHERE request_id = ? ORDER BY face_id')
+    .all(ctx.requestId);
 }
 
-function planImages(ctx: StepContext): Array<{ sha256: string; blob_path: string | null; whole: number }> {
-  return ctx.ws.db.prepare('SELECT sha256, blob_path, whole FROM forget_images WHERE request_id = ? ORDER BY sha256').all(ctx.requestId) as Array<{
-    sha256: string;
-    blob_path: string | null;
-    whole: number;
-  }>;
+function planImages(ctx: StepContext): PlanImage[] {
+  return ctx.ws.db.prepare<[number], PlanImage>('SELECT sha256, blob_path, whole FROM forget_images WHERE request_id = ? ORDER BY sha256').all(ctx.requestId);
 }
 
 function planEmbeddings(ctx: StepContext): Map<string, Array<{ faceId: number; row: number }>> {
-  const rows = ctx.ws.db.prepare('SELECT run, face_id AS faceId, row FROM forget_embeddings WHERE request_id = ? ORDER BY run, row').all(ctx.requestId) as Array<{
-    run: string;
-    faceId: number;
-    row: number;
-  }>;
+  const rows = ctx.ws.db
+    .prepare<[number], { run: string; faceId: number; row: number }>('SELECT run, face_id AS faceId, row FROM forget_embeddings WHERE request_id = ? ORDER BY run, row')
+    .all(ctx.requestId);
   const byRun = new Map<string, Array<{ faceId: number; row: number }>>();
   for (const r of rows) byRun.set(r.run, [...(byRun.get(r.run) ?? []), { faceId: r.faceId, row: r.row }]);
   return byRun;
@@ -150,7 +147,7 @@ function rows(ctx: StepContext): void {
   const id = ctx.requestId;
   db.transaction(() => {
     const inPlan = 'SELECT face_id FROM forget_faces WHERE request_id = @id';
-    const runs = JSON.parse((db.prepare('SELECT runs FROM forget_requests WHERE id = ?').pluck().get(id) as string | null) ?? '[]') as Array<{ run: string; faces: number }>;
+    const runs = JSON.parse(db.prepare<[number], string | null>('SELECT runs FROM forget_requests WHERE id = ?').pluck().get(id) ?? '[]') as Array<{ run: string; faces: number }>;
     const affected = db.prepare('INSERT OR IGNORE INTO run_affected(run, request_id, faces) VALUES (?, ?, ?)');
     for (const r of runs) affected.run(r.run, id, r.faces);
     for (const table of ['decisions', 'tags', 'set_members', 'embeddings', 'run_faces']) {

@@ -18,6 +18,7 @@ import { OptOutMatcher } from '../privacy/optout.ts';
 import { summarize, type CurateSummary } from '../summary.ts';
 import { connect, QUEUE_NAME, QUEUE_PREFIX, redisOptions, SCHEMA_KEY } from './connection.ts';
 import { failShard, mergeShard, type MergeContext } from './merge.ts';
+import type { ItemRow, ShardRow } from '../../src/contracts/rows.ts';
 
 export interface CoordinateOptions {
   ws: Workspace;
@@ -45,7 +46,7 @@ const isLocal = (uri: string) => !/^https?:/i.test(uri);
 
 /** The workspace's token, made once: job ids carry it, so several workspaces can share one queue. */
 function tokenOf(ws: Workspace): string {
-  const row = ws.db.prepare("SELECT value FROM queue_meta WHERE key = 'token'").pluck().get() as string | undefined;
+  const row = ws.db.prepare<[], string>("SELECT value FROM queue_meta WHERE key = 'token'").pluck().get();
   if (row) return row;
   const token = randomBytes(6).toString('hex');
   ws.db.prepare("INSERT INTO queue_meta(key, value) VALUES ('token', ?)").run(token);
@@ -72,21 +73,21 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
   const jobConfig: ShardJob['config'] = { fetch: { ...config.fetch }, decode: { ...config.decode }, faces: { ...config.faces }, policy: { ...config.policy } };
 
   const q = {
-    queued: ws.db.prepare("SELECT id FROM shards WHERE state = 'queued' ORDER BY id").pluck(),
-    countQueued: ws.db.prepare("SELECT count(*) FROM shards WHERE state = 'queued'").pluck(),
-    state: ws.db.prepare('SELECT state FROM shards WHERE id = ?').pluck(),
-    itemsOf: ws.db.prepare("SELECT id, uri FROM items WHERE shard = ? AND status = 'pending' ORDER BY id"),
-    shardOfItem: ws.db.prepare('SELECT shard FROM items WHERE id = ?').pluck(),
-    sizeOf: ws.db.prepare('SELECT items FROM shards WHERE id = ?').pluck(),
+    queued: ws.db.prepare<[], number>("SELECT id FROM shards WHERE state = 'queued' ORDER BY id").pluck(),
+    countQueued: ws.db.prepare<[], number>("SELECT count(*) FROM shards WHERE state = 'queued'").pluck(),
+    state: ws.db.prepare<[number], ShardRow['state']>('SELECT state FROM shards WHERE id = ?').pluck(),
+    itemsOf: ws.db.prepare<[number], Pick<ItemRow, 'id' | 'uri'>>("SELECT id, uri FROM items WHERE shard = ? AND status = 'pending' ORDER BY id"),
+    shardOfItem: ws.db.prepare<[number], number | null>('SELECT shard FROM items WHERE id = ?').pluck(),
+    sizeOf: ws.db.prepare<[number], number>('SELECT items FROM shards WHERE id = ?').pluck(),
     newShard: ws.db.prepare('INSERT INTO shards(items) VALUES (?)'),
     assign: ws.db.prepare('UPDATE items SET shard = ? WHERE id = ?'),
-    unsharded: ws.db.prepare("SELECT id, uri FROM items WHERE source_id = ? AND status = 'pending' AND kind = 'image' AND shard IS NULL AND id > ? ORDER BY id LIMIT ?"),
+    unsharded: ws.db.prepare<[number, number, number], Pick<ItemRow, 'id' | 'uri'>>("SELECT id, uri FROM items WHERE source_id = ? AND status = 'pending' AND kind = 'image' AND shard IS NULL AND id > ? ORDER BY id LIMIT ?"),
   };
 
   const bar = makeProgress({ label: 'curate', total: 0, unit: 'items', silent: opts.quiet });
   const counts = { merged: 0, failed: 0, itemsDone: 0 };
   const failedReasons: Record<string, number> = Object.create(null);
-  const tick = (n: number) => bar.tick(n, { shards: `${counts.merged}+${counts.failed}/${(q.countQueued.get() as number) + counts.merged + counts.failed}`, accepted: faceIndex.acceptedThisRun, ...failedReasons });
+  const tick = (n: number) => bar.tick(n, { shards: `${counts.merged}+${counts.failed}/${q.countQueued.get()! + counts.merged + counts.failed}`, accepted: faceIndex.acceptedThisRun, ...failedReasons });
 
   async function enqueue(shard: number, items: ShardItem[]): Promise<void> {
     const data: ShardJob = { schema: SHARD_SCHEMA, run: token, shard, config: jobConfig, items };
@@ -113,9 +114,9 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
 
   /** Shards recorded as queued: enqueued again (a no-op for jobs Redis still holds, a repair for lost ones). */
   async function resume(onlyMissing: boolean): Promise<void> {
-    for (const shard of q.queued.all() as number[]) {
+    for (const shard of q.queued.all()) {
       if (onlyMissing && (await queue.getJob(jobId(shard)))) continue;
-      const items = (q.itemsOf.all(shard) as Array<{ id: number; uri: string }>).map((it) => ({ id: it.id, uri: it.uri, local: isLocal(it.uri) }));
+      const items = q.itemsOf.all(shard).map((it) => ({ id: it.id, uri: it.uri, local: isLocal(it.uri) }));
       if (items.length === 0) {
         ws.db.prepare("UPDATE shards SET state = 'merged', finished_at = datetime('now') WHERE id = ?").run(shard);
         continue;
@@ -145,7 +146,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
         } else {
           mergeShard(merge, parsed.data);
           counts.merged++;
-          tick(q.sizeOf.get(shard) as number);
+          tick(q.sizeOf.get(shard)!);
         }
       }
       // Merged (now or before a restart): the result leaves Redis.
@@ -178,7 +179,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
     const add = async (id: number, uri: string) => {
       buffer.push({ id, uri });
       if (buffer.length >= opts.shardSize) {
-        while ((q.countQueued.get() as number) >= maxQueued && !stopped()) await sleep(200);
+        while (q.countQueued.get()! >= maxQueued && !stopped()) await sleep(200);
         await flush(buffer);
       }
     };
@@ -202,7 +203,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
           if (stopped()) break;
           const itemRow = store.addItem(row.id, item.uri, item.meta, item.depth);
           if (itemRow.status !== 'pending') continue;
-          if ((q.shardOfItem.get(itemRow.id) as number | null) !== null) continue;
+          if (q.shardOfItem.get(itemRow.id) !== null) continue;
           if (optouts.matchesUri(itemRow.uri)) {
             store.finishItem(itemRow.id, { status: 'skipped', reason: 'opted_out', attempts: 0 });
             continue;
@@ -216,7 +217,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
         store.markSourceDone(row.id);
       } else {
         let after = 0;
-        for (let page; (page = q.unsharded.all(row.id, after, 500) as Array<{ id: number; uri: string }>).length && !stopped();) {
+        for (let page; (page = q.unsharded.all(row.id, after, 500)).length && !stopped();) {
           for (const it of page) {
             if (optouts.matchesUri(it.uri)) store.finishItem(it.id, { status: 'skipped', reason: 'opted_out', attempts: 0 });
             else await add(it.id, it.uri);
@@ -231,7 +232,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
 
   try {
     await redis.set(SCHEMA_KEY, SHARD_SCHEMA);
-    total = (ws.db.prepare("SELECT coalesce(sum(items), 0) FROM shards WHERE state = 'queued'").pluck().get() as number);
+    total = ws.db.prepare<[], number>("SELECT coalesce(sum(items), 0) FROM shards WHERE state = 'queued'").pluck().get()!;
     bar.setTotal(total);
     await resume(false);
     const reading = enumerate().catch((e) => {
@@ -247,7 +248,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
       } catch (e) {
         log.debug(`queue: ${(e as Error).message}`);
       }
-      if (enumerated && (q.countQueued.get() as number) === 0) break;
+      if (enumerated && q.countQueued.get()! === 0) break;
       if (handled === 0) await sleep(200);
     }
     await reading;
@@ -261,9 +262,9 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
   }
   const summary = summarize(ws.db, opts.set, sources.map((s) => s.uri), Date.now() - started);
   summary.interrupted = Boolean(signal?.aborted);
-  const shardRows = ws.db.prepare('SELECT state, count(*) AS n FROM shards GROUP BY state').all() as Array<{ state: string; n: number }>;
+  const shardRows = ws.db.prepare<[], Pick<ShardRow, 'state'> & { n: number }>('SELECT state, count(*) AS n FROM shards GROUP BY state').all();
   const n = (s: string) => shardRows.find((r) => r.state === s)?.n ?? 0;
-  const failedShards = (ws.db.prepare("SELECT id AS shard, error FROM shards WHERE state = 'failed' ORDER BY id").all() as Array<{ shard: number; error: string }>);
+  const failedShards = ws.db.prepare<[], { shard: number; error: string }>("SELECT id AS shard, error FROM shards WHERE state = 'failed' ORDER BY id").all();
   return {
     ...summary,
     queue: { shards: { total: n('merged') + n('failed') + n('queued'), merged: n('merged'), failed: n('failed'), queued: n('queued') }, failedShards },

@@ -11,6 +11,7 @@ import type { CurateStore, ItemOutcome, NewFace } from '../store.ts';
 import type { FaceIndex } from '../face-index.ts';
 import type { OptOutMatcher } from '../privacy/optout.ts';
 import { decodeDescriptor } from './analyse.ts';
+import type { ItemRow } from '../../src/contracts/rows.ts';
 
 const extensionOf: Record<string, string> = {
   jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif', avif: 'avif', heif: 'heic', tiff: 'tiff',
@@ -24,12 +25,7 @@ export interface MergeContext {
   set: string;
 }
 
-interface ItemState {
-  status: string;
-  uri: string;
-  meta: string | null;
-  shard: number | null;
-}
+type ItemState = Pick<ItemRow, 'status' | 'uri' | 'meta' | 'shard'>;
 
 function metaOf(text: string | null): Record<string, unknown> {
   try {
@@ -51,7 +47,7 @@ function outcomeOf(r: ShardItemResult): ItemOutcome {
 /** Merges one item; returns false when it was already finished (nothing written). */
 function mergeItem(ctx: MergeContext, shard: number, r: ShardItemResult): boolean {
   const { ws, store, faceIndex, optouts, set } = ctx;
-  const row = ws.db.prepare('SELECT status, uri, meta, shard FROM items WHERE id = ?').get(r.id) as ItemState | undefined;
+  const row = ws.db.prepare<[number], ItemState>('SELECT status, uri, meta, shard FROM items WHERE id = ?').get(r.id);
   // Not this shard's item (a result from another workspace's run that reused the id) or already done: skip.
   if (!row || row.shard !== shard || row.status !== 'pending') return false;
   const outcome = outcomeOf(r);

@@ -4,16 +4,11 @@
 /** A point in pixels: [x, y]. */
 export type Point = [x: number, y: number];
 
-/** A face box in pixels: [x, y, w, h], top-left corner and size — the face analyser's, the crop's and the manifest's form. */
+/**
+ * A box in pixels: [x, y, w, h], top-left corner and size. The one form of a box everywhere: the face analyser's,
+ * the crop square's, the manifest's and the web API's.
+ */
 export type Box = [x: number, y: number, w: number, h: number];
-
-/** The same box with named fields, the form the web API's face rows carry. */
-export interface BoxRect {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
 
 /** Head pose in degrees. */
 export interface Pose {

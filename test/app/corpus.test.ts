@@ -62,9 +62,9 @@ test.serial('held-out faces share no source, identity or picture with pre-traini
   // Every item that led to a held-out picture is a held-out source file.
   const db = new Database(join(ws, 'pros.db'), { readonly: true });
   try {
-    const uris = db.prepare("SELECT uri FROM items WHERE image_sha256 = ? AND status = 'ok'").pluck();
+    const uris = db.prepare<[string | undefined], string>("SELECT uri FROM items WHERE image_sha256 = ? AND status = 'ok'").pluck();
     for (const l of held) {
-      for (const u of uris.all(l.image) as string[]) t.true(split.groups.heldout.includes(groupOf(u.slice(out.length + 1))), u);
+      for (const u of uris.all(l.image)) t.true(split.groups.heldout.includes(groupOf(u.slice(out.length + 1))), u);
     }
   } finally {
     db.close();
@@ -99,7 +99,7 @@ test.serial('a rerun does no finished work twice; a stage whose record is gone r
   const count = () => {
     const d = db();
     try {
-      return d.prepare('SELECT count(*) FROM items').pluck().get() as number;
+      return d.prepare<[], number>('SELECT count(*) FROM items').pluck().get()!;
     } finally {
       d.close();
     }

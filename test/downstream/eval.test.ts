@@ -12,6 +12,7 @@ import { synthesize } from '../../training/downstream/synth/write.ts';
 import { evaluate } from '../../training/downstream/evaluate.ts';
 import { report } from '../../training/downstream/report.ts';
 import { reportGroups } from '../../src/evals.ts';
+import type { EvalRow } from '../../src/contracts/rows.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'pros-eval-'));
 const data = join(root, 'synth');
@@ -57,7 +58,7 @@ test.serial('landmarks: the patch-token head beats the mean-shape baseline', asy
   t.is(r.leakage.trainImages, 480);
   t.is(r.leakage.testImages, 120);
   t.deepEqual(r.leakage.overlaps, [], "different drawn faces are not taken for copies");
-  const extra = JSON.parse((ws.db.prepare("SELECT extra FROM evals WHERE run = 'mini' AND task = 'landmarks'").get() as { extra: string }).extra);
+  const extra = JSON.parse(ws.db.prepare<[], Pick<EvalRow, 'extra'>>("SELECT extra FROM evals WHERE run = 'mini' AND task = 'landmarks'").get()!.extra!);
   t.deepEqual(extra.leakage, r.leakage);
   t.regex(report(ws), /Test split vs mini's pre-training set: no overlap with the pre-training set found \(dHash ≤ 6, thumbnail correlation ≥ 0.88; 120 test images against 480 pre-training crops\)/);
   const rnd = await evaluate({ ws, tf, backend, task: 'landmarks', data, run: 'mini', backbone: 'random', epochs: 1, maxTrain: 20 });
@@ -75,7 +76,7 @@ test.serial('few-shot fine-tune over seeds, attributes with the random-init base
   const attr = await evaluate({ ws, tf, backend, task: 'attributes', data, run: 'mini', backbone: 'random', maxTrain: 200, epochs: 20 });
   t.is(attr.run, 'random');
   t.true(attr.rows.some((r) => r.metric === 'accuracy:Eyeglasses'));
-  const stored = ws.db.prepare("SELECT COUNT(*) AS n FROM evals WHERE run = 'mini' AND protocol = 'finetune' AND shots = 3").get() as { n: number };
+  const stored = ws.db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM evals WHERE run = 'mini' AND protocol = 'finetune' AND shots = 3").get()!;
   t.is(stored.n, ft.rows.filter((r) => r.run === 'mini').length);
   const md = report(ws);
   t.regex(md, /### expression · synthetic-rafdb:synth · finetune · 3-shot/);

@@ -14,6 +14,7 @@ import { testGroups } from '../../training/downstream/subsets.ts';
 import { landmarksTask } from '../../training/downstream/tasks/landmarks.ts';
 import { mulberry32 } from '../../training/downstream/synth/rng.ts';
 import type { Point } from '../../src/contracts/geometry.ts';
+import type { EvalRow } from '../../src/contracts/rows.ts';
 
 /** A face-like 68-point shape (jaw arc, brows, nose, eyes, mouth) at 64 px, jittered. */
 function shape(r: () => number): Point[] {
@@ -59,10 +60,10 @@ test('300W: test images are tagged common, challenge or private; full is common 
   const r = await evaluate({ ws, tf, backend: name, task: 'landmarks', data: root, backbone: 'random', preset: 'tiny', vit: { imageSize: 32, depth: 1 }, epochs: 5 });
   t.is(r.dataset, '300w/common');
   t.deepEqual(r.subsets!.map((s) => [s.dataset, s.test]), [['300w/challenge', 2], ['300w/full', 7], ['300w/private', 3]]);
-  const stored = ws.db.prepare("SELECT DISTINCT dataset FROM evals WHERE metric = 'nme' ORDER BY dataset").all() as Array<{ dataset: string }>;
+  const stored = ws.db.prepare<[], Pick<EvalRow, 'dataset'>>("SELECT DISTINCT dataset FROM evals WHERE metric = 'nme' ORDER BY dataset").all();
   t.deepEqual(stored.map((x) => x.dataset), ['300w/challenge', '300w/common', '300w/full', '300w/private']);
   // NME is a mean over faces: full is the face-weighted mean of common and challenge, with nothing of private in it.
-  const nmeOf = (ds: string, run: string) => (ws.db.prepare("SELECT value FROM evals WHERE dataset = ? AND run = ? AND metric = 'nme'").get(ds, run) as { value: number }).value;
+  const nmeOf = (ds: string, run: string) => ws.db.prepare<[string, string], Pick<EvalRow, 'value'>>("SELECT value FROM evals WHERE dataset = ? AND run = ? AND metric = 'nme'").get(ds, run)!.value;
   for (const run of ['random', 'mean-shape']) {
     const full = (5 * nmeOf('300w/common', run) + 2 * nmeOf('300w/challenge', run)) / 7;
     t.true(Math.abs(nmeOf('300w/full', run) - full) < 1e-6, `${run}: full ${nmeOf('300w/full', run)} vs ${full}`);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startFaultServer, FAULT_FETCH_CONFIG } from '../helpers/fault-server.ts';
 import { pros } from '../helpers/cli.ts';
+import type { ItemRow } from '../../src/contracts/rows.ts';
 
 /** Items that fetch fine but must not be curated, and why (decided by sniffing and decoding, not headers). */
 const decodeOutcome: Record<string, { status: string; reason: string }> = {
@@ -31,15 +32,15 @@ test('every URL of a hostile server ends with its expected status and reason', a
   t.is(summary.items.pending, 0, 'nothing left pending');
 
   const db = new Database(join(dir, 'ws', 'pros.db'), { readonly: true });
-  const row = db.prepare('SELECT status, reason FROM items WHERE uri = ?');
+  const row = db.prepare<[string], Pick<ItemRow, 'status' | 'reason'>>('SELECT status, reason FROM items WHERE uri = ?');
   for (const route of routes) {
-    const got = row.get(server.url(route.path)) as { status: string; reason: string | null } | undefined;
+    const got = row.get(server.url(route.path));
     const want = decodeOutcome[route.path] ?? route.expect;
     t.truthy(got, `${route.path} recorded`);
-    t.is(got!.status, want.status, `${route.path} status`);
+    t.is<string, string>(got!.status, want.status, `${route.path} status`);
     if (want.reason) t.is(got!.reason, want.reason, `${route.path} reason`);
   }
-  const invalid = db.prepare("SELECT uri, status, reason FROM items WHERE uri NOT LIKE 'http://127.0.0.1%' ORDER BY uri").all() as Array<{ uri: string; status: string; reason: string }>;
+  const invalid = db.prepare<[], Pick<ItemRow, 'uri' | 'status' | 'reason'>>("SELECT uri, status, reason FROM items WHERE uri NOT LIKE 'http://127.0.0.1%' ORDER BY uri").all();
   t.deepEqual(invalid.map((i) => [i.status, i.reason]), [
     ['failed', 'unsupported_scheme'],
     ['failed', 'relative_url'],

@@ -1,7 +1,7 @@
 // End-to-end `pros curate` on real parts: package photos, generated non-faces, copies, the real face models,
 // SQLite, the ANN index and the CLI process itself (including a kill -9 in the middle of a run).
 import test from 'ava';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -43,16 +43,27 @@ interface Snapshot {
   acceptedIds: number[];
 }
 
+/** The files finished work leaves (image blobs, exported crops, the descriptor file), with their sizes and mtimes. */
+function workFiles(wsDir: string): string[] {
+  const dirs = [join(wsDir, 'images'), join(wsDir, 'curated', 'people', 'crops')];
+  const files = [join(wsDir, 'index', 'descriptors.f32')];
+  for (const d of dirs) for (const e of readdirSync(d, { recursive: true, withFileTypes: true })) if (e.isFile()) files.push(join(e.parentPath, e.name));
+  return files.sort().map((f) => {
+    const st = statSync(f);
+    return `${f.slice(wsDir.length)} ${st.size} ${st.mtimeMs}`;
+  });
+}
+
 /** The workspace's content without ids or timestamps, which differ between runs by completion order. */
 function snapshot(wsDir: string): Snapshot {
   const db = new Database(join(wsDir, 'pros.db'), { readonly: true });
-  const items = db.prepare("SELECT replace(uri, ?, '') AS u, status, coalesce(reason, '') AS r, coalesce(image_sha256, '') AS s FROM items ORDER BY u").all(corpus) as Array<Record<string, string>>;
-  const images = db.prepare('SELECT sha256, status, coalesce(reason, \'\') AS r, n_faces FROM images ORDER BY sha256').all() as Array<Record<string, string>>;
-  const faces = db.prepare(
+  const items = db.prepare<[string], Record<string, string>>("SELECT replace(uri, ?, '') AS u, status, coalesce(reason, '') AS r, coalesce(image_sha256, '') AS s FROM items ORDER BY u").all(corpus);
+  const images = db.prepare<[], Record<string, string>>('SELECT sha256, status, coalesce(reason, \'\') AS r, n_faces FROM images ORDER BY sha256').all();
+  const faces = db.prepare<[], Record<string, string>>(
     `SELECT f.image_sha256, f.idx, f.status, coalesce(f.reason, '') AS r, coalesce(d.image_sha256, '') AS dup
      FROM faces f LEFT JOIN faces d ON d.id = f.dup_of ORDER BY f.image_sha256, f.idx`,
-  ).all() as Array<Record<string, string>>;
-  const acceptedIds = db.prepare("SELECT id FROM faces WHERE status = 'accepted' ORDER BY id").pluck().all() as number[];
+  ).all();
+  const acceptedIds = db.prepare<[], number>("SELECT id FROM faces WHERE status = 'accepted' ORDER BY id").pluck().all();
   db.close();
   return {
     items: items.map((r) => `${r.u} ${r.status} ${r.r} ${r.s}`),
@@ -97,9 +108,9 @@ test.serial('a folder is curated: faces accepted, crowds and non-faces rejected,
   ).pluck().get();
   t.is(acceptedFromNonFaces, 0, 'no face accepted from a non-face image');
   // The larger copy is kept; the smaller is its duplicate.
-  const dup = db.prepare(
+  const dup = db.prepare<[], string>(
     `SELECT i.uri FROM faces f JOIN items i ON i.image_sha256 = f.image_sha256 WHERE f.status = 'duplicate'`,
-  ).pluck().all() as string[];
+  ).pluck().all();
   t.true(dup.every((u) => u.endsWith('cage-smaller.jpg')), dup.join(','));
   db.close();
 
@@ -125,12 +136,14 @@ test.serial('a folder is curated: faces accepted, crowds and non-faces rejected,
 
 test.serial('rerunning the same command does no finished work twice', async (t) => {
   const before = snapshot(reference.ws);
+  const filesBefore = workFiles(reference.ws);
   const r = await pros(['curate', corpus, '-w', reference.ws, '--set', 'people', '--json']);
   t.is(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   t.deepEqual(snapshot(reference.ws), before);
   t.deepEqual(s.faces, reference.json.faces);
-  t.true(s.elapsedSec < reference.json.elapsedSec, `rerun ${s.elapsedSec}s vs first ${reference.json.elapsedSec}s`);
+  // No finished work done again: no descriptor appended, no blob copied, no crop cut again (same sizes and times).
+  t.deepEqual(workFiles(reference.ws), filesBefore);
 });
 
 test.serial('kill -9 in the middle of a run, then a rerun, ends where an uninterrupted run ends', async (t) => {
@@ -143,7 +156,7 @@ test.serial('kill -9 in the middle of a run, then a rerun, ends where an uninter
     if (!existsSync(dbFile)) continue;
     try {
       const db = new Database(dbFile, { readonly: true });
-      const n = db.prepare("SELECT count(*) FROM items WHERE status != 'pending'").pluck().get() as number;
+      const n = db.prepare<[], number>("SELECT count(*) FROM items WHERE status != 'pending'").pluck().get()!;
       db.close();
       if (n >= 4) break;
     } catch {

@@ -14,7 +14,7 @@ test('reject, tag and add to a set from the CLI; export and search follow', asyn
   const ws = mkdtempSync(join(tmpdir(), 'pros-cur-ws-'));
   t.is((await pros(['curate', corpus, '-w', ws, '--set', 'people', '-q'])).code, 0);
   const db = new Database(join(ws, 'pros.db'), { readonly: true });
-  const ids = db.prepare("SELECT f.id FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE f.status = 'accepted' ORDER BY i.origin").pluck().all() as number[];
+  const ids = db.prepare<[], number>("SELECT f.id FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE f.status = 'accepted' ORDER BY i.origin").pluck().all();
   t.is(ids.length, 3);
   const [audrey, cage] = ids;
 

@@ -110,12 +110,11 @@ test('a decompression bomb is refused from its header (JPEG and PNG)', async (t)
   png.writeUInt32BE(60000, 16);
   png.writeUInt32BE(60000, 20);
   png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
+  // The reason shows the refusal came from the header: decoding 3.6 gigapixels would fail otherwise, or not at all.
   for (const bytes of [jpeg, png]) {
-    const started = Date.now();
     const d = await decodeImage(bytes, cfg);
     t.false(d.ok);
     if (!d.ok) t.is(d.reason, 'too_many_pixels', d.detail);
-    t.true(Date.now() - started < 1000);
   }
 });
 

@@ -76,20 +76,20 @@ test('the robots.txt cache is bounded: an origin dropped from it is fetched agai
 
 test('Retry-After is honoured up to the cap', async (t) => {
   const server = await startFaultServer();
-  const fetcher = new Fetcher(FAULT_FETCH_CONFIG, { retryAfterCapMs: 200 });
+  // The waits the fetcher takes are what it is told: counted and compared, not timed.
+  const waits: Array<{ ms: number; retryAfter: boolean }> = [];
+  const fetcher = new Fetcher(FAULT_FETCH_CONFIG, { retryAfterCapMs: 200, onWait: ({ ms, retryAfter }) => waits.push({ ms, retryAfter }) });
   t.teardown(async () => { fetcher.close(); await server.close(); });
-  const t0 = Date.now();
   const o = await fetcher.fetch(server.url('/throttled.jpg?after=30'));
-  const ms = Date.now() - t0;
   t.true(o.ok);
   t.is(o.attempts, 2);
-  t.true(ms >= 190 && ms < 5_000, `waited ${ms} ms for a capped Retry-After of 30 s`);
+  t.deepEqual(waits, [{ ms: 200, retryAfter: true }], 'one wait, a Retry-After of 30 s capped at 200 ms');
   // With a 5 s backoff, only honouring Retry-After: 0 makes the retry come at once.
-  const patient = new Fetcher({ ...FAULT_FETCH_CONFIG, backoffMs: 5_000 });
+  waits.length = 0;
+  const patient = new Fetcher({ ...FAULT_FETCH_CONFIG, backoffMs: 5_000 }, { onWait: ({ ms, retryAfter }) => waits.push({ ms, retryAfter }) });
   t.teardown(() => patient.close());
-  const t1 = Date.now();
   t.true((await patient.fetch(server.url('/throttled.jpg?after=0'))).ok);
-  t.true(Date.now() - t1 < 2_000, 'Retry-After: 0 retries at once');
+  t.deepEqual(waits, [{ ms: 0, retryAfter: true }], 'Retry-After: 0 retries at once, not after the backoff');
 });
 
 test('opt-outs can be turned off: robots and noai', async (t) => {
@@ -129,11 +129,10 @@ test('bad URLs, schemes, refused connections, DNS failures and aborts get their 
   const server = await startFaultServer();
   t.teardown(() => server.close());
   const ctrl = new AbortController();
-  const t0 = Date.now();
   setTimeout(() => ctrl.abort(), 100);
   const aborted = await fetcher.fetch(server.url('/hang'), { signal: ctrl.signal });
-  t.true(!aborted.ok && aborted.reason === 'aborted');
-  t.true(Date.now() - t0 < FAULT_FETCH_CONFIG.totalTimeoutMs, 'an abort ends the fetch before its timeout');
+  // A hanging request ends by the abort or by its timeout; the reason says which came first.
+  t.true(!aborted.ok && aborted.reason === 'aborted', JSON.stringify(aborted));
 });
 
 test('robots.txt answering 5xx skips the host; 4xx allows all; a group naming our product token applies', async (t) => {
@@ -210,11 +209,11 @@ testIf(hasPython, 'python3 not installed')('a connect that never completes ends 
   const port = await new Promise<number>((r) => py.stdout.once('data', (d) => r(Number(String(d).trim()))));
   for (let i = 0; i < 4; i++) fillers.push(net.connect(port, '127.0.0.1').on('error', () => {}));
   await new Promise((r) => setTimeout(r, 100));
-  const fetcher = new Fetcher({ ...FAULT_FETCH_CONFIG, respectRobots: false, retries: 1 });
+  const waits: Array<{ retryAfter: boolean }> = [];
+  const fetcher = new Fetcher({ ...FAULT_FETCH_CONFIG, respectRobots: false, retries: 1 }, { onWait: ({ retryAfter }) => waits.push({ retryAfter }) });
   t.teardown(() => fetcher.close());
-  const t0 = Date.now();
   const o = await fetcher.fetch(`http://127.0.0.1:${port}/a.jpg`);
-  const ms = Date.now() - t0;
+  // Both tries timed out connecting (the reason), with one backoff between them (the count).
   t.true(!o.ok && o.reason === 'connect_timeout' && o.attempts === 2, JSON.stringify(o));
-  t.true(ms >= 2 * FAULT_FETCH_CONFIG.connectTimeoutMs && ms < FAULT_FETCH_CONFIG.totalTimeoutMs * 2, `${ms} ms`);
+  t.deepEqual(waits, [{ retryAfter: false }]);
 });

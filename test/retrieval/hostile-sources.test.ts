@@ -12,6 +12,7 @@ import { Fetcher } from '../../retrieval/fetch/index.ts';
 import { readSource, SourceError, type ReadOptions, type RejectedEntry, type SourceItem, type SourceRef } from '../../retrieval/sources/index.ts';
 import { META_LIMITS, rowMeta } from '../../retrieval/sources/meta.ts';
 import { pros } from '../helpers/cli.ts';
+import type { ItemRow } from '../../src/contracts/rows.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pros-hostile-src-'));
 const fetcher = new Fetcher(defaults.fetch);
@@ -102,7 +103,7 @@ test('folder: FIFOs, symbolic-link loops and dangling links are recorded as entr
   const r = await pros(['curate', root, '-w', ws, '--workers', '1', '--no-export', '--json']);
   t.is(r.code, 0, r.stderr);
   const db = new Database(join(ws, 'pros.db'), { readonly: true });
-  const got = db.prepare('SELECT uri, status, reason FROM items WHERE reason IS NOT NULL AND uri != ? ORDER BY uri').all(join(root, 'a.jpg')) as Array<{ uri: string; status: string; reason: string }>;
+  const got = db.prepare<[string], Pick<ItemRow, 'uri' | 'status' | 'reason'>>('SELECT uri, status, reason FROM items WHERE reason IS NOT NULL AND uri != ? ORDER BY uri').all(join(root, 'a.jpg'));
   db.close();
   t.deepEqual(got.map((g) => `${g.uri.slice(root.length + 1)} ${g.status} ${g.reason}`), [
     'dangling.jpg failed not_found',

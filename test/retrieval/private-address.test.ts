@@ -13,6 +13,7 @@ import { defaults } from '../../src/config.ts';
 import { Fetcher } from '../../retrieval/fetch/index.ts';
 import { addressRange, HostResolver, isPublicAddress } from '../../retrieval/fetch/resolver.ts';
 import { pros } from '../helpers/cli.ts';
+import type { ItemRow } from '../../src/contracts/rows.ts';
 
 test('only public unicast addresses are public; every internal or special range is not', (t) => {
   const refused = [
@@ -143,7 +144,7 @@ test('pros curate: a page embedding and redirecting to a second loopback port re
   const start = `${first.origin}/index.html`;
   const items = (ws: string) => {
     const db = new Database(join(ws, 'pros.db'), { readonly: true });
-    const rows = db.prepare('SELECT uri, kind, status, reason FROM items ORDER BY uri').all() as Array<{ uri: string; kind: string; status: string; reason: string | null }>;
+    const rows = db.prepare<[], Pick<ItemRow, 'uri' | 'kind' | 'status' | 'reason'>>('SELECT uri, kind, status, reason FROM items ORDER BY uri').all();
     db.close();
     return rows;
   };

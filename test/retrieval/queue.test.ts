@@ -24,7 +24,7 @@ let localAccepted: string[];
 /** Accepted faces by content (image sha256 and rank), which do not depend on ids or completion order. */
 function accepted(ws: string): string[] {
   const db = new Database(join(ws, 'pros.db'), { readonly: true });
-  const rows = db.prepare("SELECT image_sha256 || '#' || idx FROM faces WHERE status = 'accepted' ORDER BY 1").pluck().all() as string[];
+  const rows = db.prepare<[], string>("SELECT image_sha256 || '#' || idx FROM faces WHERE status = 'accepted' ORDER BY 1").pluck().all();
   db.close();
   return rows;
 }
@@ -32,7 +32,7 @@ function accepted(ws: string): string[] {
 /** Every input URL has exactly one row, none pending; no face stored twice. */
 function checkComplete(t: { is: (a: unknown, b: unknown, m?: string) => void; deepEqual: (a: unknown, b: unknown, m?: string) => void }, ws: string): void {
   const db = new Database(join(ws, 'pros.db'), { readonly: true });
-  const uris = db.prepare("SELECT uri FROM items WHERE kind = 'image' ORDER BY uri").pluck().all() as string[];
+  const uris = db.prepare<[], string>("SELECT uri FROM items WHERE kind = 'image' ORDER BY uri").pluck().all();
   t.deepEqual(uris, [...corpus.urls].sort(), 'one row per input URL');
   t.is(db.prepare("SELECT count(*) FROM items WHERE status NOT IN ('ok', 'failed', 'skipped')").pluck().get(), 0, 'nothing left pending');
   t.is(
@@ -48,7 +48,7 @@ function dbValue<T>(ws: string, sql: string): T | undefined {
   try {
     const db = new Database(join(ws, 'pros.db'), { readonly: true, timeout: 2_000 });
     try {
-      return db.prepare(sql).pluck().get() as T;
+      return db.prepare<[], T>(sql).pluck().get();
     } finally {
       db.close();
     }

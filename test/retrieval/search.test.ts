@@ -1,7 +1,7 @@
 // `pros search` and `pros expand` on a workspace curated from real photos: frames of one person find each other
 // before they find other people.
 import test from 'ava';
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -26,7 +26,7 @@ test.before(async () => {
 
 function originOf(faceId: number): string {
   const db = new Database(join(ws, 'pros.db'), { readonly: true });
-  const o = db.prepare('SELECT i.origin FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE f.id = ?').pluck().get(faceId) as string;
+  const o = db.prepare<[number], string>('SELECT i.origin FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE f.id = ?').pluck().get(faceId)!;
   db.close();
   return o;
 }
@@ -43,7 +43,7 @@ test('search by image: the nearest faces of an unseen frame are the other frames
 
 test('search by face id excludes the face itself and prints a readable table', async (t) => {
   const db = new Database(join(ws, 'pros.db'), { readonly: true });
-  const id = db.prepare("SELECT f.id FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE i.origin LIKE '%franck_02159%'").pluck().get() as number;
+  const id = db.prepare<[], number>("SELECT f.id FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE i.origin LIKE '%franck_02159%'").pluck().get()!;
   db.close();
   const json = JSON.parse((await pros(['search', String(id), '-w', ws, '--k', '3', '--json'])).stdout);
   t.false(json[0].neighbours.some((n: { faceId: number }) => n.faceId === id));
@@ -69,4 +69,17 @@ test('expand a folder seed into a new set, exported under the set contract', asy
   const missing = await pros(['expand', '--seed', 'nobody', '--into', 'x', '-w', ws]);
   t.is(missing.code, 2);
   t.regex(missing.stderr, /nobody/);
+});
+
+test('expand counts and names the seed images it cannot decode, and expands from the rest', async (t) => {
+  const seeds = mkdtempSync(join(tmpdir(), 'pros-seed-bad-'));
+  copyFileSync(photo(franck[0]), join(seeds, franck[0]));
+  writeFileSync(join(seeds, 'broken.jpg'), 'not an image at all');
+  writeFileSync(join(seeds, 'truncated.jpg'), readFileSync(photo('cage.jpg')).subarray(0, 200));
+  const r = await pros(['expand', '--seed', seeds, '--into', 'franck-bad', '--k', '3', '-w', ws, '--json']);
+  t.is(r.code, 0, r.stderr);
+  const res = JSON.parse(r.stdout);
+  t.is(res.seeds, 1, 'the one good seed face is used');
+  t.is(res.droppedSeeds, 2, 'both undecodable seeds are counted');
+  for (const name of ['broken', 'truncated']) t.regex(r.stderr, new RegExp(`expand: seed \\S*${name}\\.jpg: not a usable image`));
 });

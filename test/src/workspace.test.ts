@@ -13,6 +13,6 @@ test('a new workspace is migrated to the latest schema in WAL mode, and reopenin
   ws.db.prepare("INSERT INTO sources(kind, uri) VALUES ('folder', '/x')").run();
   ws.close();
   const again = openWorkspace(root);
-  t.is((again.db.prepare('SELECT count(*) AS n FROM sources').get() as { n: number }).n, 1);
+  t.is(again.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM sources').get()!.n, 1);
   again.close();
 });

@@ -13,6 +13,7 @@ import { loadBackend } from '../../src/backend.ts';
 import { inputPixels, loadGraphEmbedder } from '../../src/model/embedder.ts';
 import { train } from '../../training/launcher.ts';
 import { makeSet, testOverrides } from './_fixtures.ts';
+import type { EmbeddingRow } from '../../src/contracts/rows.ts';
 
 test('embeds a set with the trained teacher into the run index, resumably', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'pros-embed-'));
@@ -45,7 +46,7 @@ test('embeds a set with the trained teacher into the run index, resumably', asyn
   t.true(existsSync(s.vectors));
 
   const w2 = openWorkspace(ws);
-  const rows = w2.db.prepare('SELECT face_id, row FROM embeddings WHERE run = ? ORDER BY row').all('emb') as Array<{ face_id: number; row: number }>;
+  const rows = w2.db.prepare<[string], Omit<EmbeddingRow, 'run'>>('SELECT face_id, row FROM embeddings WHERE run = ? ORDER BY row').all('emb');
   w2.close();
   t.deepEqual(rows.map((r) => r.face_id), ids);
   const store = VectorStore.open(s.vectors, 64);

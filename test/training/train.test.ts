@@ -16,6 +16,7 @@ import { buildSchedules } from '../../training/schedule.ts';
 import { buildModel, modelTensors, trainStep } from '../../training/trainer.ts';
 import { resolveBackbone, loadBackbone } from '../../training/backbone.ts';
 import { makeSet, testOverrides } from './_fixtures.ts';
+import type { RunRow } from '../../src/contracts/rows.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'pros-train-'));
 const data = await makeSet(join(root, 'set'), 32);
@@ -47,8 +48,8 @@ test.serial('a short run: loss goes down, finite, prototypes in use, teacher not
     t.true(key in lines[23], key);
   }
   const w = openWorkspace(ws);
-  t.is((w.db.prepare('SELECT count(*) n FROM metrics WHERE run = ?').get('short') as { n: number }).n, 24);
-  t.is((w.db.prepare('SELECT status FROM runs WHERE name = ?').get('short') as { status: string }).status, 'done');
+  t.is(w.db.prepare<[string], { n: number }>('SELECT count(*) n FROM metrics WHERE run = ?').get('short')!.n, 24);
+  t.is(w.db.prepare<[string], Pick<RunRow, 'status'>>('SELECT status FROM runs WHERE name = ?').get('short')!.status, 'done');
   w.close();
   // The saved teacher loads as a backbone.
   const { tf } = await loadBackend('wasm', { quiet: true });
@@ -130,7 +131,7 @@ test.serial('a non-finite loss stops the run with a clear message and keeps the 
   t.is(state.step, s.step);
   t.true(Number.isFinite(state.lastLoss));
   const w = openWorkspace(ws);
-  t.is((w.db.prepare('SELECT status FROM runs WHERE name = ?').get('nan') as { status: string }).status, 'failed');
+  t.is(w.db.prepare<[string], Pick<RunRow, 'status'>>('SELECT status FROM runs WHERE name = ?').get('nan')!.status, 'failed');
   w.close();
 });
 

@@ -30,7 +30,7 @@ test.after.always(async () => {
 
 const open = (path: string): Promise<Page> => openPage(browser, f.url + path, problems, path);
 const shot = (page: Page, name: string) => page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true });
-const one = (sql: string, ...args: unknown[]) => f.ws.db.prepare(sql).pluck().get(...args) as any;
+const one = <T = number>(sql: string, ...args: unknown[]) => f.ws.db.prepare<unknown[], T>(sql).pluck().get(...args)!;
 const faceOf = (file: string) => one(`SELECT f.id FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE i.origin LIKE ? ORDER BY f.idx`, `%/${file}`) as number;
 const xss = (page: Page) => page.evaluate(() => (window as any).__xss);
 
@@ -79,7 +79,7 @@ test.serial('image grid: a crowd image shows every face box', async (t) => {
 });
 
 test.serial('detail page: faces drawn with boxes and landmarks; hostile caption and file name are only text', async (t) => {
-  const sha = one(`SELECT sha256 FROM images WHERE origin LIKE '%audrey.jpg'`);
+  const sha = one<string>(`SELECT sha256 FROM images WHERE origin LIKE '%audrey.jpg'`);
   const page = await open('/grid.html?status=accepted');
   await page.waitForSelector('figure.tile');
   await page.click(`figure.tile[data-id="${faceOf('audrey.jpg')}"] a[href^="image.html"]`);
@@ -149,8 +149,8 @@ test.serial('reject a face in the grid: gone from the accepted filter, recorded 
   await page.click('#do-reject');
   await page.waitForSelector(`figure.tile[data-id="${id}"]`, { state: 'detached' });
   t.is(await page.locator('figure.tile').count(), one(`SELECT COUNT(*) FROM faces WHERE status = 'accepted'`));
-  t.is(one('SELECT status FROM faces WHERE id = ?', id), 'rejected');
-  t.is(one('SELECT who FROM decisions WHERE face_id = ? ORDER BY id DESC', id), 'carol');
+  t.is(one<string>('SELECT status FROM faces WHERE id = ?', id), 'rejected');
+  t.is(one<string>('SELECT who FROM decisions WHERE face_id = ? ORDER BY id DESC', id), 'carol');
   await shot(page, 'grid-after-reject');
   await page.close();
 });

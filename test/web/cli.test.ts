@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pros, startPros } from '../helpers/cli.ts';
+import { getJson } from './helpers.ts';
 
 test('serve an empty workspace, answer with empty states, stop on SIGINT', async (t) => {
   const ws = mkdtempSync(join(tmpdir(), 'pros-web-empty-'));
@@ -19,15 +20,15 @@ test('serve an empty workspace, answer with empty states, stop on SIGINT', async
     child.once('close', () => reject(new Error('serve exited before listening')));
   });
   t.regex(url, /^http:\/\/127\.0\.0\.1:\d+$/);
-  const overview = (await (await fetch(`${url}/api/overview`)).json()) as any;
+  const overview = (await getJson(url, '/api/overview')).body;
   t.is(overview.totals.faces, 0);
   t.deepEqual(overview.sets, []);
   t.deepEqual(overview.faceRatio.accepted, Array(20).fill(0));
-  const grid = (await (await fetch(`${url}/api/faces`)).json()) as any;
+  const grid = (await getJson(url, '/api/faces')).body;
   t.deepEqual(grid, { total: 0, offset: 0, limit: 60, faces: [] });
-  t.deepEqual(((await (await fetch(`${url}/api/runs`)).json()) as any).runs, []);
-  t.deepEqual(((await (await fetch(`${url}/api/evals`)).json()) as any).results, []);
-  t.deepEqual(((await (await fetch(`${url}/api/search/spaces`)).json()) as any).spaces, ['human']);
+  t.deepEqual((await getJson(url, '/api/runs')).body.runs, []);
+  t.deepEqual((await getJson(url, '/api/evals')).body.results, []);
+  t.deepEqual((await getJson(url, '/api/search/spaces')).body.spaces, ['human']);
   t.is((await fetch(`${url}/grid.html`)).status, 200);
   child.kill('SIGINT');
   const r = await done;

@@ -15,7 +15,7 @@ import { report } from '../../training/downstream/report.ts';
 import { exportSet } from '../../retrieval/export.ts';
 import sharp from 'sharp';
 import { pros } from '../helpers/cli.ts';
-import { post } from './helpers.ts';
+import { getJson, post } from './helpers.ts';
 
 let root: string;
 let ws: Workspace;
@@ -41,10 +41,7 @@ test.after.always(async () => {
   ws?.close();
 });
 
-const get = async (path: string) => {
-  const r = await fetch(s.url + path);
-  return { status: r.status, body: (await r.json()) as any };
-};
+const get = <P extends string>(path: P) => getJson(s.url, path);
 
 /** What the server process writes to stderr while `fn` runs (the error handler logs internal errors there). */
 async function stderrDuring(fn: () => Promise<void>): Promise<string> {
@@ -94,9 +91,9 @@ test.serial('an unreadable stored evaluation row is skipped and reported, in /ap
     { id: bad, reason: 'extra is not valid JSON' },
     { id: text, reason: 'value is not a finite number' },
   ]);
-  const g = body.groups.find((x: any) => x.task === 'expression');
-  t.deepEqual(g.entries.map((e: any) => [e.run, e.seeds]).sort(), [['constructor', 1], ['human', 1]]);
-  t.is(g.entries.find((e: any) => e.run === 'constructor').about, 'run not in this workspace');
+  const g = body.groups.find((x) => x.task === 'expression')!;
+  t.deepEqual(g.entries.map((e) => [e.run, e.seeds]).sort(), [['constructor', 1], ['human', 1]]);
+  t.is(g.entries.find((e) => e.run === 'constructor')?.about, 'run not in this workspace');
   t.regex(report(ws), new RegExp(`2 stored results skipped: row ${bad} \\(extra is not valid JSON\\)`));
   const cli = await pros(['report', '-w', root]);
   t.is(cli.code, 0, cli.stderr);
@@ -108,7 +105,7 @@ test.serial('a thumbnail of a stored blob that is not an image is a 422, not a 5
     for (const path of [`/api/images/${SHA_TEXT}/thumb`, `/api/faces/${faceId}/thumb`]) {
       const r = await get(path);
       t.is(r.status, 422, path);
-      t.regex(r.body.error, /cannot be decoded/);
+      t.regex(r.body.error!, /cannot be decoded/);
     }
   });
   t.notRegex(logged, /internal|stack|at /);
@@ -177,7 +174,7 @@ test.serial('face ids past 2^53 are refused, not rounded to a neighbour', async 
   for (const path of ['/api/faces/9007199254740993', '/api/faces/9007199254740993/thumb', '/api/search?face=9007199254740993']) {
     const r = await get(path);
     t.is(r.status, 400, path);
-    t.regex(r.body.error, /below 2\^53/);
+    t.regex(r.body.error!, /below 2\^53/);
   }
   t.is((await get('/api/faces/9007199254740991')).status, 404, 'the largest safe id is an id');
   const cli = await pros(['curation', 'tag', 'x', '9007199254740993', '-w', root]);

@@ -14,6 +14,10 @@ import { serve, type Serving } from '../../web/server.ts';
 import { VectorStore } from '../../src/index/index.ts';
 import { openRunSpace } from '../../src/index/runs.ts';
 import { DESCRIPTOR_DIM } from '../../retrieval/face-index.ts';
+import type {
+  AuditReply, ErrorReply, EvalsReply, Face, FacePage, FilterChoices, ForgetPreviewReply, ImageDetail, ImagePage, LineageReply, Overview,
+  RunCurves, RunsReply, SearchReply, SearchSpacesReply,
+} from '../../src/contracts/api.ts';
 
 export const photo = (name: string) => {
   const p = packagePhotos().find((x) => x.endsWith(`/${name}`));
@@ -105,8 +109,8 @@ export function addRun(ws: Workspace, name: string, steps: number): void {
  */
 export async function addRunEmbeddings(ws: Workspace, config: ProsConfig, run: string, dim = 64, opts: { indexSaved?: boolean } = {}): Promise<void> {
   const human = VectorStore.open(join(ws.paths.index, 'descriptors.f32'), DESCRIPTOR_DIM);
-  const faces = ws.db.prepare(`SELECT id, descriptor_row AS row FROM faces WHERE status = 'accepted' AND descriptor_row IS NOT NULL`)
-    .all() as Array<{ id: number; row: number }>;
+  const faces = ws.db.prepare<[], { id: number; row: number }>(`SELECT id, descriptor_row AS row FROM faces WHERE status = 'accepted' AND descriptor_row IS NOT NULL`)
+    .all();
   let seed = 12345;
   const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296) - 0.5;
   const proj = Float32Array.from({ length: DESCRIPTOR_DIM * dim }, rand);
@@ -157,4 +161,31 @@ export function post(url: string, path: string, body: unknown, headers: Record<s
     headers: { 'content-type': 'application/json', origin: url, ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
+}
+
+/**
+ * The reply type of a GET path, from the API's one set of reply types (src/contracts/api.ts): a test reads a reply
+ * through it, so a key renamed on the server side fails the typecheck here. More specific paths come first.
+ */
+export type Reply<P extends string> =
+  P extends `/api/overview${string}` ? Overview
+  : P extends `/api/faces/${string}` ? Face
+  : P extends `/api/faces${string}` ? FacePage
+  : P extends `/api/filters${string}` ? FilterChoices
+  : P extends `/api/images/${string}` ? ImageDetail
+  : P extends `/api/images${string}` ? ImagePage
+  : P extends `/api/search/spaces${string}` ? SearchSpacesReply
+  : P extends `/api/search${string}` ? SearchReply
+  : P extends `/api/runs/${string}/metrics${string}` ? RunCurves
+  : P extends `/api/runs/${string}/lineage${string}` ? LineageReply
+  : P extends `/api/runs${string}` ? RunsReply
+  : P extends `/api/evals${string}` ? EvalsReply
+  : P extends `/api/privacy/forget/preview${string}` ? ForgetPreviewReply
+  : P extends `/api/privacy/audit${string}` ? AuditReply
+  : unknown;
+
+/** GET a JSON reply, typed by its path; an error reply's `error` is there too. */
+export async function getJson<P extends string>(base: string, path: P): Promise<{ status: number; body: Reply<P> & Partial<ErrorReply> }> {
+  const r = await fetch(base + path);
+  return { status: r.status, body: (await r.json()) as Reply<P> & Partial<ErrorReply> };
 }

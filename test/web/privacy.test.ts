@@ -21,7 +21,7 @@ test.before(async () => {
   mkdirSync(OUT, { recursive: true });
   f = await buildFixture();
   // The fixture's run trained on every accepted face, as the trainer records it (src/lineage.ts).
-  const ids = f.ws.db.prepare("SELECT id FROM faces WHERE status = 'accepted'").pluck().all() as number[];
+  const ids = f.ws.db.prepare<[], number>("SELECT id FROM faces WHERE status = 'accepted'").pluck().all();
   recordLineage(f.ws.db, 'demo-run', join(f.ws.paths.curated, 'people'), 'manifest', ids, 0);
   browser = await launchChromium();
 });
@@ -31,8 +31,8 @@ test.after.always(async () => {
 });
 
 const open = (path: string): Promise<Page> => openPage(browser, f.url + path, problems, path);
-const one = (sql: string, ...args: unknown[]) => f.ws.db.prepare(sql).pluck().get(...args) as any;
-const all = (sql: string, ...args: unknown[]) => f.ws.db.prepare(sql).pluck().all(...args) as any[];
+const one = <T = number>(sql: string, ...args: unknown[]) => f.ws.db.prepare<unknown[], T>(sql).pluck().get(...args)!;
+const all = <T = number>(sql: string, ...args: unknown[]) => f.ws.db.prepare<unknown[], T>(sql).pluck().all(...args);
 const CONNERY = `SELECT f.id FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE i.origin LIKE '%SeanConnery.jpg' OR i.origin LIKE '%connery-exif6.jpg'`;
 
 test.serial('the forget POST refuses other origins, other hosts and requests without confirmation', async (t) => {
@@ -77,7 +77,7 @@ test.serial('forget this person: the dry-run list first, then confirm; faces gon
   await page.waitForSelector('#forget-done');
   t.is(one('SELECT count(*) FROM faces'), total - ids.length);
   t.is(all(CONNERY).length, 0);
-  t.is(one('SELECT who FROM forget_requests'), 'web');
+  t.is(one<string>('SELECT who FROM forget_requests'), 'web');
   await page.close();
 
   const audit = await open('/audit.html');

@@ -19,7 +19,7 @@ import { buildFixture, photo, type Fixture } from './helpers.ts';
 let f: Fixture;
 let model: string;
 const faceOf = (file: string) =>
-  f.ws.db.prepare(`SELECT f.id FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE i.origin LIKE ? ORDER BY f.idx`).pluck().get(`%/${file}`) as number;
+  f.ws.db.prepare<[string], number>(`SELECT f.id FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE i.origin LIKE ? ORDER BY f.idx`).pluck().get(`%/${file}`)!;
 
 test.before(async () => {
   f = await buildFixture();

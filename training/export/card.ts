@@ -7,18 +7,10 @@ import { join } from 'node:path';
 import type { Workspace } from '../../src/workspace.ts';
 import type { ModelConfig } from '../../src/model/folder.ts';
 import { reportGroups } from '../../src/evals.ts';
+import type { MetricRow, RunRow } from '../../src/contracts/rows.ts';
 
 const MISSING = '_(not recorded: fill in)_';
 
-interface RunRow {
-  data: string | null;
-  config: string;
-  backend: string | null;
-  status: string;
-  step: number;
-  created_at: string;
-  updated_at: string | null;
-}
 
 function licences(setDir: string | null): string {
   if (!setDir || !existsSync(join(setDir, 'manifest.jsonl'))) return MISSING;
@@ -45,10 +37,8 @@ function duration(seconds: number): string {
 
 export function modelCard(ws: Workspace | undefined, model: ModelConfig, sizes: Array<{ file: string; bytes: number }>): string {
   const run = model.source.run;
-  const row = ws?.db.prepare('SELECT data, config, backend, status, step, created_at, updated_at FROM runs WHERE name = ?').get(run) as RunRow | undefined;
-  const steps = ws?.db.prepare('SELECT step, values_json, at FROM metrics WHERE run = ? ORDER BY step').all(run) as
-    | Array<{ step: number; values_json: string; at: string }>
-    | undefined;
+  const row = ws?.db.prepare<[string], Omit<RunRow, 'name'>>('SELECT data, config, backend, status, step, created_at, updated_at FROM runs WHERE name = ?').get(run);
+  const steps = ws?.db.prepare<[string], Omit<MetricRow, 'run'>>('SELECT step, values_json, at FROM metrics WHERE run = ? ORDER BY step').all(run);
   let cfg: Record<string, unknown> = {};
   try {
     cfg = row ? (JSON.parse(row.config) as Record<string, unknown>) : {};

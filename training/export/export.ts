@@ -86,7 +86,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportSummary> {
   const weights = teacherWeights(ref);
   const config = modelConfig(ref, name, dtype, !!o.tfjsOnly);
   if (ref.kind === 'run') {
-    const row = o.ws.db.prepare('SELECT data FROM runs WHERE name = ?').pluck().get(ref.name) as string | undefined;
+    const row = o.ws.db.prepare<[string], string | null>('SELECT data FROM runs WHERE name = ?').pluck().get(ref.name);
     config.source.data = row ?? null;
   }
 

@@ -53,7 +53,7 @@ export function curationRouter({ ws, search }: ApiDeps): Router {
       }
       // Accepted faces are what the ANN index holds: keep search in step with the decision.
       if (action === 'accept' || action === 'reject') search.refresh?.();
-      res.json(result);
+      res.json(result satisfies CurationResult);
     }),
   );
 }

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { h } from '../security.ts';
 import { evalTable, reportGroups, type SkippedRow } from '../../src/evals.ts';
 import type { ApiDeps } from './deps.ts';
+import type { EvalsReply } from '../../src/contracts/api.ts';
 
 export function evalsRouter({ ws }: ApiDeps): Router {
   return Router().get(
@@ -11,7 +12,7 @@ export function evalsRouter({ ws }: ApiDeps): Router {
     h((_req, res) => {
       const skipped: SkippedRow[] = [];
       const groups = reportGroups(ws, skipped);
-      res.json({ groups, results: evalTable(ws), skipped });
+      res.json({ groups, results: evalTable(ws), skipped } satisfies EvalsReply);
     }),
   );
 }

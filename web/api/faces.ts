@@ -5,6 +5,7 @@ import { FACE_STATUSES, SORTS, filterChoices, GridQueries, facesByIds, type Grid
 import { validSetName } from '../../retrieval/curation.ts';
 import { THUMB_SIZES, type ThumbSize } from '../thumbs.ts';
 import type { ApiDeps } from './deps.ts';
+import type { Face, FacePage, FilterChoices } from '../../src/contracts/api.ts';
 
 export function parseGridQuery(req: Request): GridQuery {
   const q = req.query;
@@ -45,11 +46,11 @@ export function facesRouter({ ws, config, thumbs }: ApiDeps): Router {
   return Router()
     .get(
       '/faces',
-      h((req, res) => res.json(grid.page(parseGridQuery(req)))),
+      h((req, res) => res.json(grid.page(parseGridQuery(req)) satisfies FacePage)),
     )
     .get(
       '/filters',
-      h((_req, res) => res.json(filterChoices(ws))),
+      h((_req, res) => res.json(filterChoices(ws) satisfies FilterChoices)),
     )
     .get(
       '/faces/:id',
@@ -57,7 +58,7 @@ export function facesRouter({ ws, config, thumbs }: ApiDeps): Router {
         const id = faceIdParam(req.params.id as string);
         const face = facesByIds(ws, [id], scale).get(id);
         if (!face) throw notFound(`no face ${id}`);
-        res.json(face);
+        res.json(face satisfies Face);
       }),
     )
     .get(

@@ -5,6 +5,7 @@ import { h, notFound, qEnum, qInt, qText, shaParam } from '../security.ts';
 import { IMAGE_SORTS, IMAGE_STATUSES, imageDetail, imagePage } from '../queries/images.ts';
 import { thumbSize } from './faces.ts';
 import type { ApiDeps } from './deps.ts';
+import type { ImageDetail, ImagePage } from '../../src/contracts/api.ts';
 
 export function imagesRouter({ ws, config, thumbs }: ApiDeps): Router {
   return Router()
@@ -20,7 +21,7 @@ export function imagesRouter({ ws, config, thumbs }: ApiDeps): Router {
             order: qEnum(q, 'order', ['asc', 'desc'] as const, 'desc')!,
             offset: qInt(q, 'offset', 0, 10_000_000, 0),
             limit: qInt(q, 'limit', 1, 500, 60),
-          }),
+          }) satisfies ImagePage,
         );
       }),
     )
@@ -30,7 +31,7 @@ export function imagesRouter({ ws, config, thumbs }: ApiDeps): Router {
         const sha = shaParam(req.params.sha as string);
         const detail = imageDetail(ws, sha, config.export.scale);
         if (!detail) throw notFound(`no image ${sha}`);
-        res.json(detail);
+        res.json(detail satisfies ImageDetail);
       }),
     )
     .get(

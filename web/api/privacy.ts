@@ -8,6 +8,7 @@ import { affectedRuns, lineageOf } from '../../src/lineage.ts';
 import { forget, listForgetRequests } from '../../retrieval/privacy/forget.ts';
 import { listOptOuts } from '../../retrieval/privacy/optout.ts';
 import type { ApiDeps } from './deps.ts';
+import type { AuditReply, ForgetPreviewReply, ForgetReply, LineageReply } from '../../src/contracts/api.ts';
 
 interface ForgetBody {
   face?: unknown;
@@ -26,7 +27,7 @@ export function privacyRouter({ ws, config, search }: ApiDeps): Router {
         if (!faceExists.get(face)) throw notFound(`no face ${face}`);
         const threshold = qFloat(req.query, 'threshold', 0, 1);
         const r = await forget(ws, config, { faces: [face], threshold }, { dryRun: true });
-        res.json({ face, threshold: threshold ?? config.privacy.samePerson, faces: r.faces, counts: r.counts, runs: r.runs });
+        res.json({ face, threshold: threshold ?? config.privacy.samePerson, faces: r.faces, counts: r.counts, runs: r.runs } satisfies ForgetPreviewReply);
       }),
     )
     .post(
@@ -43,15 +44,15 @@ export function privacyRouter({ ws, config, search }: ApiDeps): Router {
         if (!faceExists.get(face)) throw notFound(`no face ${face}; nothing was changed`);
         const r = await forget(ws, config, { faces: [face], threshold }, { who });
         search.refresh?.();
-        res.json({ request: r.request, counts: r.counts, runs: r.runs });
+        res.json({ request: r.request, counts: r.counts, runs: r.runs } satisfies ForgetReply);
       }),
     )
     .get(
       '/privacy/audit',
-      h((_req, res) => res.json({ requests: listForgetRequests(ws), optouts: listOptOuts(ws.db), affected: affectedRuns(ws.db) })),
+      h((_req, res) => res.json({ requests: listForgetRequests(ws), optouts: listOptOuts(ws.db), affected: affectedRuns(ws.db) } satisfies AuditReply)),
     )
     .get(
       '/runs/:name/lineage',
-      h((req, res) => res.json(lineageOf(ws.db, runParam(req.params.name as string)))),
+      h((req, res) => res.json(lineageOf(ws.db, runParam(req.params.name as string)) satisfies LineageReply)),
     );
 }

@@ -5,7 +5,8 @@ import { Router, type RequestHandler } from 'express';
 import multer from 'multer';
 import { clip } from '../../src/input.ts';
 import { badRequest, faceIdParam, h, HttpError, notFound, qInt, qText } from '../security.ts';
-import { facesByIds, type FaceRow } from '../queries/faces.ts';
+import { facesByIds } from '../queries/faces.ts';
+import type { Hit, SearchReply, SearchSpacesReply, UploadReply } from '../../src/contracts/api.ts';
 import { SearchUnavailable } from '../search-provider.ts';
 import type { Neighbour } from '../../src/contracts/geometry.ts';
 import { sniffFormat } from '../../retrieval/decode.ts';
@@ -64,7 +65,7 @@ export function searchRouter({ ws, config, search, maxUploadBytes, maxConcurrent
       throw err;
     }
   };
-  const withRows = (hits: Neighbour[]): Array<FaceRow & { similarity: number }> => {
+  const withRows = (hits: Neighbour[]): Hit[] => {
     const rows = facesByIds(ws, hits.map((n) => n.faceId), scale);
     return hits.flatMap((n) => {
       const r = rows.get(n.faceId);
@@ -75,7 +76,7 @@ export function searchRouter({ ws, config, search, maxUploadBytes, maxConcurrent
   return Router()
     .get(
       '/search/spaces',
-      h(async (_req, res) => res.json({ spaces: search.spaces(), unavailable: await search.unavailable() })),
+      h(async (_req, res) => res.json({ spaces: search.spaces(), unavailable: await search.unavailable() } satisfies SearchSpacesReply)),
     )
     .get(
       '/search',
@@ -86,7 +87,7 @@ export function searchRouter({ ws, config, search, maxUploadBytes, maxConcurrent
         if (!query) throw notFound(`no face ${id}`);
         // One more than asked: the query face itself is usually its own nearest neighbour.
         const hits = await guard(() => search.byFace(id, k + 1, space));
-        res.json({ space, k, query, neighbours: withRows(hits.filter((n) => n.faceId !== id)).slice(0, k) });
+        res.json({ space, k, query, neighbours: withRows(hits.filter((n) => n.faceId !== id)).slice(0, k) } satisfies SearchReply);
       }),
     )
     .post(
@@ -109,7 +110,7 @@ export function searchRouter({ ws, config, search, maxUploadBytes, maxConcurrent
           width: result.width,
           height: result.height,
           faces: result.faces.map((f) => ({ ...f, neighbours: withRows(f.neighbours).slice(0, k) })),
-        });
+        } satisfies UploadReply);
       }),
     );
 }

@@ -92,20 +92,18 @@ export function showStatus(text) {
 }
 
 /**
- * A face thumbnail with its detector box drawn over it. `face.crop` is the region of the source image the
- * thumbnail shows, so the box maps into it by a shift and a scale.
+ * A face thumbnail with its detector box drawn over it. `face.crop` is the square [x, y, side, side] of the source
+ * image the thumbnail shows (the export's crop, padded black past the image's edges), so the box [x, y, w, h] maps
+ * into it by a shift and a scale. Replies are typed in src/contracts/api.ts (Face).
  */
 export function faceTile(face, { size = 160, caption, onclick, href, selected } = {}) {
   const img = el('img', { src: `/api/faces/${face.id}/thumb?size=${size}`, alt: `face ${face.id}`, loading: 'lazy',
     width: size, height: size });
-  const c = face.crop;
-  const s = size / Math.max(c.w, c.h);
-  // sharp's "contain" centres the crop when it is not square (clipped at the image edge).
-  const ox = (size - c.w * s) / 2;
-  const oy = (size - c.h * s) / 2;
+  const [cx, cy, side] = face.crop;
+  const [bx, by, bw, bh] = face.box;
+  const s = size / side;
   const box = svg('svg', { class: 'overlay', viewBox: `0 0 ${size} ${size}`, width: size, height: size },
-    svg('rect', { x: ox + (face.box.x - c.x) * s, y: oy + (face.box.y - c.y) * s, width: face.box.w * s,
-      height: face.box.h * s, class: `box ${face.status}` }));
+    svg('rect', { x: (bx - cx) * s, y: (by - cy) * s, width: bw * s, height: bh * s, class: `box ${face.status}` }));
   const frame = el('div', { class: 'frame' }, img, box);
   const link = href ? el('a', { href }, frame) : frame;
   const tile = el('figure', { class: `tile ${face.status}${selected ? ' selected' : ''}`, dataset: { id: face.id } },

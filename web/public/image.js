@@ -28,8 +28,8 @@ function picture(d) {
     const layer = svg('svg', { class: 'overlay', viewBox: `0 0 ${W} ${H}`, id: 'faces-overlay' });
     for (const f of d.faces) {
       const g = svg('g', { class: `face ${f.status}${f.id === focus ? ' focus' : ''}`, dataset: { id: f.id } },
-        svg('rect', { x: f.box.x * s, y: f.box.y * s, width: f.box.w * s, height: f.box.h * s, class: `box ${f.status}` }),
-        svg('text', { x: f.box.x * s + 3, y: f.box.y * s - 4, class: 'face-label' }, `#${f.id}`),
+        svg('rect', { x: f.box[0] * s, y: f.box[1] * s, width: f.box[2] * s, height: f.box[3] * s, class: `box ${f.status}` }),
+        svg('text', { x: f.box[0] * s + 3, y: f.box[1] * s - 4, class: 'face-label' }, `#${f.id}`),
         f.landmarks.map(([x, y]) => svg('circle', { cx: x * s, cy: y * s, r: Math.max(1, 1.2 * Math.sqrt(s)), class: 'landmark' })));
       layer.append(g);
     }
@@ -103,7 +103,7 @@ function faceCard(f) {
   const facts = [
     ['status', f.status + (f.reason ? ` (${f.reason})` : '')], ['score', fmt(f.score, 3)], ['area ratio', fmt(f.faceRatio, 3)],
     ['yaw / pitch / roll', `${fmt(f.yaw, 1)} / ${fmt(f.pitch, 1)} / ${fmt(f.roll, 1)}`], ['sharpness', fmt(f.sharpness, 1)],
-    ['box', `${Math.round(f.box.x)}, ${Math.round(f.box.y)}, ${Math.round(f.box.w)}×${Math.round(f.box.h)}`],
+    ['box', `${Math.round(f.box[0])}, ${Math.round(f.box[1])}, ${Math.round(f.box[2])}×${Math.round(f.box[3])}`],
     ['landmarks', String(f.landmarks.length)], ['tags', f.tags.join(', ') || '–'], ['sets', f.sets.join(', ') || '–'],
   ];
   if (f.dupOf) facts.push(['duplicate of', `#${f.dupOf}`]);

@@ -27,7 +27,7 @@ function tile(img) {
   pic.addEventListener('load', () => {
     const s = pic.naturalWidth / (img.width || pic.naturalWidth);
     frame.append(svg('svg', { class: 'overlay', viewBox: `0 0 ${pic.naturalWidth} ${pic.naturalHeight}`, width: pic.naturalWidth, height: pic.naturalHeight },
-      img.faces.map((f) => svg('rect', { x: f.box.x * s, y: f.box.y * s, width: f.box.w * s, height: f.box.h * s, class: `box ${f.status}` }))));
+      img.faces.map((f) => svg('rect', { x: f.box[0] * s, y: f.box[1] * s, width: f.box[2] * s, height: f.box[3] * s, class: `box ${f.status}` }))));
   }, { once: true });
   return el('figure', { class: `tile image-tile ${img.status}`, dataset: { sha: img.sha256 } },
     el('a', { href: `image.html?sha=${img.sha256}` }, frame),

@@ -55,8 +55,8 @@ async function byUpload(file) {
       wrap.append(svg('svg', { class: 'overlay', viewBox: `0 0 ${W} ${img.naturalHeight}` },
         r.faces.map((f, i) => {
           const g = svg('g', { class: 'face accepted', dataset: { i } },
-            svg('rect', { x: f.box.x * s, y: f.box.y * s, width: f.box.w * s, height: f.box.h * s, class: 'box accepted' }),
-            svg('text', { x: f.box.x * s + 3, y: f.box.y * s - 4, class: 'face-label' }, String(i + 1)));
+            svg('rect', { x: f.box[0] * s, y: f.box[1] * s, width: f.box[2] * s, height: f.box[3] * s, class: 'box accepted' }),
+            svg('text', { x: f.box[0] * s + 3, y: f.box[1] * s - 4, class: 'face-label' }, String(i + 1)));
           g.addEventListener('click', () => show(i));
           return g;
         })));

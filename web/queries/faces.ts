@@ -2,7 +2,10 @@
 // page of 100k faces costs what a page of 100 does; and face rows by id with the crop their thumbnail shows.
 import type { Workspace } from '../../src/workspace.ts';
 import { dbVersion } from './stats.ts';
-import type { BoxRect } from '../../src/contracts/geometry.ts';
+import type { Box } from '../../src/contracts/geometry.ts';
+import type { Face, FacePage, FilterChoices } from '../../src/contracts/api.ts';
+import { cropSquare } from '../../retrieval/crop.ts';
+import type { FaceRow as FaceTableRow, ImageRow } from '../../src/contracts/rows.ts';
 
 export const FACE_STATUSES = ['accepted', 'rejected', 'duplicate'] as const;
 export const SORTS = ['id', 'score', 'ratio', 'sharpness', 'yaw'] as const;
@@ -32,33 +35,6 @@ export interface GridQuery extends GridFilter {
   limit: number;
 }
 
-export interface FaceRow {
-  id: number;
-  image: string;
-  idx: number;
-  box: BoxRect;
-  score: number;
-  faceRatio: number;
-  yaw: number | null;
-  pitch: number | null;
-  roll: number | null;
-  sharpness: number | null;
-  status: string;
-  reason: string | null;
-  dupOf: number | null;
-  imageWidth: number | null;
-  imageHeight: number | null;
-  /** Square region of the source image the face thumbnail shows, so the page can draw the box over it. */
-  crop: BoxRect;
-}
-
-export interface GridPage {
-  total: number;
-  offset: number;
-  limit: number;
-  faces: FaceRow[];
-}
-
 const SORT_SQL: Record<GridSort, string> = {
   id: 'f.id',
   score: 'f.score',
@@ -72,48 +48,14 @@ const NULLABLE_SORTS = new Set<GridSort>(['sharpness', 'yaw']);
 export const FACE_COLUMNS = `f.id, f.image_sha256, f.idx, f.x, f.y, f.w, f.h, f.score, f.face_ratio, f.yaw, f.pitch, f.roll,
   f.sharpness, f.status, f.reason, f.dup_of, i.width, i.height`;
 
-export interface RawFace {
-  id: number;
-  image_sha256: string;
-  idx: number;
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-  score: number;
-  face_ratio: number;
-  yaw: number | null;
-  pitch: number | null;
-  roll: number | null;
-  sharpness: number | null;
-  status: string;
-  reason: string | null;
-  dup_of: number | null;
-  width: number | null;
-  height: number | null;
-}
+/** What FACE_COLUMNS selects. */
+export type RawFace = Pick<
+  FaceTableRow,
+  'id' | 'image_sha256' | 'idx' | 'x' | 'y' | 'w' | 'h' | 'score' | 'face_ratio' | 'yaw' | 'pitch' | 'roll' | 'sharpness' | 'status' | 'reason' | 'dup_of'
+> & Pick<ImageRow, 'width' | 'height'>;
 
-/**
- * The square crop around a face: side `scale` × the box's longer side, centred on the box, moved inside the image
- * where it can be, and clipped where the image is smaller than the square.
- */
-export function cropBox(box: BoxRect, width: number | null, height: number | null, scale: number): BoxRect {
-  const side = Math.max(1, Math.round(Math.max(box.w, box.h) * scale));
-  let x = Math.round(box.x + box.w / 2 - side / 2);
-  let y = Math.round(box.y + box.h / 2 - side / 2);
-  let w = side;
-  let h = side;
-  if (width && height) {
-    x = Math.max(0, Math.min(x, width - side));
-    y = Math.max(0, Math.min(y, height - side));
-    w = Math.min(side, width - x);
-    h = Math.min(side, height - y);
-  }
-  return { x, y, w: Math.max(1, w), h: Math.max(1, h) };
-}
-
-export function toFace(r: RawFace, scale: number): FaceRow {
-  const box = { x: r.x, y: r.y, w: r.w, h: r.h };
+export function toFace(r: RawFace, scale: number): Face {
+  const box: Box = [r.x, r.y, r.w, r.h];
   return {
     id: r.id,
     image: r.image_sha256,
@@ -130,7 +72,7 @@ export function toFace(r: RawFace, scale: number): FaceRow {
     dupOf: r.dup_of,
     imageWidth: r.width,
     imageHeight: r.height,
-    crop: cropBox(box, r.width, r.height, scale),
+    crop: cropSquare(box, scale),
   };
 }
 
@@ -184,15 +126,15 @@ export class GridQueries {
     let n = this.counts.get(key);
     if (n === undefined) {
       n = (onlySet !== undefined
-        ? this.ws.db.prepare('SELECT COUNT(*) FROM set_members WHERE set_name = ?').pluck().get(onlySet)
-        : this.ws.db.prepare(`SELECT COUNT(*) FROM faces f ${w.sql}`).pluck().get(...w.args)) as number;
+        ? this.ws.db.prepare<[string], number>('SELECT COUNT(*) FROM set_members WHERE set_name = ?').pluck().get(onlySet)
+        : this.ws.db.prepare<unknown[], number>(`SELECT COUNT(*) FROM faces f ${w.sql}`).pluck().get(...w.args))!;
       if (this.counts.size > 500) this.counts.clear();
       this.counts.set(key, n);
     }
     return n;
   }
 
-  page(q: GridQuery): GridPage {
+  page(q: GridQuery): FacePage {
     const w = where(q);
     const onlySet = Object.entries(q).every(([k, v]) => v === undefined || ['set', 'sort', 'order', 'offset', 'limit'].includes(k))
       ? q.set
@@ -204,40 +146,40 @@ export class GridQueries {
     const dir = q.order === 'asc' ? 'ASC' : 'DESC';
     const nulls = NULLABLE_SORTS.has(q.sort) && dir === 'ASC' ? `${key} IS NULL, ` : '';
     const ids = this.ws.db
-      .prepare(
+      .prepare<unknown[], number>(
         `SELECT f.id FROM faces f ${w.sql}
          ORDER BY ${nulls}${key} ${dir}${q.sort === 'id' ? '' : `, f.id ${dir}`} LIMIT ? OFFSET ?`,
       )
       .pluck()
-      .all(...w.args, q.limit, q.offset) as number[];
+      .all(...w.args, q.limit, q.offset);
     const rows = facesByIds(this.ws, ids, this.cropScale);
     return { total, offset: q.offset, limit: q.limit, faces: ids.flatMap((id) => rows.get(id) ?? []) };
   }
 }
 
-export function facesByIds(ws: Workspace, ids: readonly number[], cropScale: number): Map<number, FaceRow> {
-  const out = new Map<number, FaceRow>();
+export function facesByIds(ws: Workspace, ids: readonly number[], cropScale: number): Map<number, Face> {
+  const out = new Map<number, Face>();
   if (ids.length === 0) return out;
   const marks = ids.map(() => '?').join(',');
   const rows = ws.db
-    .prepare(`SELECT ${FACE_COLUMNS} FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE f.id IN (${marks})`)
-    .all(...ids) as RawFace[];
+    .prepare<number[], RawFace>(`SELECT ${FACE_COLUMNS} FROM faces f JOIN images i ON i.sha256 = f.image_sha256 WHERE f.id IN (${marks})`)
+    .all(...ids);
   for (const r of rows) out.set(r.id, toFace(r, cropScale));
   return out;
 }
 
 /** Distinct values for the grid's filter menus. */
-export function filterChoices(ws: Workspace): { sets: string[]; reasons: string[]; tags: string[]; imageReasons: string[] } {
+export function filterChoices(ws: Workspace): FilterChoices {
   return {
     imageReasons: ws.db
-      .prepare('SELECT DISTINCT reason FROM images WHERE reason IS NOT NULL ORDER BY reason')
+      .prepare<[], string>('SELECT DISTINCT reason FROM images WHERE reason IS NOT NULL ORDER BY reason')
       .pluck()
-      .all() as string[],
-    sets: ws.db.prepare('SELECT name FROM sets ORDER BY name').pluck().all() as string[],
+      .all(),
+    sets: ws.db.prepare<[], string>('SELECT name FROM sets ORDER BY name').pluck().all(),
     reasons: ws.db
-      .prepare('SELECT DISTINCT reason FROM faces WHERE reason IS NOT NULL ORDER BY reason')
+      .prepare<[], string>('SELECT DISTINCT reason FROM faces WHERE reason IS NOT NULL ORDER BY reason')
       .pluck()
-      .all() as string[],
-    tags: ws.db.prepare('SELECT DISTINCT tag FROM tags ORDER BY tag LIMIT 500').pluck().all() as string[],
+      .all(),
+    tags: ws.db.prepare<[], string>('SELECT DISTINCT tag FROM tags ORDER BY tag LIMIT 500').pluck().all(),
   };
 }

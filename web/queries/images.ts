@@ -1,36 +1,11 @@
 // Read-side queries over images for the image grid and the detail page: an image with all its faces, where it was
 // met, its near-duplicates and the decisions on it; and where its bytes are kept.
 import type { Workspace } from '../../src/workspace.ts';
-import { decisionsFor, type Decision } from '../../retrieval/curation.ts';
-import { FACE_COLUMNS, facesByIds, toFace, type FaceRow, type RawFace } from './faces.ts';
-import type { BoxRect } from '../../src/contracts/geometry.ts';
-
-export interface FaceDetail extends FaceRow {
-  landmarks: Array<[number, number]>;
-  tags: string[];
-  sets: string[];
-}
-
-export interface ImageDetail {
-  sha256: string;
-  width: number | null;
-  height: number | null;
-  format: string | null;
-  bytes: number | null;
-  origin: string;
-  licence: string | null;
-  caption: string | null;
-  status: string;
-  reason: string | null;
-  nFaces: number;
-  faceRatio: number | null;
-  analysedAt: string;
-  /** Every URL or file this image was met at, with what its source row said about it. */
-  sources: Array<{ uri: string; meta: unknown; status: string }>;
-  faces: FaceDetail[];
-  nearDuplicates: Array<FaceRow & { of: number }>;
-  decisions: Decision[];
-}
+import { decisionsFor } from '../../retrieval/curation.ts';
+import { FACE_COLUMNS, facesByIds, toFace, type RawFace } from './faces.ts';
+import type { Face, FaceDetail, ImageDetail, ImagePage, ImageTile } from '../../src/contracts/api.ts';
+import type { Point } from '../../src/contracts/geometry.ts';
+import type { FaceRow as FaceTableRow, ImageRow, ItemRow } from '../../src/contracts/rows.ts';
 
 function parseJson(text: string | null): unknown {
   if (text === null) return null;
@@ -42,47 +17,30 @@ function parseJson(text: string | null): unknown {
 }
 
 export function imageDetail(ws: Workspace, sha: string, cropScale: number): ImageDetail | undefined {
-  const img = ws.db.prepare('SELECT * FROM images WHERE sha256 = ?').get(sha) as
-    | {
-        sha256: string;
-        width: number | null;
-        height: number | null;
-        format: string | null;
-        bytes: number | null;
-        origin: string;
-        licence: string | null;
-        caption: string | null;
-        status: string;
-        reason: string | null;
-        n_faces: number;
-        face_ratio: number | null;
-        analysed_at: string;
-      }
-    | undefined;
+  const img = ws.db.prepare<[string], ImageRow>('SELECT * FROM images WHERE sha256 = ?').get(sha);
   if (!img) return undefined;
   const raw = ws.db
-    .prepare(
+    .prepare<[string], RawFace & Pick<FaceTableRow, 'landmarks'>>(
       `SELECT ${FACE_COLUMNS}, f.landmarks FROM faces f JOIN images i ON i.sha256 = f.image_sha256
        WHERE f.image_sha256 = ? ORDER BY f.idx`,
     )
-    .all(sha) as Array<RawFace & { landmarks: string | null }>;
-  const tagsOf = ws.db.prepare('SELECT tag FROM tags WHERE face_id = ? ORDER BY tag').pluck();
-  const setsOf = ws.db.prepare('SELECT set_name FROM set_members WHERE face_id = ? ORDER BY set_name').pluck();
+    .all(sha);
+  const tagsOf = ws.db.prepare<[number], string>('SELECT tag FROM tags WHERE face_id = ? ORDER BY tag').pluck();
+  const setsOf = ws.db.prepare<[number], string>('SELECT set_name FROM set_members WHERE face_id = ? ORDER BY set_name').pluck();
   const faces: FaceDetail[] = raw.map((r) => {
     const lm = parseJson(r.landmarks);
     return {
       ...toFace(r, cropScale),
-      landmarks: Array.isArray(lm) ? (lm as Array<[number, number]>) : [],
-      tags: tagsOf.all(r.id) as string[],
-      sets: setsOf.all(r.id) as string[],
+      landmarks: Array.isArray(lm) ? (lm as Point[]) : [],
+      tags: tagsOf.all(r.id),
+      sets: setsOf.all(r.id),
     };
   });
   const ids = faces.map((f) => f.id);
-  const sources = (
-    ws.db
-      .prepare('SELECT uri, meta, status FROM items WHERE image_sha256 = ? ORDER BY id LIMIT 50')
-      .all(sha) as Array<{ uri: string; meta: string | null; status: string }>
-  ).map((s) => ({ uri: s.uri, meta: parseJson(s.meta), status: s.status }));
+  const sources = ws.db
+    .prepare<[string], Pick<ItemRow, 'uri' | 'meta' | 'status'>>('SELECT uri, meta, status FROM items WHERE image_sha256 = ? ORDER BY id LIMIT 50')
+    .all(sha)
+    .map((s) => ({ uri: s.uri, meta: parseJson(s.meta), status: s.status }));
   return {
     sha256: img.sha256,
     width: img.width,
@@ -105,17 +63,17 @@ export function imageDetail(ws: Workspace, sha: string, cropScale: number): Imag
 }
 
 /** Faces in other images recorded as duplicates of these faces, or that these faces are duplicates of. */
-function nearDuplicates(ws: Workspace, faces: FaceDetail[], cropScale: number): Array<FaceRow & { of: number }> {
+function nearDuplicates(ws: Workspace, faces: FaceDetail[], cropScale: number): Array<Face & { of: number }> {
   if (faces.length === 0) return [];
   const ids = faces.map((f) => f.id);
   const marks = ids.map(() => '?').join(',');
   const pairs = ws.db
-    .prepare(
+    .prepare<unknown[], { other: number; of: number }>(
       `SELECT id AS other, dup_of AS of FROM faces WHERE dup_of IN (${marks}) AND image_sha256 != ?
        UNION SELECT dup_of AS other, id AS of FROM faces WHERE id IN (${marks}) AND dup_of IS NOT NULL
        LIMIT 100`,
     )
-    .all(...ids, faces[0].image, ...ids) as Array<{ other: number; of: number }>;
+    .all(...ids, faces[0].image, ...ids);
   const rows = facesByIds(
     ws,
     pairs.map((p) => p.other),
@@ -129,9 +87,7 @@ function nearDuplicates(ws: Workspace, faces: FaceDetail[], cropScale: number): 
 
 /** Where an image's bytes are kept, as the database records it (the caller confines it to the workspace). */
 export function imageBlob(ws: Workspace, sha: string): { blobPath: string | null; format: string | null } | undefined {
-  const row = ws.db.prepare('SELECT blob_path, format FROM images WHERE sha256 = ?').get(sha) as
-    | { blob_path: string | null; format: string | null }
-    | undefined;
+  const row = ws.db.prepare<[string], Pick<ImageRow, 'blob_path' | 'format'>>('SELECT blob_path, format FROM images WHERE sha256 = ?').get(sha);
   return row && { blobPath: row.blob_path, format: row.format };
 }
 
@@ -149,20 +105,8 @@ export interface ImageGridQuery {
   limit: number;
 }
 
-export interface ImageTile {
-  sha256: string;
-  width: number | null;
-  height: number | null;
-  status: string;
-  reason: string | null;
-  nFaces: number;
-  faceRatio: number | null;
-  origin: string;
-  faces: Array<{ id: number; box: BoxRect; status: string }>;
-}
-
 /** A page of images (those with no usable face included: no_face, crowds), each with its faces' boxes. */
-export function imagePage(ws: Workspace, q: ImageGridQuery): { total: number; offset: number; limit: number; images: ImageTile[] } {
+export function imagePage(ws: Workspace, q: ImageGridQuery): ImagePage {
   const parts: string[] = [];
   const args: unknown[] = [];
   if (q.status !== undefined) {
@@ -176,23 +120,23 @@ export function imagePage(ws: Workspace, q: ImageGridQuery): { total: number; of
   const w = parts.length ? `WHERE ${parts.join(' AND ')}` : '';
   const dir = q.order === 'asc' ? 'ASC' : 'DESC';
   const order = { newest: `rowid ${dir}`, ratio: `face_ratio IS NULL, face_ratio ${dir}, rowid ${dir}`, faces: `n_faces ${dir}, rowid ${dir}` }[q.sort];
-  const total = ws.db.prepare(`SELECT COUNT(*) FROM images ${w}`).pluck().get(...args) as number;
+  const total = ws.db.prepare<unknown[], number>(`SELECT COUNT(*) FROM images ${w}`).pluck().get(...args)!;
   const rows = ws.db
-    .prepare(
+    .prepare<unknown[], Omit<ImageTile, 'faces'>>(
       `SELECT sha256, width, height, status, reason, n_faces AS nFaces, face_ratio AS faceRatio, origin FROM images ${w}
        ORDER BY ${order} LIMIT ? OFFSET ?`,
     )
-    .all(...args, q.limit, q.offset) as Array<Omit<ImageTile, 'faces'>>;
-  const faces = ws.db.prepare('SELECT id, x, y, w, h, status FROM faces WHERE image_sha256 = ? ORDER BY idx');
+    .all(...args, q.limit, q.offset);
+  const faces = ws.db.prepare<[string], Pick<FaceTableRow, 'id' | 'x' | 'y' | 'w' | 'h' | 'status'>>('SELECT id, x, y, w, h, status FROM faces WHERE image_sha256 = ? ORDER BY idx');
   return {
     total,
     offset: q.offset,
     limit: q.limit,
     images: rows.map((r) => ({
       ...r,
-      faces: (faces.all(r.sha256) as Array<BoxRect & { id: number; status: string }>).map((f) => ({
+      faces: faces.all(r.sha256).map((f) => ({
         id: f.id,
-        box: { x: f.x, y: f.y, w: f.w, h: f.h },
+        box: [f.x, f.y, f.w, f.h],
         status: f.status,
       })),
     })),

@@ -1,57 +1,34 @@
 // Read-side queries for the overview, training runs and evaluation results. Each reads tables that other parts
 // write (crawl and curate, training, evaluation); an empty table gives an empty result, never an error.
 import type { Workspace } from '../../src/workspace.ts';
-
-export interface Count {
-  status: string;
-  reason: string | null;
-  n: number;
-}
-
-export interface Histogram {
-  /** Lower edge of each bin; bins are equal width from `min` to `max`. */
-  min: number;
-  max: number;
-  bins: number;
-  accepted: number[];
-  other: number[];
-}
-
-export interface Overview {
-  totals: { sources: number; items: number; images: number; faces: number; runs: number; evals: number };
-  sets: Array<{ name: string; kind: string; createdAt: string; faces: number; accepted: number }>;
-  items: Count[];
-  images: Count[];
-  faces: Count[];
-  faceRatio: Histogram;
-  score: Histogram;
-}
+import type { MetricRow, RunRow } from '../../src/contracts/rows.ts';
+import type { Count, Histogram, Overview, RunCurves, RunSummary } from '../../src/contracts/api.ts';
 
 function counts(ws: Workspace, table: 'images' | 'faces'): Count[] {
   return ws.db
-    .prepare(`SELECT status, reason, COUNT(*) AS n FROM ${table} GROUP BY status, reason ORDER BY status, n DESC`)
-    .all() as Count[];
+    .prepare<[], Count>(`SELECT status, reason, COUNT(*) AS n FROM ${table} GROUP BY status, reason ORDER BY status, n DESC`)
+    .all();
 }
 
 /** Fetch outcomes of image URLs and files, then of crawled pages (items.kind, migration 3), each by reason. */
 function itemCounts(ws: Workspace): Count[] {
   return ws.db
-    .prepare(
+    .prepare<[], Count>(
       `SELECT CASE WHEN kind = 'page' THEN 'page ' || status ELSE status END AS status, reason, COUNT(*) AS n
        FROM items GROUP BY kind, status, reason ORDER BY kind = 'page', status, n DESC`,
     )
-    .all() as Count[];
+    .all();
 }
 
 function histogram(ws: Workspace, column: 'face_ratio' | 'score', bins: number): Histogram {
   // The index led by the column hands rows over already in bin order (migration 4).
   const index = column === 'score' ? 'faces_grid_score' : 'faces_grid_ratio';
   const rows = ws.db
-    .prepare(
+    .prepare<[number, number], { bin: number; acc: number; n: number }>(
       `SELECT min(?, max(0, CAST(${column} * ? AS INTEGER))) AS bin, status = 'accepted' AS acc, COUNT(*) AS n
        FROM faces INDEXED BY ${index} WHERE ${column} IS NOT NULL GROUP BY bin, acc`,
     )
-    .all(bins - 1, bins) as Array<{ bin: number; acc: number; n: number }>;
+    .all(bins - 1, bins);
   const h: Histogram = { min: 0, max: 1, bins, accepted: Array(bins).fill(0), other: Array(bins).fill(0) };
   for (const r of rows) (r.acc ? h.accepted : h.other)[r.bin] += r.n;
   return h;
@@ -59,7 +36,7 @@ function histogram(ws: Workspace, column: 'face_ratio' | 'score', bins: number):
 
 /** The database's state as this connection sees it: changes when anyone (this server or another process) commits. */
 export function dbVersion(ws: Workspace): string {
-  const changes = ws.db.prepare('SELECT total_changes()').pluck().get() as number;
+  const changes = ws.db.prepare<[], number>('SELECT total_changes()').pluck().get();
   return `${ws.db.pragma('data_version', { simple: true })}:${changes}`;
 }
 
@@ -81,7 +58,7 @@ export class OverviewCache {
 }
 
 export function overview(ws: Workspace): Overview {
-  const one = (sql: string) => ws.db.prepare(sql).pluck().get() as number;
+  const one = (sql: string) => ws.db.prepare<[], number>(sql).pluck().get()!;
   return {
     totals: {
       sources: one('SELECT COUNT(*) FROM sources'),
@@ -93,14 +70,14 @@ export function overview(ws: Workspace): Overview {
     },
     // Members' status is read from a covering index, not from the (landmark-heavy) face rows.
     sets: ws.db
-      .prepare(
+      .prepare<[], Overview['sets'][number]>(
         `SELECT s.name, s.kind, s.created_at AS createdAt,
            (SELECT COUNT(*) FROM set_members m WHERE m.set_name = s.name) AS faces,
            (SELECT COUNT(*) FROM set_members m JOIN faces f INDEXED BY faces_grid_id ON f.id = m.face_id
              WHERE m.set_name = s.name AND f.status = 'accepted') AS accepted
          FROM sets s ORDER BY s.created_at DESC, s.name`,
       )
-      .all() as Overview['sets'],
+      .all(),
     items: itemCounts(ws),
     images: counts(ws, 'images'),
     faces: counts(ws, 'faces'),
@@ -111,28 +88,16 @@ export function overview(ws: Workspace): Overview {
 
 // ---- training runs ------------------------------------------------------------------------------------------
 
-export interface RunSummary {
-  name: string;
-  data: string | null;
-  backend: string | null;
-  status: string;
-  step: number;
-  createdAt: string;
-  updatedAt: string | null;
-  /** The newest metrics row, as the trainer wrote it. */
-  last: Record<string, unknown> | null;
-  embeddings: number;
-}
 
 export function listRuns(ws: Workspace): RunSummary[] {
   const rows = ws.db
-    .prepare(
+    .prepare<[], Omit<RunSummary, 'last'> & { last: string | null }>(
       `SELECT r.name, r.data, r.backend, r.status, r.step, r.created_at AS createdAt, r.updated_at AS updatedAt,
          (SELECT values_json FROM metrics m WHERE m.run = r.name ORDER BY step DESC LIMIT 1) AS last,
          (SELECT COUNT(*) FROM embeddings e WHERE e.run = r.name) AS embeddings
        FROM runs r ORDER BY r.created_at DESC, r.name`,
     )
-    .all() as Array<Omit<RunSummary, 'last'> & { last: string | null }>;
+    .all();
   return rows.map((r) => ({ ...r, last: safeObject(r.last) }));
 }
 
@@ -146,33 +111,20 @@ function safeObject(text: string | null): Record<string, unknown> | null {
   }
 }
 
-export interface RunCurves {
-  run: string;
-  config: unknown;
-  steps: number[];
-  /** One array per numeric key the trainer logged (loss terms, lr, entropy, prototypes in use, img/s, ...). */
-  series: Record<string, Array<number | null>>;
-  /** How many metric rows the run has; above `maxPoints` the series are an even subsample. */
-  rows: number;
-  /** Text the trainer logged at a step (e.g. `collapse` signs), newest last, at most 100, from every row. */
-  notes: Array<{ step: number; key: string; text: string }>;
-}
 
 export function runCurves(ws: Workspace, run: string, maxPoints = 2000): RunCurves | undefined {
-  const r = ws.db.prepare('SELECT name, config FROM runs WHERE name = ?').get(run) as
-    | { name: string; config: string }
-    | undefined;
+  const r = ws.db.prepare<[string], Pick<RunRow, 'name' | 'config'>>('SELECT name, config FROM runs WHERE name = ?').get(run);
   if (!r) return undefined;
-  const rows = ws.db.prepare('SELECT COUNT(*) FROM metrics WHERE run = ?').pluck().get(run) as number;
+  const rows = ws.db.prepare<[string], number>('SELECT COUNT(*) FROM metrics WHERE run = ?').pluck().get(run)!;
   const stride = Math.max(1, Math.ceil(rows / maxPoints));
   // Every stride-th row plus the last one, so a long run's curve still ends where training is.
   const data = ws.db
-    .prepare(
+    .prepare<[string, number, number], Pick<MetricRow, 'step' | 'values_json'>>(
       `SELECT step, values_json FROM (
          SELECT step, values_json, ROW_NUMBER() OVER (ORDER BY step) - 1 AS k FROM metrics WHERE run = ?)
        WHERE k % ? = 0 OR k = ? - 1 ORDER BY step`,
     )
-    .all(run, stride, rows) as Array<{ step: number; values_json: string }>;
+    .all(run, stride, rows);
   const steps: number[] = [];
   // Metric names are data (any key a metrics row holds): a null-prototype object, so "__proto__" or "constructor"
   // is just another series and never reaches Object.prototype.
@@ -190,11 +142,11 @@ export function runCurves(ws: Workspace, run: string, maxPoints = 2000): RunCurv
   // (a key followed by a string value) spares parsing the all-numeric rows.
   const notes: RunCurves['notes'] = [];
   const textRows = ws.db
-    .prepare(
+    .prepare<[string], { step: number; key: string; value: string }>(
       `SELECT m.step, j.key, j.value FROM metrics m, json_each(m.values_json) j
        WHERE m.run = ? AND m.values_json LIKE '%":"%' AND j.type = 'text' ORDER BY m.step DESC LIMIT 100`,
     )
-    .all(run) as Array<{ step: number; key: string; value: string }>;
+    .all(run);
   for (const t of textRows.reverse()) notes.push({ step: t.step, key: t.key, text: t.value });
   return { run: r.name, config: safeObject(r.config), steps, series, rows, notes };
 }
