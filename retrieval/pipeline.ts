@@ -10,10 +10,9 @@ import type { Workspace } from '../src/workspace.ts';
 import { log } from '../src/log.ts';
 import { progress as makeProgress } from '../src/progress.ts';
 import { detectSource, readSource, type SourceItem } from './sources/index.ts';
-import { Fetcher, readLocalFile, type FetchOutcome } from './fetch/index.ts';
-import { decodeImage } from './decode.ts';
+import { Fetcher } from './fetch/index.ts';
 import { FacePool } from './faces/pool.ts';
-import type { ImageAnalysis } from './faces/types.ts';
+import { ImageClaims, runItem, type ItemResult } from './item.ts';
 import { CurateStore, type ItemRow, type NewFace } from './store.ts';
 import { FaceIndex } from './face-index.ts';
 import { summarize, type CurateSummary } from './summary.ts';
@@ -58,12 +57,11 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
   const pool = await FacePool.start(config, { profile: Boolean(prof), reference: opts.referenceFaces, announce: !opts.quiet });
   // Times a stage when profiling; otherwise just runs it.
   const timed = <T>(stage: string, fn: () => Promise<T> | T): Promise<T> | T => (prof ? prof.time(stage, fn) : fn());
+  const startupMs = Date.now() - started;
   const bar = makeProgress({ label: 'curate', total: 0, unit: 'items', silent: opts.quiet });
   let total = 0;
   let scheduled = 0;
 
-  // Sha256 → the analysis in flight, so two copies of one image arriving together are analysed once.
-  const inFlightImages = new Map<string, Promise<void>>();
   // The writer: finalize steps run one after another, so the near-duplicate search always sees every earlier face.
   let writer: Promise<void> = Promise.resolve();
   const serial = <T>(fn: () => T | Promise<T>): Promise<T> => {
@@ -82,79 +80,57 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
     }
   };
 
+  const deps = { fetcher, pool, fetch: config.fetch, decode: config.decode, timed: prof ? timed : undefined };
+  // Exact copies: an image already in the workspace (or being written by another item) is not analysed again.
+  const claims = new ImageClaims((sha) => Boolean(store.imageStatus(sha)));
+
   async function processItem(row: ItemRow, local: boolean): Promise<void> {
     if (optouts.matchesUri(row.uri)) {
       store.finishItem(row.id, { status: 'skipped', reason: 'opted_out', attempts: 0 });
       return;
     }
-    const fetched: FetchOutcome = await timed('fetch', () => local
-      ? readLocalFile(row.uri, config.fetch.maxBytes)
-      : fetcher.fetch(row.uri, { signal }));
-    // An item interrupted by Ctrl-C stays pending: the rerun does it again.
-    if (signal?.aborted) return;
-    if (!fetched.ok) {
-      store.finishItem(row.id, { status: fetched.status, reason: fetched.reason, httpStatus: fetched.httpStatus, attempts: fetched.attempts });
-      return;
-    }
-    const base = { httpStatus: fetched.httpStatus, attempts: fetched.attempts, bytes: fetched.bytes.length, contentType: fetched.contentType };
-    const decoded = await timed('decode + resize (sha256, header, libvips)', () => decodeImage(fetched.bytes, config.decode));
-    if (!decoded.ok) {
-      store.finishItem(row.id, { status: 'failed', reason: decoded.reason, ...base, sha256: decoded.sha256 });
-      return;
-    }
-    const sha = decoded.sha256;
-    const pending = inFlightImages.get(sha);
-    if (pending) await pending.catch(() => undefined);
-    if (store.imageStatus(sha)) {
-      // Exact duplicate of an image already analysed: the item is done, the image is not analysed again.
-      await serial(() => {
-        store.finishItem(row.id, { status: 'ok', ...base, sha256: sha });
-        faceIndex.joinSet(opts.set, sha);
-      });
-      return;
-    }
-    const work = (async () => {
-      const analysis: ImageAnalysis = await timed('face analysis, wall (queue + worker)', () => pool.analyse({
-        rgb: decoded.rgb, aw: decoded.aw, ah: decoded.ah, scale: decoded.scale, width: decoded.width, height: decoded.height,
-      }));
-      if (prof) {
-        prof.addAll(analysis.profile);
-        prof.count('faces described (mesh + descriptor ran)', analysis.faces.filter((f) => f.descriptor).length);
+    await runItem({ uri: row.uri, local }, deps, claims, (r: ItemResult) => {
+      if (r.kind === 'failed') return store.finishItem(row.id, r.outcome);
+      if (r.kind === 'copy') {
+        return serial(() => {
+          store.finishItem(row.id, r.outcome);
+          faceIndex.joinSet(opts.set, r.outcome.sha256);
+        });
       }
-      if (signal?.aborted) return;
-      if (optouts.matchesFaces(analysis.faces.map((f) => f.descriptor))) {
-        // An opted-out person: nothing of the image is kept, not even its hash.
-        await serial(() => store.finishItem(row.id, { status: 'skipped', reason: 'opted_out', ...base }));
-        return;
-      }
-      const blobPath = join('images', sha.slice(0, 2), `${sha}.${extensionOf[decoded.format] ?? 'bin'}`);
-      await timed('blob write (async, fsync)', () => writeAtomic(join(ws.root, blobPath), fetched.bytes));
-      const m = meta(row);
-      await serial(() => timed('DB write + index (writer)', () => {
-        const faces: NewFace[] = analysis.faces.map((f) => ({ ...f, descriptor: undefined, descriptorRow: null }));
-        const descriptors = analysis.faces.map((f) => f.descriptor);
-        faceIndex.storeImage(store, row.id, { status: 'ok', ...base, sha256: sha }, {
-          sha256: sha,
-          width: decoded.width,
-          height: decoded.height,
-          format: decoded.format,
-          bytes: fetched.bytes.length,
-          origin: row.uri,
-          licence: stringOrUndefined(m.licence ?? m.license),
-          caption: stringOrUndefined(m.caption ?? m.text),
-          status: analysis.status,
-          reason: analysis.reason,
-          faceRatio: analysis.faceRatio,
-          blobPath,
-        }, faces, descriptors, opts.set);
-      }));
-    })();
-    inFlightImages.set(sha, work);
-    try {
-      await work;
-    } finally {
-      inFlightImages.delete(sha);
+      return writeAnalysed(row, r);
+    }, signal);
+  }
+
+  async function writeAnalysed(row: ItemRow, r: Extract<ItemResult, { kind: 'analysed' }>): Promise<void> {
+    const { analysis, image, outcome } = r;
+    if (prof) {
+      prof.addAll(analysis.profile);
+      prof.count('faces described (mesh + descriptor ran)', analysis.faces.filter((f) => f.descriptor).length);
     }
+    if (optouts.matchesFaces(analysis.faces.map((f) => f.descriptor))) {
+      // An opted-out person: nothing of the image is kept, not even its hash.
+      const { sha256: _, ...kept } = outcome;
+      await serial(() => store.finishItem(row.id, { ...kept, status: 'skipped', reason: 'opted_out' }));
+      return;
+    }
+    const blobPath = join('images', image.sha256.slice(0, 2), `${image.sha256}.${extensionOf[image.format] ?? 'bin'}`);
+    await timed('blob write (async, fsync)', () => writeAtomic(join(ws.root, blobPath), r.bytes));
+    const m = meta(row);
+    await serial(() => timed('DB write + index (writer)', () => {
+      const faces: NewFace[] = analysis.faces.map((f) => ({ ...f, descriptor: undefined, descriptorRow: null }));
+      const descriptors = analysis.faces.map((f) => f.descriptor);
+      faceIndex.storeImage(store, row.id, outcome, {
+        ...image,
+        bytes: r.bytes.length,
+        origin: row.uri,
+        licence: stringOrUndefined(m.licence ?? m.license),
+        caption: stringOrUndefined(m.caption ?? m.text),
+        status: analysis.status,
+        reason: analysis.reason,
+        faceRatio: analysis.faceRatio,
+        blobPath,
+      }, faces, descriptors, opts.set);
+    }));
   }
 
   // A bounded pool of items in flight; `schedule` waits while it is full, so reading a huge list stays streaming.
@@ -242,6 +218,7 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
     fetcher.close();
   }
   const summary = summarize(ws.db, opts.set, sources.map((s) => s.uri), Date.now() - started);
+  summary.startupSec = Math.round(startupMs / 10) / 100;
   summary.interrupted = Boolean(signal?.aborted);
   return summary;
 }

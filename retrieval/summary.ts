@@ -16,6 +16,8 @@ export interface CurateSummary {
   faces: { detected: number; accepted: number; nearDuplicates: number; rejected: number };
   setSize: number;
   elapsedSec: number;
+  /** Of elapsedSec, the seconds before the first item could start (face models loaded, index opened, queue reached). */
+  startupSec?: number;
   interrupted?: boolean;
   exported?: { dir: string; crops: number };
 }
@@ -93,7 +95,7 @@ export function formatSummary(s: CurateSummary): string {
   const reasons = (r: Record<string, number>) =>
     Object.entries(r).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ') || '-';
   return [
-    `${s.interrupted ? 'Interrupted (rerun the same command to continue)' : 'Done'} in ${s.elapsedSec}s`,
+    `${s.interrupted ? 'Interrupted (rerun the same command to continue)' : 'Done'} in ${s.elapsedSec}s${s.startupSec !== undefined ? ` (${s.startupSec}s start-up)` : ''}`,
     `  items        ${s.items.total}: ok ${s.items.ok}, failed ${s.items.failed}, skipped ${s.items.skipped}, pending ${s.items.pending}`,
     ...(s.pages.total ? [`  pages        ${s.pages.total} crawled: ok ${s.pages.ok}, failed ${s.pages.failed}, skipped ${s.pages.skipped}`] : []),
     `  failed       ${reasons(s.failedByReason)}`,

@@ -15,9 +15,10 @@ export interface CommonOptions {
   verbose?: boolean;
 }
 
-export function withCommonOptions(cmd: Command): Command {
+/** The options every command shares; `workspace: false` for a command that opens none (pros worker). */
+export function withCommonOptions(cmd: Command, opts: { workspace?: boolean } = {}): Command {
+  if (opts.workspace !== false) cmd.option('-w, --workspace <dir>', 'workspace folder (database, index, curated sets, runs)');
   return cmd
-    .option('-w, --workspace <dir>', 'workspace folder (database, index, curated sets, runs)')
     .option('-c, --config <file>', 'JSON config deep-merged over the defaults')
     .addOption(
       new Option('--backend <name>', 'tensor backend').choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']),

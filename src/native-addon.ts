@@ -13,7 +13,8 @@ export interface AddonBase {
   setThreads(n: number): number;
 }
 
-export type AddonLoad<A extends AddonBase> = { addon: A; library: string; config: string } | { addon: null; reason: string };
+// Without OpenBLAS the addon itself still loaded: `ops` carries it for what needs no BLAS (training's elementwise ops).
+export type AddonLoad<A extends AddonBase> = { addon: A; library: string; config: string } | { addon: null; reason: string; ops?: A };
 
 /** Loads the addon and OpenBLAS; says why not (and what to install) when either is missing. */
 export function loadAddon<A extends AddonBase>(addonPath = defaultAddonPath, blasLibrary?: string): AddonLoad<A> {
@@ -33,6 +34,7 @@ export function loadAddon<A extends AddonBase>(addonPath = defaultAddonPath, bla
   if (!r.ok) {
     return {
       addon: null,
+      ops: addon,
       reason: `libopenblas not found (${r.reason}; Debian/Ubuntu: apt-get install libopenblas0-pthread, or PROS_OPENBLAS=/path/to/libopenblas.so.0)`,
     };
   }

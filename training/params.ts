@@ -70,10 +70,12 @@ export class Params {
   }
 }
 
-/** x·W + b over the last axis of a tensor of any rank. */
+/** x·W + b over the last axis of a tensor of any rank (the bias inside the native matmul when installed). */
 export function linear(tf: Tf, x: Tensor, w: Tensor, b?: Tensor): Tensor {
   const shape = x.shape;
   const x2 = x.reshape([-1, shape[shape.length - 1]]);
+  const fused = b && x.dtype === 'float32' && w.dtype === 'float32' && b.dtype === 'float32' && b.rank === 1 ? fusedOps(tf)?.linear : undefined;
+  if (fused) return fused(x2, w, b!).reshape([...shape.slice(0, -1), w.shape[1]!]);
   let y = tf.matMul(x2 as never, w as never) as Tensor;
   if (b) y = tf.add(y, b);
   return y.reshape([...shape.slice(0, -1), w.shape[1]!]);
@@ -92,4 +94,16 @@ export function gelu(tf: Tf, x: Tensor): Tensor {
   const fused = x.dtype === 'float32' ? fusedOps(tf) : undefined;
   if (fused) return fused.gelu(x);
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+}
+
+/** Softmax over the last axis (one native kernel each way when installed: training/kernels/native-fused.ts). */
+export function softmax(tf: Tf, x: Tensor): Tensor {
+  const fused = x.dtype === 'float32' && x.rank > 0 ? fusedOps(tf) : undefined;
+  return fused ? fused.softmax(x) : tf.softmax(x, -1);
+}
+
+/** Log-softmax over the last axis (one native kernel each way when installed). */
+export function logSoftmax(tf: Tf, x: Tensor): Tensor {
+  const fused = x.dtype === 'float32' && x.rank > 0 ? fusedOps(tf) : undefined;
+  return fused ? fused.logSoftmax(x) : tf.logSoftmax(x, -1);
 }

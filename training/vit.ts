@@ -4,7 +4,7 @@
 import type { Tensor, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs';
 import type { Tf } from '../src/backend.ts';
 import type { ViTConfig } from './config.ts';
-import { Params, gelu, layerNorm, linear } from './params.ts';
+import { Params, gelu, layerNorm, linear, softmax } from './params.ts';
 import type { Rng } from './rng.ts';
 
 export interface ViTOutput {
@@ -131,7 +131,7 @@ export function vitForward(tf: Tf, p: Params, cfg: ViTConfig, x: Tensor4D, opts:
     const qkv = linear(tf, a, p.get(`${b}qkv.w`), p.get(`${b}qkv.b`)).reshape([n, t, 3, heads, hd]).transpose([2, 0, 3, 1, 4]);
     const [q, k, v] = tf.unstack(qkv, 0) as [Tensor, Tensor, Tensor];
     const scores = tf.mul(tf.matMul(q as never, k as never, false, true), 1 / Math.sqrt(hd)) as Tensor;
-    const attn = tf.softmax(scores, -1);
+    const attn = softmax(tf, scores);
     const o = (tf.matMul(attn as never, v as never) as Tensor).transpose([0, 2, 1, 3]).reshape([n, t, d]);
     z = tf.add(z, dropPath(linear(tf, o, p.get(`${b}proj.w`), p.get(`${b}proj.b`)), rate, i, 0));
     // MLP branch.

@@ -4,6 +4,7 @@
 // allocation (memory growth replaces the buffer), and nothing here allocates in the wasm heap.
 #include <napi.h>
 #include <dlfcn.h>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -147,6 +148,8 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   if (M == 0 || N == 0) return env.Undefined();
   const int lda = int(ta ? (M > 0 ? M : 1) : (K > 0 ? K : 1));
   const int ldb = int(tb ? (K > 0 ? K : 1) : (N > 0 ? N : 1));
+  // A bias alone goes into C before the product (sgemm with beta = 1): no second pass over the output.
+  const bool biasFirst = biasOff >= 0 && act == Linear && K > 0;
   for (size_t i = 0; i < batches; i++) {
     float* c = reinterpret_cast<float*>(heap + cOff + cBytes * i);
     if (K == 0) {
@@ -154,10 +157,18 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
     } else {
       const float* a = reinterpret_cast<const float*>(heap + aOffs[i]);
       const float* b = reinterpret_cast<const float*>(heap + bOffs[i]);
+      if (biasFirst) {
+        const float* bias = reinterpret_cast<const float*>(heap + biasOff);
+        for (int64_t r = 0; r < M; r++) {
+          float* row = c + r * N;
+          if (biasLen == 1) std::fill(row, row + N, bias[0]);
+          else std::memcpy(row, bias, size_t(N) * 4);
+        }
+      }
       sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N), int(K),
-            1.f, a, lda, b, ldb, 0.f, c, int(N));
+            1.f, a, lda, b, ldb, biasFirst ? 1.f : 0.f, c, int(N));
     }
-    if (biasOff >= 0 || act != Linear) {
+    if (!biasFirst && (biasOff >= 0 || act != Linear)) {
       const float* bias = biasOff >= 0 ? reinterpret_cast<const float*>(heap + biasOff) : nullptr;
       for (int64_t r = 0; r < M; r++) {
         float* row = c + r * N;

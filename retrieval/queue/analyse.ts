@@ -1,19 +1,9 @@
-// The worker's half of the per-item pipeline: fetch, decode and face analysis of one shard item, with no workspace.
-// What the coordinator's merge needs comes back as a ShardItemResult (src/contracts/shard.ts); the writer's half
-// (exact and near-duplicate dedup, opt-outs, rows, index) stays with the coordinator, the single SQLite writer.
-import type { DecodeConfig, FetchConfig } from '../../src/config.ts';
+// The worker's half of the per-item pipeline: the local run's own function (retrieval/item.ts), with no workspace;
+// its result goes to the coordinator as a ShardItemResult (src/contracts/shard.ts). The writer's half (exact and
+// near-duplicate dedup against the workspace, opt-outs, rows, index) stays with the coordinator, the single writer.
 import type { ShardFace, ShardItem, ShardItemResult } from '../../src/contracts/shard.ts';
-import { Fetcher, readLocalFile, type FetchOutcome } from '../fetch/index.ts';
-import { decodeImage } from '../decode.ts';
-import type { FacePool } from '../faces/pool.ts';
 import type { FaceRecord } from '../faces/types.ts';
-
-export interface AnalyseDeps {
-  fetcher: Fetcher;
-  pool: FacePool;
-  fetch: FetchConfig;
-  decode: DecodeConfig;
-}
+import { ImageClaims, runItem, type ItemDeps, type ItemResult } from '../item.ts';
 
 const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
 
@@ -46,34 +36,40 @@ function face(f: FaceRecord): ShardFace {
   };
 }
 
-export async function analyseItem(item: ShardItem, deps: AnalyseDeps, signal?: AbortSignal): Promise<ShardItemResult> {
-  const fetched: FetchOutcome = item.local
-    ? await readLocalFile(item.uri, deps.fetch.maxBytes)
-    : await deps.fetcher.fetch(item.uri, { signal });
-  if (!fetched.ok) {
-    return { id: item.id, outcome: { status: fetched.status, reason: fetched.reason, httpStatus: fetched.httpStatus, attempts: fetched.attempts } };
-  }
-  const base = { httpStatus: fetched.httpStatus, attempts: fetched.attempts, bytes: fetched.bytes.length, contentType: fetched.contentType };
-  const decoded = await decodeImage(fetched.bytes, deps.decode);
-  if (!decoded.ok) {
-    return { id: item.id, outcome: { status: 'failed', reason: decoded.reason, ...base, sha256: decoded.sha256 } };
-  }
-  const analysis = await deps.pool.analyse({
-    rgb: decoded.rgb, aw: decoded.aw, ah: decoded.ah, scale: decoded.scale, width: decoded.width, height: decoded.height,
+/** Exact copies inside one shard: the first item with a hash analyses it, the others wait and travel as copies. */
+export class ShardCopies {
+  readonly analysed = new Set<string>();
+  readonly claims = new ImageClaims((sha) => this.analysed.has(sha));
+}
+
+/**
+ * A shard item through the one per-item pipeline (retrieval/item.ts), its result in the shard's wire form. No abort
+ * signal: a shard in hand is finished before the worker stops, so every item has a result.
+ */
+export async function analyseItem(item: ShardItem, deps: ItemDeps, copies: ShardCopies): Promise<ShardItemResult> {
+  let out: ShardItemResult | undefined;
+  await runItem(item, deps, copies.claims, (r) => {
+    // Recorded before the hash is released, so a copy waiting on it sees it analysed.
+    if (r.kind === 'analysed') copies.analysed.add(r.image.sha256);
+    out = toWire(item.id, r);
   });
+  if (!out) throw new Error('the pipeline wrote no result');
+  return out;
+}
+
+export function toWire(id: number, r: ItemResult): ShardItemResult {
+  if (r.kind === 'failed') return { id, outcome: r.outcome };
+  if (r.kind === 'copy') return { id, outcome: r.outcome, copy: true };
   return {
-    id: item.id,
-    outcome: { status: 'ok', ...base, sha256: decoded.sha256 },
+    id,
+    outcome: r.outcome,
     image: {
-      sha256: decoded.sha256,
-      width: decoded.width,
-      height: decoded.height,
-      format: decoded.format,
-      data: fetched.bytes.toString('base64'),
-      status: analysis.status,
-      reason: analysis.reason,
-      faceRatio: analysis.faceRatio,
-      faces: analysis.faces.map(face),
+      ...r.image,
+      data: r.bytes.toString('base64'),
+      status: r.analysis.status,
+      reason: r.analysis.reason,
+      faceRatio: r.analysis.faceRatio,
+      faces: r.analysis.faces.map(face),
     },
   };
 }

@@ -58,10 +58,12 @@ export function registerWorker(program: Command): void {
       .command('worker')
       .description('Take curation shards from a Redis queue (pros curate --queue) and run fetch, decode, face analysis and policy on them')
       .requiredOption('--queue <url>', 'the Redis holding the queue, redis://HOST:PORT')
-      .option('--concurrency <n>', 'shards processed at once', intArg(1), 1)
+      .option('--concurrency <n>', 'shards processed at once (2 keeps the face threads busy across shard ends; 1 keeps a shard that kills its worker from taking another with it)', intArg(1), 1)
       .option('--workers <n>', 'face-analysis worker threads', intArg(1))
       .option('--lock-ms <ms>', 'how long a shard stays locked to a worker that stops answering', intArg(1000), 30_000)
       .option('--max-stalls <n>', 'times a shard may lose its worker before it fails', intArg(0), 1),
+    // No workspace: the coordinator's is the one that counts, so a -w here would only mislead.
+    { workspace: false },
   ).action(async (o: WorkerFlags) => {
     await run<WorkerSummary>(o, async () => {
       // No workspace: a worker only needs the config (its thread count; the policy comes with each shard).

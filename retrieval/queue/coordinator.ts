@@ -4,7 +4,7 @@
 // items.shard) plus the queue, so a stopped coordinator started again re-enqueues its unfinished shards (a job id
 // per shard: adding an existing one is a no-op) and merges what finished meanwhile.
 import { randomBytes } from 'node:crypto';
-import { Queue, type Job } from 'bullmq';
+import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { ProsConfig } from '../../src/config.ts';
 import type { Workspace } from '../../src/workspace.ts';
 import { log } from '../../src/log.ts';
@@ -53,6 +53,18 @@ function tokenOf(ws: Workspace): string {
   return token;
 }
 
+/** BullMQ's reason for a job that lost its worker more often than the worker's stall limit allows. */
+const STALLED = 'job stalled more than allowable limit';
+
+/** A failed shard's error as the workspace keeps it. */
+function failureOf(job: Job): string {
+  if (job.failedReason === STALLED) {
+    // The worker process died (crashed, killed, out of memory) or stopped renewing its lock, each time it held the shard.
+    return `after losing its worker ${job.stalledCounter} times (pros worker --max-stalls): a worker process died or stopped answering while on this shard, so something in it may crash the worker`;
+  }
+  return `after ${job.attemptsMade} attempts: ${job.failedReason || 'failed'}`;
+}
+
 export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary & { queue: QueueSummary }> {
   const { ws, config, signal } = opts;
   const started = Date.now();
@@ -65,6 +77,25 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
   redis.on('error', (e) => log.debug(`redis: ${e.message}`));
   const queue = new Queue(QUEUE_NAME, { connection: redisOptions(opts.queue), prefix: QUEUE_PREFIX });
   queue.on('error', (e) => log.debug(`queue: ${e.message}`));
+  // A finished shard wakes the merge loop at once; the poll below is only the fallback (a missed event, a restart).
+  const events = new QueueEvents(QUEUE_NAME, { connection: redisOptions(opts.queue), prefix: QUEUE_PREFIX });
+  events.on('error', (e) => log.debug(`queue events: ${e.message}`));
+  let nudged = false;
+  let wake: (() => void) | undefined;
+  const nudge = () => {
+    nudged = true;
+    wake?.();
+  };
+  events.on('completed', nudge);
+  events.on('failed', nudge);
+  const rest = (ms: number) =>
+    nudged ? Promise.resolve() : new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => (wake = undefined));
   const fetcher = new Fetcher(config.fetch);
   const faceIndex = await FaceIndex.open(ws, config);
   const merge: MergeContext = { ws, store, faceIndex, optouts, set: opts.set };
@@ -157,11 +188,11 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
       const shard = shardOf(job);
       if (shard === undefined) continue;
       if (q.state.get(shard) === 'queued') {
-        const error = job.failedReason || 'failed';
-        log.warn(`shard ${shard} failed after ${job.attemptsMade} attempts: ${error}`);
+        const error = failureOf(job);
+        log.warn(`shard ${shard} failed ${error}`);
         counts.failed++;
         failedReasons.shard_failed = (failedReasons.shard_failed ?? 0) + 1;
-        tick(failShard(ws, shard, `after ${job.attemptsMade} attempts: ${error}`));
+        tick(failShard(ws, shard, error));
       }
       await job.remove().catch((e: Error) => log.debug(`remove ${job.id}: ${e.message}`));
       handled++;
@@ -170,6 +201,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
   }
 
   let total = 0;
+  let startupMs = 0;
   let enumerated = false;
   let failure: unknown;
   const stopped = () => Boolean(signal?.aborted) || failure !== undefined;
@@ -235,12 +267,14 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
     total = ws.db.prepare<[], number>("SELECT coalesce(sum(items), 0) FROM shards WHERE state = 'queued'").pluck().get()!;
     bar.setTotal(total);
     await resume(false);
+    startupMs = Date.now() - started;
     const reading = enumerate().catch((e) => {
       failure ??= e;
     });
     let idle = 0;
     while (!stopped()) {
       let handled = 0;
+      nudged = false;
       try {
         handled = await collect();
         // Now and then, repair shards whose jobs Redis lost (a restart without persistence, a flushed database).
@@ -249,7 +283,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
         log.debug(`queue: ${(e as Error).message}`);
       }
       if (enumerated && q.countQueued.get()! === 0) break;
-      if (handled === 0) await sleep(200);
+      if (handled === 0) await rest(500);
     }
     await reading;
     if (failure) throw failure;
@@ -257,10 +291,12 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
     bar.stop();
     faceIndex.save();
     fetcher.close();
+    await events.close();
     await queue.close();
     redis.disconnect();
   }
   const summary = summarize(ws.db, opts.set, sources.map((s) => s.uri), Date.now() - started);
+  summary.startupSec = Math.round(startupMs / 10) / 100;
   summary.interrupted = Boolean(signal?.aborted);
   const shardRows = ws.db.prepare<[], Pick<ShardRow, 'state'> & { n: number }>('SELECT state, count(*) AS n FROM shards GROUP BY state').all();
   const n = (s: string) => shardRows.find((r) => r.state === s)?.n ?? 0;

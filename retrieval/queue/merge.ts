@@ -45,13 +45,27 @@ function outcomeOf(r: ShardItemResult): ItemOutcome {
 }
 
 /** Merges one item; returns false when it was already finished (nothing written). */
-function mergeItem(ctx: MergeContext, shard: number, r: ShardItemResult): boolean {
+function mergeItem(ctx: MergeContext, shard: number, r: ShardItemResult, carriers: Map<string, number>): boolean {
   const { ws, store, faceIndex, optouts, set } = ctx;
   const row = ws.db.prepare<[number], ItemState>('SELECT status, uri, meta, shard FROM items WHERE id = ?').get(r.id);
   // Not this shard's item (a result from another workspace's run that reused the id) or already done: skip.
   if (!row || row.shard !== shard || row.status !== 'pending') return false;
   const outcome = outcomeOf(r);
   const image = r.image;
+  if (r.copy && outcome.status === 'ok' && outcome.sha256) {
+    // An exact copy of an image another item of the shard carried (merged first): it shares that image's fate.
+    if (store.imageStatus(outcome.sha256)) {
+      store.finishItem(r.id, outcome);
+      faceIndex.joinSet(set, outcome.sha256);
+      return true;
+    }
+    const carrier = carriers.get(outcome.sha256);
+    const fate = carrier === undefined ? undefined : (ws.db.prepare('SELECT status, reason FROM items WHERE id = ?').get(carrier) as { status: string; reason: string | null } | undefined);
+    // Kept nothing of the image: an opted-out person (skipped), or a carrier that never merged (failed).
+    if (fate?.status === 'skipped') store.finishItem(r.id, { status: 'skipped', reason: fate.reason ?? 'opted_out', attempts: outcome.attempts, bytes: outcome.bytes });
+    else store.finishItem(r.id, { status: 'failed', reason: 'no_result', attempts: outcome.attempts, bytes: outcome.bytes, sha256: outcome.sha256 });
+    return true;
+  }
   if (outcome.status !== 'ok' || !image) {
     store.finishItem(r.id, outcome);
     return true;
@@ -109,7 +123,10 @@ function mergeItem(ctx: MergeContext, shard: number, r: ShardItemResult): boolea
  */
 export function mergeShard(ctx: MergeContext, result: ShardResult): number {
   let written = 0;
-  for (const r of result.items) if (mergeItem(ctx, result.shard, r)) written++;
+  // Items carrying an image first, then the exact copies of it that travelled without it.
+  const carriers = new Map(result.items.filter((r) => r.image).map((r) => [r.image!.sha256, r.id] as const));
+  const ordered = [...result.items.filter((r) => !r.copy), ...result.items.filter((r) => r.copy)];
+  for (const r of ordered) if (mergeItem(ctx, result.shard, r, carriers)) written++;
   ctx.ws.db.transaction(() => {
     const lost = ctx.ws.db.prepare("UPDATE items SET status = 'failed', reason = 'no_result', updated_at = datetime('now') WHERE shard = ? AND status = 'pending'").run(result.shard);
     written += lost.changes;

@@ -9,7 +9,7 @@ import { log } from '../../src/log.ts';
 import { SHARD_SCHEMA, ShardHeader, ShardJob, schemaMismatch, type ShardItemResult, type ShardResult } from '../../src/contracts/shard.ts';
 import { Fetcher } from '../fetch/index.ts';
 import { FacePool } from '../faces/pool.ts';
-import { analyseItem } from './analyse.ts';
+import { analyseItem, ShardCopies } from './analyse.ts';
 import { connect, QUEUE_NAME, QUEUE_PREFIX, redisOptions, SCHEMA_KEY } from './connection.ts';
 
 export interface WorkerOptions {
@@ -31,27 +31,43 @@ export interface WorkerSummary {
   refused: number;
 }
 
-/** Everything a shard needs that is costly to build, kept while consecutive shards share the coordinator's config. */
+/**
+ * Everything a shard needs that is costly to build. The face models load when the worker starts, with its own
+ * config, so no shard waits on them; they load again only when a shard's policy differs from what is loaded.
+ */
 class Engines {
-  private key = '';
+  private poolKey = '';
   private pool?: FacePool;
+  private fetchKey = '';
   private fetcher?: Fetcher;
-  private config?: ProsConfig;
 
   constructor(private readonly own: ProsConfig) {}
 
+  /** Loads the face models with the worker's own config. */
+  async warm(): Promise<void> {
+    await this.engines(this.own);
+  }
+
   async for(job: ShardJob): Promise<{ config: ProsConfig; pool: FacePool; fetcher: Fetcher }> {
-    const key = JSON.stringify(job.config);
-    if (key !== this.key || !this.pool || !this.fetcher || !this.config) {
-      await this.close();
-      // The coordinator's policy and fetch rules, with this machine's thread count.
-      const config = deepMerge(this.own, { ...job.config, faces: { ...job.config.faces, workers: this.own.faces.workers } });
-      this.config = config;
-      this.fetcher = new Fetcher(config.fetch);
+    // The coordinator's policy and fetch rules, with this machine's thread count.
+    return this.engines(deepMerge(this.own, { ...job.config, faces: { ...job.config.faces, workers: this.own.faces.workers } }));
+  }
+
+  private async engines(config: ProsConfig): Promise<{ config: ProsConfig; pool: FacePool; fetcher: Fetcher }> {
+    const poolKey = JSON.stringify([config.faces, config.policy]);
+    if (poolKey !== this.poolKey || !this.pool) {
+      await this.pool?.close();
+      this.pool = undefined;
       this.pool = await FacePool.start(config);
-      this.key = key;
+      this.poolKey = poolKey;
     }
-    return { config: this.config, pool: this.pool, fetcher: this.fetcher };
+    const fetchKey = JSON.stringify(config.fetch);
+    if (fetchKey !== this.fetchKey || !this.fetcher) {
+      this.fetcher?.close();
+      this.fetcher = new Fetcher(config.fetch);
+      this.fetchKey = fetchKey;
+    }
+    return { config, pool: this.pool, fetcher: this.fetcher };
   }
 
   async close(): Promise<void> {
@@ -59,13 +75,23 @@ class Engines {
     await this.pool?.close();
     this.pool = undefined;
     this.fetcher = undefined;
-    this.key = '';
+    this.poolKey = this.fetchKey = '';
   }
+}
+
+/**
+ * Test-only fault hook: `PROS_FAULT_WORKER_DIE=<text>` kills this worker process (SIGKILL) when it takes an item whose
+ * URI contains the text, standing in for an item that crashes the process (a native crash, the OOM killer).
+ */
+function faultHook(uri: string): void {
+  const text = process.env.PROS_FAULT_WORKER_DIE;
+  if (text && uri.includes(text)) process.kill(process.pid, 'SIGKILL');
 }
 
 async function processShard(job: ShardJob, engines: Engines): Promise<ShardResult> {
   const { config, pool, fetcher } = await engines.for(job);
   const deps = { fetcher, pool, fetch: config.fetch, decode: config.decode };
+  const copies = new ShardCopies();
   const results: ShardItemResult[] = new Array(job.items.length);
   // Items of a shard run like a local run's: a bounded number in flight.
   let next = 0;
@@ -73,8 +99,9 @@ async function processShard(job: ShardJob, engines: Engines): Promise<ShardResul
     while (next < job.items.length) {
       const i = next++;
       const item = job.items[i]!;
+      faultHook(item.uri);
       try {
-        results[i] = await analyseItem(item, deps);
+        results[i] = await analyseItem(item, deps, copies);
       } catch (err) {
         // One item's bug is that item's status, as in a local run; the shard's other items still count.
         log.warn(`item ${item.uri}: ${(err as Error).message}`);
@@ -101,6 +128,12 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerSummary> {
   await checkSchema(opts.queue);
   const engines = new Engines(opts.config);
   const summary: WorkerSummary = { shards: 0, items: 0, refused: 0 };
+  await engines.warm();
+  if (opts.signal.aborted) {
+    await engines.close();
+    return summary;
+  }
+  log.info(`worker ${hostname()}:${process.pid} ready (${opts.config.faces.workers} face threads), taking shards from ${new URL(opts.queue).host}`);
   const ac = new AbortController();
   let refusedWith: string | undefined;
   const worker = new Worker(

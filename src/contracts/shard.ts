@@ -3,7 +3,7 @@
 // `schema` literal names the version, so a worker from another pros version refuses a shard instead of misreading it.
 import { z } from 'zod';
 
-export const SHARD_SCHEMA = 'pros-shard/1';
+export const SHARD_SCHEMA = 'pros-shard/2';
 
 /** The `schema` field alone, read before the rest so that a version mismatch gets its own clear message. */
 export const ShardHeader = z.object({ schema: z.string() });
@@ -82,6 +82,11 @@ export const ShardItemResult = z.object({
   outcome: ShardOutcome,
   /** Present when the item decoded to an image that was analysed (outcome ok). */
   image: ShardImage.optional(),
+  /**
+   * An exact copy (outcome.sha256) of an image another item of this shard carries: analysed and sent once; the merge
+   * gives the copy that image's fate.
+   */
+  copy: z.literal(true).optional(),
 });
 export type ShardItemResult = z.infer<typeof ShardItemResult>;
 

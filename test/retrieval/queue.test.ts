@@ -2,9 +2,10 @@
 // served over loopback HTTP, the real face models and SQLite. Faults: a worker SIGKILLed mid-shard, Redis restarted
 // mid-run, a poison shard, a worker on another schema. Every URL ends with exactly one status, and the distributed
 // run accepts the same faces as a local run. No wall-clock assertions: waits are on events and states.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import anyHost from 'ava';
 import Database from 'better-sqlite3';
 import { Queue } from 'bullmq';
 import { testIf } from '../helpers/requires.ts';
@@ -159,7 +160,7 @@ test('a worker refuses a queue or a shard of another schema, with a clear messag
   await raw.set(SCHEMA_KEY, 'pros-shard/999');
   const refused = await pros(workerArgs(redis));
   t.is(refused.code, 2);
-  t.regex(refused.stderr, /speaks shard schema pros-shard\/999, this pros speaks pros-shard\/1/);
+  t.regex(refused.stderr, /speaks shard schema pros-shard\/999, this pros speaks pros-shard\/2/);
 
   await raw.del(SCHEMA_KEY);
   const queue = new Queue(QUEUE_NAME, { connection: redisOptions(redis.url), prefix: QUEUE_PREFIX });
@@ -197,4 +198,94 @@ test('a coordinator stopped and started again picks up from the queue: shards fi
   checkComplete(t, ws);
   t.deepEqual(accepted(ws), localAccepted);
   t.is(await queue.getCompletedCount(), 0, 'merged results leave Redis');
+});
+
+test('a shard that kills its worker process ends failed at the stall limit with a clear error; the rest finish', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const ws = mkdtempSync(join(tmpdir(), 'pros-qws-'));
+  const shards = Math.ceil(corpus.urls.length / 2);
+  // kim1_crop.jpg is the second item of shard 3: every worker that takes that shard dies (the test-only fault hook).
+  const deadly = 'kim1_crop.jpg';
+  const poisonShard = Math.floor(corpus.urls.findIndex((u) => u.endsWith(deadly)) / 2) + 1;
+  const args = ['worker', '--queue', redis.url, '--workers', '1', '--lock-ms', '3000', '--max-stalls', '1'];
+  // A supervisor, as systemd's Restart=always would be: a worker that dies is replaced, so two are always running.
+  let deaths = 0;
+  let supervising = true;
+  const live = new Set<ReturnType<typeof startPros>>();
+  const spawn = () => {
+    const w = startPros(args, { PROS_FAULT_WORKER_DIE: deadly });
+    live.add(w);
+    void w.done.then((r) => {
+      live.delete(w);
+      if (r.signal === 'SIGKILL') deaths++;
+      if (supervising) spawn();
+    });
+  };
+  spawn();
+  spawn();
+  const r = await pros(['curate', corpus.list, '-w', ws, '-c', config, '--set', 'people', '--queue', redis.url, '--shard-size', '2', '--no-export', '--json']);
+  supervising = false;
+  const ended = await stopWorkers([...live]);
+  t.is(r.code, 0, r.stderr);
+  for (const w of ended) t.is(w.code, 0, w.stderr);
+  t.is(deaths, 2, 'the shard was taken once more after its first worker died (--max-stalls 1), then failed without a third try');
+  const s = JSON.parse(r.stdout);
+  t.is(s.queue.shards.failed, 1);
+  t.is(s.queue.shards.merged, shards - 1);
+  t.is(s.queue.failedShards[0].shard, poisonShard);
+  t.regex(s.queue.failedShards[0].error, /^after losing its worker 2 times \(pros worker --max-stalls\): a worker process died/);
+  checkComplete(t, ws);
+  const db = new Database(join(ws, 'pros.db'), { readonly: true });
+  t.deepEqual(db.prepare('SELECT DISTINCT reason FROM items WHERE shard = ?').pluck().all(poisonShard), ['shard_failed']);
+  t.is(db.prepare("SELECT count(*) FROM items WHERE reason = 'shard_failed'").pluck().get(), 2);
+  db.close();
+});
+
+test('exact copies inside one shard are analysed once; the merge gives the copy its image', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const queue = new Queue(QUEUE_NAME, { connection: redisOptions(redis.url), prefix: QUEUE_PREFIX });
+  t.teardown(() => queue.close());
+  // The worker alone, on a shard enqueued by hand: its result is read from Redis before any coordinator merges it.
+  const pick = (name: string) => corpus.urls.find((u) => u.endsWith(`/${name}`))!;
+  const items = ['audrey.jpg', 'cage.jpg', 'audrey-again.jpg'].map((name, i) => ({ id: i + 1, uri: pick(name), local: false }));
+  const jobConfig = { fetch: { allowPrivate: true, retries: 0 }, decode: {}, faces: {}, policy: {} };
+  await queue.add('shard', { schema: SHARD_SCHEMA, run: 'bytest', shard: 1, config: jobConfig, items }, { jobId: 'bytest-s1' });
+  const worker = startPros(workerArgs(redis));
+  await until('the shard done', async () => (await queue.getJob('bytest-s1'))?.finishedOn !== undefined);
+  await stopWorkers([worker]);
+  const result = (await queue.getJob('bytest-s1'))!.returnvalue as { items: Array<{ id: number; outcome: { sha256?: string }; image?: { sha256: string }; copy?: true }> };
+  const [audrey, cage, again] = [1, 2, 3].map((id) => result.items.find((r) => r.id === id)!);
+  t.truthy(cage!.image, 'a distinct image is analysed');
+  t.is([audrey, again].filter((r) => r!.image).length, 1, 'the two copies carry the image once');
+  t.is([audrey, again].filter((r) => r!.copy).length, 1, 'the other travels as a copy');
+  t.is(audrey!.outcome.sha256, again!.outcome.sha256);
+
+  // Through a coordinator, the whole corpus in one shard: the copy is ok and joins the image, as in a local run.
+  const ws = mkdtempSync(join(tmpdir(), 'pros-qws-'));
+  const workers = [startPros(workerArgs(redis))];
+  const r = await pros(['curate', corpus.list, '-w', ws, '-c', config, '--set', 'people', '--queue', redis.url, '--shard-size', '50', '--no-export', '--json']);
+  await stopWorkers(workers);
+  t.is(r.code, 0, r.stderr);
+  checkComplete(t, ws);
+  t.deepEqual(accepted(ws), localAccepted, 'the same faces as the local run');
+  const db = new Database(join(ws, 'pros.db'), { readonly: true });
+  const rows = db.prepare("SELECT status, image_sha256 AS sha256 FROM items WHERE uri IN (?, ?)").all(pick('audrey.jpg'), pick('audrey-again.jpg')) as Array<{ status: string; sha256: string }>;
+  t.deepEqual(rows.map((x) => x.status), ['ok', 'ok']);
+  t.is(rows[0]!.sha256, rows[1]!.sha256);
+  t.is(db.prepare('SELECT count(*) FROM images WHERE sha256 = ?').pluck().get(rows[0]!.sha256), 1);
+  db.close();
+});
+
+anyHost('pros worker opens no workspace, so it has no -w; its --help is the README\'s CLI reference', async (t) => {
+  const help = await pros(['worker', '--help']);
+  t.is(help.code, 0, help.stderr);
+  t.notRegex(help.stdout, /--workspace/);
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const block = /```\n(Usage: pros worker \[options\][\s\S]*?)```/.exec(readme);
+  t.is(block?.[1], help.stdout);
+  const r = await pros(['worker', '-w', mkdtempSync(join(tmpdir(), 'pros-qw-')), '--queue', 'redis://127.0.0.1:1']);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /unknown option '-w'/);
 });

@@ -64,10 +64,14 @@ export function installMatmul(tf: Tf, opts: InstallMatmulOptions = {}): MatmulIn
   const prefer = preference(opts);
   if (prefer === 'stock') return done({ path: 'stock', reason: 'asked for' });
 
-  const useExplicit = (why: string): MatmulInstall => {
+  const wantThreads = Math.max(1, opts.blasThreads ?? (Number(process.env.PROS_BLAS_THREADS) || (isMainThread ? availableParallelism() : 1)));
+  // A fallback still gets the addon's elementwise and fused ops when the addon loads (they need no BLAS); the
+  // explicit path asked for stays as it is (the benchmarks' reference).
+  const useExplicit = (why: string, ops?: NativeAddon): MatmulInstall => {
     registerWasmKernel(tf, 'BatchMatMul', explicitBatchMatMul(stock));
     registerWasmKernel(tf, '_FusedMatMul', explicitFusedMatMul(stock, tf));
-    return done({ path: 'explicit-transpose', reason: why });
+    const extra = ops ? `; ${installNativeOps(tf, tf.backend() as unknown as WasmBackendLike, ops, stock.byName, wantThreads, false)}` : '';
+    return done({ path: 'explicit-transpose', reason: why + extra });
   };
   if (prefer === 'explicit') return useExplicit('asked for');
 
@@ -75,8 +79,8 @@ export function installMatmul(tf: Tf, opts: InstallMatmulOptions = {}): MatmulIn
   const version = wasmBackendVersion();
   if (version !== PINNED_WASM_VERSION) return useExplicit(`tfjs-backend-wasm ${version} is not the pinned ${PINNED_WASM_VERSION} the native kernels were written against`);
   const loaded = loadNativeAddon(opts.addonPath ?? process.env.PROS_NATIVE_ADDON, opts.blasLibrary ?? process.env.PROS_OPENBLAS);
-  if (!loaded.addon) return useExplicit(loaded.reason);
-  const threads = loaded.addon.setThreads(Math.max(1, opts.blasThreads ?? (Number(process.env.PROS_BLAS_THREADS) || (isMainThread ? availableParallelism() : 1))));
+  if (!loaded.addon) return useExplicit(loaded.reason, loaded.ops);
+  const threads = loaded.addon.setThreads(wantThreads);
   const backend = tf.backend() as unknown as WasmBackendLike;
   const batch = nativeBatchMatMul(loaded.addon);
   const fused = nativeFusedMatMul(loaded.addon, explicitFusedMatMul(stock, tf));
@@ -84,12 +88,12 @@ export function installMatmul(tf: Tf, opts: InstallMatmulOptions = {}): MatmulIn
   const failure =
     selfTest(tf, backend, stock.batchMatMul, explicitFusedMatMul(stock, tf), batch, fused) ??
     transposeSelfTest(tf, backend, stock.transpose, transpose);
-  if (failure) return useExplicit(`native self-test failed: ${failure}`);
+  if (failure) return useExplicit(`native self-test failed: ${failure}`, loaded.addon);
   registerWasmKernel(tf, 'BatchMatMul', batch);
   registerWasmKernel(tf, '_FusedMatMul', fused);
   registerWasmKernel(tf, 'Transpose', transpose);
   registerWasmKernel(tf, 'Identity', sharedIdentity(stock.identity));
-  const ops = installNativeOps(tf, backend, loaded.addon, stock.byName, threads);
+  const ops = installNativeOps(tf, backend, loaded.addon, stock.byName, threads, true);
   return done({ path: 'native-openblas', reason: `${loaded.library}, ${threads} BLAS thread${threads === 1 ? '' : 's'}, self-test passed; ${ops}` });
 }
 
@@ -97,18 +101,19 @@ export function installMatmul(tf: Tf, opts: InstallMatmulOptions = {}): MatmulIn
  * The elementwise kernels (native-ops.ts) and the fused AdamW / EMA / norms (native-fused.ts), each after its own
  * self-test; what fails keeps the stock version. Returns one line for the start-up message.
  */
-function installNativeOps(tf: Tf, backend: WasmBackendLike, addon: NativeAddon, stock: Map<string, WasmKernel>, threads: number): string {
+function installNativeOps(tf: Tf, backend: WasmBackendLike, addon: NativeAddon, stock: Map<string, WasmKernel>, threads: number, matmul: boolean): string {
   if (typeof addon.binary !== 'function') return 'native ops: not in this addon build (run npm run build:native)';
   addon.setOpThreads(threads);
   const get = (name: string) => stock.get(name)!;
   const { passed, failed } = opsSelfTest(tf, backend, nativeOpKernels(addon, get), get);
-  const fused = nativeFusedOps(tf, addon);
+  const fused = nativeFusedOps(tf, addon, matmul);
   for (const k of fusedKernels(addon)) registerWasmKernel(tf, k.name, k.kernel);
   const fusedFailure = fusedSelfTest(tf, fused);
   for (const k of passed) registerWasmKernel(tf, k.name, k.kernel);
   if (!fusedFailure) setFusedOps(tf, fused);
   else unregisterFused(tf);
-  const parts = [`native ops: ${passed.length} kernels on ${threads} thread${threads === 1 ? '' : 's'}`, fusedFailure ? `fused AdamW/EMA/GELU/layer norm off (${fusedFailure})` : 'fused AdamW/EMA/GELU/layer norm'];
+  const what = `fused AdamW/EMA/GELU/layer norm/softmax${matmul ? '/bias' : ''}`;
+  const parts = [`native ops: ${passed.length} kernels on ${threads} thread${threads === 1 ? '' : 's'}`, fusedFailure ? `${what} off (${fusedFailure})` : what];
   if (failed.length) parts.push(`self-test failed, stock kept: ${failed.join('; ')}`);
   return parts.join(', ');
 }

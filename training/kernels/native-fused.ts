@@ -1,7 +1,8 @@
 // The AdamW update, the EMA teacher update and the gradient norms over all parameters, each in one call to the
 // native/ addon instead of ~12 (AdamW), 3 (EMA) and 2 + a read (norm) tf ops per parameter; and GELU as one kernel
-// forward and one backward (tf.customGrad) instead of 5 and ~9. The optimiser and the EMA
-// ask `fusedOps(tf)`; installMatmul sets it on the native path (after a self-test) and clears it otherwise, so the
+// forward and one backward (tf.customGrad) instead of 5 and ~9; likewise layer norm, softmax and log-softmax; and
+// (with the native matmul) the bias of `linear` inside the matmul's output. The optimiser, the EMA and params.ts ask
+// `fusedOps(tf)`; installMatmul sets it whenever the addon loads (after a self-test) and clears it otherwise, so the
 // tf-op code stays the reference and the fallback. The new values go to freshly allocated heap tensors that are
 // then assigned, as the tf ops do: nothing is written into a tensor another may share.
 import type { Tensor, Variable } from '@tensorflow/tfjs';
@@ -20,6 +21,8 @@ export interface FusedAddon {
     rows: number, d: number, eps: number,
   ): void;
   geluGrad(heap: Uint8Array, dyOffset: number, xOffset: number, outOffset: number, n: number): void;
+  softmax(heap: Uint8Array, log: boolean, xOffset: number, outOffset: number, rows: number, d: number): void;
+  softmaxGrad(heap: Uint8Array, log: boolean, dyOffset: number, yOffset: number, dxOffset: number, rows: number, d: number): void;
 }
 
 export interface AdamWEntry {
@@ -45,13 +48,24 @@ export interface FusedOps {
   gelu(x: Tensor): Tensor;
   /** Layer norm over the last axis with its gradients in x, g and b; needs the kernels of `fusedKernels`. */
   layerNorm(x: Tensor, g: Tensor, b: Tensor, eps: number): Tensor;
+  /** Softmax over the last axis, one kernel each way. */
+  softmax(x: Tensor): Tensor;
+  /** Log-softmax over the last axis, one kernel each way. */
+  logSoftmax(x: Tensor): Tensor;
+  /**
+   * x·W + b for rank-2 x, W and rank-1 b: the bias in the native matmul's output (one _FusedMatMul), its gradient one
+   * row-sum. Only where the native matmul is installed (undefined on the explicit-transpose fallback).
+   */
+  linear?(x: Tensor, w: Tensor, b: Tensor): Tensor;
 }
 
 export const GELU = 'ProsGelu';
 export const GELU_GRAD = 'ProsGeluGrad';
 export const LAYER_NORM = 'ProsLayerNorm';
 export const LAYER_NORM_GRAD = 'ProsLayerNormGrad';
-export const FUSED_KERNELS = [GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD];
+export const SOFTMAX = 'ProsSoftmax';
+export const SOFTMAX_GRAD = 'ProsSoftmaxGrad';
+export const FUSED_KERNELS = [GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD, SOFTMAX, SOFTMAX_GRAD];
 
 /** The wasm kernels behind FusedOps.gelu and .layerNorm: float32 only (params.ts uses them for float32 alone). */
 export function fusedKernels(addon: FusedAddon): Array<{ name: string; kernel: WasmKernel }> {
@@ -103,6 +117,30 @@ export function fusedKernels(addon: FusedAddon): Array<{ name: string; kernel: W
         return [dx, dg, db];
       }) as unknown as WasmKernel,
     },
+    {
+      // attrs.log: log-softmax. Over the last axis.
+      name: SOFTMAX,
+      kernel: ({ inputs, backend, attrs }: KernelArgs) => {
+        const { x } = inputs;
+        const d = x.shape[x.shape.length - 1];
+        const out = backend.makeOutput(x.shape.slice(), 'float32');
+        const n = out.shape.reduce((p, q) => p * q, 1);
+        if (n > 0) addon.softmax(backend.wasm.HEAPU8, attrs.log === true, off(backend, x), off(backend, out), n / d, d);
+        return out;
+      },
+    },
+    {
+      name: SOFTMAX_GRAD,
+      kernel: ({ inputs, backend, attrs }: KernelArgs) => {
+        const { dy, y } = inputs;
+        if (String(dy.shape) !== String(y.shape)) throw new Error('softmax gradient: dy and y differ in shape');
+        const d = y.shape[y.shape.length - 1];
+        const out = backend.makeOutput(y.shape.slice(), 'float32');
+        const n = out.shape.reduce((p, q) => p * q, 1);
+        if (n > 0) addon.softmaxGrad(backend.wasm.HEAPU8, attrs.log === true, off(backend, dy), off(backend, y), off(backend, out), n / d, d);
+        return out;
+      },
+    },
   ];
 }
 
@@ -118,7 +156,8 @@ export function setFusedOps(tf: Tf, ops: FusedOps | undefined): void {
   else installed.delete(tf);
 }
 
-export function nativeFusedOps(tf: Tf, addon: FusedAddon): FusedOps {
+/** `matmul`: the native _FusedMatMul is registered, so `linear` can put the bias in its output. */
+export function nativeFusedOps(tf: Tf, addon: FusedAddon, matmul = false): FusedOps {
   const backend = () => tf.backend() as unknown as WasmBackendLike;
   const offset = (b: WasmBackendLike, t: { dataId: object }): number => {
     const d = b.dataIdMap.get(t.dataId);
@@ -160,9 +199,33 @@ export function nativeFusedOps(tf: Tf, addon: FusedAddon): FusedOps {
     }
     return f;
   };
+  // The forward's output is what both gradients need (tfjs's own Softmax and logSoftmax gradients use it too).
+  const softmaxOf = (log: boolean) =>
+    tf.customGrad(((x: Tensor, save: (t: Tensor[]) => void) => {
+      const y = engine.runKernel(SOFTMAX, { x }, { log }) as Tensor;
+      save([y]);
+      return { value: y, gradFunc: (dy: Tensor, saved: Tensor[]) => engine.runKernel(SOFTMAX_GRAD, { dy, y: saved[0] }, { log }) as Tensor };
+    }) as never) as unknown as (x: Tensor) => Tensor;
+  const softmax = softmaxOf(false);
+  const logSoftmax = softmaxOf(true);
+  const linear = tf.customGrad(((x: Tensor, w: Tensor, b: Tensor, save: (t: Tensor[]) => void) => {
+    save([x, w]);
+    const value = engine.runKernel('_FusedMatMul', { a: x, b: w, bias: b }, { transposeA: false, transposeB: false, activation: 'linear', leakyreluAlpha: 0 }) as Tensor;
+    return {
+      value,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => [
+        tf.matMul(dy as never, saved[1] as never, false, true),
+        tf.matMul(saved[0] as never, dy as never, true, false),
+        tf.sum(dy, 0),
+      ],
+    };
+  }) as never) as unknown as (x: Tensor, w: Tensor, b: Tensor) => Tensor;
   return {
     gelu,
     layerNorm: (x, g, b, eps) => layerNorm(eps)(x, g, b),
+    softmax,
+    logSoftmax,
+    ...(matmul ? { linear } : {}),
     adamw(entries, beta1, beta2, eps) {
       if (entries.length === 0) return;
       const b = backend();

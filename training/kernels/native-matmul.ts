@@ -17,6 +17,7 @@ export interface NativeAddon extends AddonBase, OpsAddon, FusedAddon {
 
 export { defaultAddonPath };
 
+// Without OpenBLAS the addon's elementwise and fused ops still work (they need no BLAS): `ops` carries it then.
 export type AddonLoad = AddonLoadOf<NativeAddon>;
 
 /** Loads the addon and OpenBLAS; says why not when either is missing. */

@@ -134,10 +134,56 @@ export function fusedSelfTest(tf: Tf, fused: FusedOps): string | null {
       if (!(err <= 1e-6)) return `fused ${k === 't' ? 'EMA' : `AdamW ${k}`}: relative error ${err.toExponential(2)}`;
     }
     if (!(Math.abs(sq - wantSq) <= 1e-6 * wantSq)) return `fused sumSquares: ${sq} vs ${wantSq}`;
-    return null;
+    return fusedGradSelfTest(tf, fused);
   } catch (e) {
     return `fused ops: ${(e as Error).message}`;
   } finally {
     for (const t of made) t.dispose();
   }
+}
+
+type Fn = (...xs: Tensor[]) => Tensor;
+
+/**
+ * Value and gradients of each fused op (GELU, layer norm, softmax, log-softmax, the biased linear) against the tf-op
+ * chain it replaces, run on the kernels registered when called (stock, before the native elementwise kernels).
+ */
+function fusedGradSelfTest(tf: Tf, fused: FusedOps): string | null {
+  const rnd = (shape: number[], seed: number) => tf.randomUniform(shape, -2, 2, 'float32', seed);
+  const cases: Array<[string, Fn, Fn, number[][]]> = [
+    ['GELU', (x) => fused.gelu(x), (x) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)), [[3, 5, 7]]],
+    ['layer norm', (x, g, b) => fused.layerNorm(x, g, b, 1e-6), (x, g, b) => {
+      const { mean, variance } = tf.moments(x, -1, true);
+      return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-6))), g), b);
+    }, [[4, 3, 9], [9], [9]]],
+    ['softmax', (x) => fused.softmax(x), (x) => tf.softmax(x, -1), [[2, 3, 5, 13]]],
+    ['log-softmax', (x) => fused.logSoftmax(x), (x) => tf.logSoftmax(x, -1), [[6, 33]]],
+  ];
+  if (fused.linear) cases.push(['bias in matmul', fused.linear, (x, w, b) => tf.add(tf.matMul(x as never, w as never), b), [[7, 5], [5, 6], [6]]]);
+  for (const [name, mine, ref, shapes] of cases) {
+    let why = null as string | null;
+    tf.tidy(() => {
+      const xs = shapes.map((s, i) => rnd(s, 40 + i));
+      const weight = rnd(ref(...xs).shape, 50);
+      const run = (f: Fn) => {
+        const { value, grads } = tf.valueAndGrads((...a: Tensor[]) => tf.sum(tf.mul(f(...a), weight)))(xs);
+        return [f(...xs), value, ...grads].map((t) => t.dataSync());
+      };
+      try {
+        const got = run(mine);
+        const want = run(ref);
+        for (let i = 0; i < want.length; i++) {
+          const err = relErr(got[i], want[i]);
+          if (!(err <= TOL)) {
+            why = `fused ${name}: ${i === 0 ? 'value' : i === 1 ? 'weighted sum' : `gradient ${i - 2}`} relative error ${err.toExponential(2)}`;
+            return;
+          }
+        }
+      } catch (e) {
+        why = `fused ${name}: ${(e as Error).message}`;
+      }
+    });
+    if (why) return why;
+  }
+  return null;
 }

@@ -2,10 +2,11 @@
 // softmax on every other crop. The centre, a running mean of the teacher's outputs, keeps one output from dominating.
 import type { Scalar, Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs';
 import type { Tf } from '../../src/backend.ts';
+import { logSoftmax, softmax } from '../params.ts';
 
 /** P_t = softmax((g_t − c) / τ_t), no gradient. teacher: [2B, K]. */
 export function teacherProbs(tf: Tf, teacher: Tensor2D, centre: Tensor1D, temp: number): Tensor2D {
-  return tf.softmax(tf.div(tf.sub(teacher, centre), temp)) as Tensor2D;
+  return softmax(tf, tf.div(tf.sub(teacher, centre), temp)) as Tensor2D;
 }
 
 /**
@@ -16,7 +17,7 @@ export function teacherProbs(tf: Tf, teacher: Tensor2D, centre: Tensor1D, temp: 
 export function distillLoss(tf: Tf, student: Tensor2D, probsT: Tensor2D, studentTemp: number, crops: number, globals = 2): Scalar {
   const [rows, k] = student.shape;
   const b = rows / crops;
-  const logPs = tf.logSoftmax(tf.div(student, studentTemp)).reshape([crops, b, k]);
+  const logPs = logSoftmax(tf, tf.div(student, studentTemp)).reshape([crops, b, k]);
   const pt = probsT.reshape([globals, b, k]);
   // Σ over v ≠ i = Σ over all v − the v = i term.
   const all = tf.sum(logPs, 0);

@@ -4,6 +4,7 @@
 import type { Scalar, Tensor, Tensor2D } from '@tensorflow/tfjs';
 import type { Tf } from '../../src/backend.ts';
 import { l2normalise } from '../head.ts';
+import { softmax } from '../params.ts';
 
 /** How batch statistics are shared between data-parallel workers: mean over workers (identity for one). */
 export interface Collective {
@@ -18,12 +19,12 @@ export const single: Collective = { size: 1, mean: (x) => x };
 /** p(z) = softmax(z·normalise(C)ᵀ / τ_p). */
 export function protoProbs(tf: Tf, z: Tensor2D, bank: Tensor2D, temp: number): Tensor2D {
   const c = l2normalise(tf, bank) as Tensor2D;
-  return tf.softmax(tf.div(tf.matMul(z, c, false, true), temp)) as Tensor2D;
+  return softmax(tf, tf.div(tf.matMul(z, c, false, true), temp)) as Tensor2D;
 }
 
 /** sharpen(p)_k = p_k^{1/T} / Σ_j p_j^{1/T}, computed in log space. */
 export function sharpen(tf: Tf, p: Tensor2D, temp: number): Tensor2D {
-  return tf.softmax(tf.div(tf.log(tf.maximum(p, 1e-30)), temp)) as Tensor2D;
+  return softmax(tf, tf.div(tf.log(tf.maximum(p, 1e-30)), temp)) as Tensor2D;
 }
 
 /**
