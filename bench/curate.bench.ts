@@ -16,7 +16,7 @@ import { Fetcher } from '../retrieval/fetch/index.ts';
 import { decodeImage } from '../retrieval/decode.ts';
 import { StageProfile } from '../retrieval/profile.ts';
 import { VectorStore } from '../src/index/store.ts';
-import { chooseHumanRuntime } from '../src/human.ts';
+import { FacePool } from '../retrieval/faces/pool.ts';
 import { DESCRIPTOR_DIM } from '../retrieval/face-index.ts';
 
 const arg = (name: string, dflt: number) => {
@@ -128,6 +128,10 @@ async function main(): Promise<void> {
     diff = compareDecisions(faceDecisions(config.workspace), faceDecisions(refConfig.workspace));
   }
   await server.close();
+  // What the default path's workers really ran (backend, graphs, which convolution kernels passed their self-test).
+  const probe = await FacePool.start({ ...config, faces: { ...config.faces, workers: 1 } }, { announce: false });
+  const faceRuntime = probe.runtime;
+  await probe.close();
 
   const bare = n / bareSec;
   const e2e = n / e2eSec;
@@ -148,7 +152,7 @@ async function main(): Promise<void> {
     ['accepted faces', String(summary.faces.accepted)],
     ['near-duplicates', String(summary.faces.nearDuplicates)],
     ['face workers', String(config.faces.workers)],
-    ['face runtime', chooseHumanRuntime({ backend: config.backend }).description],
+    ['face runtime', faceRuntime],
   ];
   for (const [k, v] of rows) console.log(`${k.padEnd(28)} ${v}`);
   if (profile) {

@@ -261,13 +261,22 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
 }  // namespace
 
 namespace pros {
-void RegisterOps(Napi::Env env, Napi::Object exports);  // ops.cc
+void RegisterOps(Napi::Env env, Napi::Object exports);   // ops.cc
+void RegisterConv(Napi::Env env, Napi::Object exports);  // conv.cc
+
+// C = A · B (row-major, no transposes, beta 0) for conv.cc; false when OpenBLAS is not loaded.
+bool SgemmRowMajor(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
+  if (!sgemm) return false;
+  sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.f, A, lda, B, ldb, 0.f, C, ldc);
+  return true;
+}
 }
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   pros::RegisterOps(env, exports);
+  pros::RegisterConv(env, exports);
   exports.Set("transpose", Napi::Function::New(env, Transpose));
   exports.Set("load", Napi::Function::New(env, Load));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));

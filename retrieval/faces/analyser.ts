@@ -5,6 +5,8 @@
 import type { Backend, FaceConfig, PolicyConfig } from '../../src/config.ts';
 import { judgeImage, judgeImageGeometry, judgePose } from '../policy.ts';
 import { humanConfig, loadHuman, type Human, type HumanConfig, type HumanRuntime } from '../../src/human.ts';
+import { installFaceConv } from '../../src/native-conv.ts';
+import type { Tf } from '../../src/backend.ts';
 import { iou, rollFromEyes, sharpness } from './measure.ts';
 import { dhash } from '../../src/dhash.ts';
 import type { AnalysisInput, FaceRecord, ImageAnalysis } from './types.ts';
@@ -49,16 +51,24 @@ export class FaceAnalyser {
 
   /**
    * `backend`: the project's backend setting (human's tfjs-node build where installed, else wasm); `reference`: stock
-   * graphs on wasm; `profile`: time every model run, returned per stage in `ImageAnalysis.profile`.
+   * graphs on wasm; `profile`: time every model run, returned per stage in `ImageAnalysis.profile`; `nativeConv`:
+   * on wasm, the native convolution kernels (src/native-conv.ts) where they self-test, which replaces the kernels
+   * for this thread's whole tfjs: the face worker threads ask for it, nothing on a thread that also trains.
    */
   static async load(
     cfg: { faces: FaceConfig; policy: PolicyConfig; backend?: Backend },
-    opts: { profile?: boolean; reference?: boolean } = {},
+    opts: { profile?: boolean; reference?: boolean; nativeConv?: boolean } = {},
   ): Promise<FaceAnalyser> {
-    const { human, runtime } = await loadHuman(cfg.faces.maxDetected, cfg.faces.detectorMinScore, {
+    const loaded = await loadHuman(cfg.faces.maxDetected, cfg.faces.detectorMinScore, {
       backend: cfg.backend,
       reference: opts.reference,
     });
+    const { human } = loaded;
+    let { runtime } = loaded;
+    if (opts.nativeConv && !opts.reference && runtime.backend === 'wasm') {
+      const conv = installFaceConv(human.tf as unknown as Tf);
+      runtime = { ...runtime, description: `${runtime.description}; ${conv.description}` };
+    }
     const mk = (full: boolean, maxDetected: number) =>
       humanConfig({ maxDetected, minConfidence: cfg.faces.detectorMinScore, full, runtime });
     const a = new FaceAnalyser(runtime, human, cfg.faces, cfg.policy, mk(false, cfg.faces.maxDetected), mk(true, 1));

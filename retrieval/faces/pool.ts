@@ -40,6 +40,11 @@ export interface PoolOptions {
   profile?: boolean;
   /** human's stock graphs on wasm, whatever is installed: the path the fast one's decisions are checked against. */
   reference?: boolean;
+  /**
+   * On wasm, the native convolution kernels (src/native-conv.ts) where the addon and OpenBLAS are there and they
+   * self-test; false keeps the stock kernels (and $PROS_FACE_CONV=stock does too). Default true; never with `reference`.
+   */
+  nativeConv?: boolean;
   /** Say which runtime the workers took on stderr (once per pool). Default true. */
   announce?: boolean;
 }
@@ -65,6 +70,7 @@ export class FacePool {
       backend: cfg.backend ?? 'auto',
       profile: Boolean(opts.profile),
       reference: Boolean(opts.reference),
+      nativeConv: opts.nativeConv ?? true,
     });
     const n = Math.max(1, cfg.faces.workers);
     try {

