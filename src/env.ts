@@ -20,6 +20,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'PROS_PROGRESS', values: ['on', 'off'] },
   { name: 'PROS_MATMUL', values: MATMUL_PATHS },
   { name: 'PROS_BLAS_THREADS', minInt: 1 },
+  { name: 'PROS_FACE_CONV', values: ['auto', 'stock'] },
   { name: 'PROS_NATIVE_ADDON' },
   { name: 'PROS_OPENBLAS' },
   { name: 'PROS_FFMPEG' },

@@ -5,6 +5,7 @@
 // only after a self-test against the stock kernels on the models' own shapes; each kernel that fails keeps its stock
 // version. Any case a kernel does not cover (NCHW, another dtype, channel multiplier > 1, zero size, a bias or prelu
 // weight that is not per channel) goes to the stock kernel for that call.
+import { envChoice } from './env.ts';
 import { isMainThread } from 'node:worker_threads';
 import type { KernelConfig, KernelFunc, Rank, Tensor, Tensor4D } from '@tensorflow/tfjs-core';
 import type { Tf } from './backend.ts';
@@ -198,7 +199,7 @@ export function uninstallFaceConv(tf: Tf): void {
 export function installFaceConv(tf: Tf, opts: FaceConvOptions = {}): FaceConvInstall {
   const stockLine = (why: string): FaceConvInstall => ({ native: [], description: `stock wasm convolutions (${why})` });
   if (tf.getBackend() !== 'wasm') return stockLine(`backend is ${tf.getBackend()}`);
-  const prefer = opts.prefer ?? (process.env.PROS_FACE_CONV || 'auto');
+  const prefer = opts.prefer ?? envChoice('PROS_FACE_CONV', ['auto', 'stock'], 'auto');
   if (prefer !== 'auto' && prefer !== 'stock') throw new Error(`PROS_FACE_CONV must be auto or stock, got ${prefer}`);
   uninstallFaceConv(tf);
   if (prefer === 'stock') return stockLine('asked for');
