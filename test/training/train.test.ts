@@ -17,6 +17,7 @@ import { buildSchedules } from '../../training/schedule.ts';
 import { buildModel, modelTensors, trainStep, type StepMetrics } from '../../training/trainer.ts';
 import { collapseSigns } from '../../training/metrics.ts';
 import { resolveBackbone, loadBackbone } from '../../training/backbone.ts';
+import { loadCheckpoint } from '../../training/checkpoint.ts';
 import { makeSet, testOverrides } from './_fixtures.ts';
 import type { RunRow } from '../../src/contracts/rows.ts';
 
@@ -109,6 +110,28 @@ test.serial('checkpoint then resume: the next steps equal the uninterrupted run'
   for (let i = 0; i < 3; i++) t.true(Math.abs(rest[i] - full[3 + i]) < 1e-4, `step ${3 + i}: ${rest[i]} vs ${full[3 + i]}`);
   const jsonl = readFileSync(join(ws, 'runs', 'cut', 'metrics.jsonl'), 'utf8').trim().split('\n');
   t.deepEqual(jsonl.map((l) => JSON.parse(l).step), [0, 1, 2, 3, 4, 5]);
+});
+
+test.serial('resume with two workers and drop-path on: every parameter, Adam moment and step count, the centre and the next losses are bit for bit those of the uninterrupted run', async (t) => {
+  const ws = join(root, 'ws-resume-dp');
+  const o = { ...short, steps: 5, workers: 2, vit: { ...short.vit, dropPath: 0.2 } };
+  const full: number[] = [];
+  const a = await train({ data, run: 'full', workspace: ws, quiet: true, overrides: o, onStep: (m) => full.push(m.loss) });
+  t.is(a.status, 'done');
+  const ac = new AbortController();
+  const first = await train({ data, run: 'cut', workspace: ws, quiet: true, overrides: o, signal: ac.signal, onStep: (m) => m.step === 1 && ac.abort() });
+  t.is(first.status, 'stopped');
+  const rest: number[] = [];
+  const second = await train({ data, run: 'cut', workspace: ws, quiet: true, resume: true, onStep: (m) => rest.push(m.loss) });
+  t.is(second.status, 'done');
+  t.is(second.startStep, first.step);
+  t.deepEqual(rest, full.slice(first.step), 'the losses after the resume, exactly');
+  const [x, y] = [loadCheckpoint(join(ws, 'runs', 'full')).tensors, loadCheckpoint(join(ws, 'runs', 'cut')).tensors];
+  t.deepEqual([...y.keys()].sort(), [...x.keys()].sort());
+  t.true([...x.keys()].some((k) => k.startsWith('adam.m.')) && x.has('centre'));
+  const differ = [...x].filter(([k, v]) => !Buffer.from(v.data.buffer, v.data.byteOffset, v.data.byteLength).equals(
+    Buffer.from(y.get(k)!.data.buffer, y.get(k)!.data.byteOffset, y.get(k)!.data.byteLength)));
+  t.deepEqual(differ.map(([k]) => k), [], 'tensors that differ after the resume');
 });
 
 test.serial('data-parallel: averaged gradients equal the full batch, workers stay bitwise identical', async (t) => {
