@@ -10,7 +10,8 @@ import type { Workspace } from '../../src/workspace.ts';
 import { log } from '../../src/log.ts';
 import { progress as makeProgress } from '../../src/progress.ts';
 import { SHARD_SCHEMA, ShardResult, type ShardItem, type ShardJob } from '../../src/contracts/shard.ts';
-import { detectSource, readSource, type SourceItem } from '../sources/index.ts';
+import { recordedSourceItems } from '../source-items.ts';
+import { detectSource, type SourceItem } from '../sources/index.ts';
 import { Fetcher } from '../fetch/index.ts';
 import { CurateStore } from '../store.ts';
 import { FaceIndex } from '../face-index.ts';
@@ -219,18 +220,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
       if (stopped()) break;
       const row = store.source(src.kind, src.uri);
       if (!row.done) {
-        const items = readSource(src, {
-          crawl: config.crawl,
-          fetcher,
-          signal,
-          respectNoAI: config.fetch.respectNoAI,
-          optedOut: (url) => optouts.matchesUri(url),
-          onPage: (url, o, depth) =>
-            store.recordPage(row.id, url, depth, o.ok
-              ? { status: 'ok', httpStatus: o.httpStatus, attempts: o.attempts, bytes: o.bytes.length, contentType: o.contentType }
-              : { status: o.status, reason: o.reason, httpStatus: o.httpStatus, attempts: o.attempts }),
-          onReject: (e) => store.recordRejected(row.id, e.value, e.status, e.reason, e.where),
-        });
+        const items = recordedSourceItems(src, row.id, { store, fetcher, config, optouts, signal });
         for await (const item of items as AsyncIterable<SourceItem>) {
           if (stopped()) break;
           const itemRow = store.addItem(row.id, item.uri, item.meta, item.depth);
