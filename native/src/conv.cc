@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <vector>
+#include "ops-common.h"
 
 namespace pros {
 bool SgemmRowMajor(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc);  // gemm.cc
@@ -25,18 +26,6 @@ namespace {
 
 // tfjs-backend-wasm's FusableActivation codes.
 enum Act { Linear = 0, Relu = 1, Relu6 = 2, Prelu = 3, LeakyRelu = 4, Sigmoid = 5, Elu = 6 };
-
-uint8_t* HeapOf(const Napi::Value& v, size_t* length) {
-  Napi::TypedArray t = v.As<Napi::TypedArray>();
-  napi_typedarray_type type;
-  size_t len;
-  void* data;
-  napi_value ab;
-  size_t byteOffset;
-  napi_get_typedarray_info(v.Env(), t, &type, &len, &data, &ab, &byteOffset);
-  *length = len * t.ElementSize();
-  return static_cast<uint8_t*>(data);
-}
 
 Napi::Value Fail(Napi::Env env, const char* what) {
   Napi::RangeError::New(env, what).ThrowAsJavaScriptException();
@@ -147,7 +136,7 @@ CONV_CLONES void Depthwise(const float* x, const float* f, float* y, const Geome
 Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   size_t heapBytes = 0;
-  uint8_t* heap = HeapOf(info[0], &heapBytes);
+  uint8_t* heap = pros::HeapOf(info[0], &heapBytes);
   const int64_t xOff = info[1].As<Napi::Number>().Int64Value();
   const int64_t fOff = info[2].As<Napi::Number>().Int64Value();
   const int64_t yOff = info[3].As<Napi::Number>().Int64Value();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include "ops-common.h"
 
 namespace {
 
@@ -77,19 +78,6 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), getThreads ? getThreads() : -1);
 }
 
-// Pointer to the bytes of a typed array (works for heaps backed by ArrayBuffer or SharedArrayBuffer).
-uint8_t* BytesOf(const Napi::Value& v, size_t* length) {
-  Napi::TypedArray t = v.As<Napi::TypedArray>();
-  napi_typedarray_type type;
-  size_t len;
-  void* data;
-  napi_value ab;
-  size_t byteOffset;
-  napi_get_typedarray_info(v.Env(), t, &type, &len, &data, &ab, &byteOffset);
-  *length = len * t.ElementSize();
-  return static_cast<uint8_t*>(data);
-}
-
 inline float Apply(float x, int act, float alpha) {
   switch (act) {
     case Relu: return x > 0.f ? x : 0.f;
@@ -111,7 +99,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   size_t heapBytes = 0;
-  uint8_t* heap = BytesOf(info[0], &heapBytes);
+  uint8_t* heap = pros::HeapOf(info[0], &heapBytes);
   const bool ta = info[1].As<Napi::Boolean>().Value();
   const bool tb = info[2].As<Napi::Boolean>().Value();
   const int64_t M = info[3].As<Napi::Number>().Int64Value();
@@ -190,7 +178,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
 Napi::Value Transpose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   size_t heapBytes = 0;
-  uint8_t* heap = BytesOf(info[0], &heapBytes);
+  uint8_t* heap = pros::HeapOf(info[0], &heapBytes);
   const int64_t xOff = info[1].As<Napi::Number>().Int64Value();
   const int64_t outOff = info[2].As<Napi::Number>().Int64Value();
   Napi::Int32Array shapeArr = info[3].As<Napi::Int32Array>();

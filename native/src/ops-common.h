@@ -18,6 +18,7 @@ inline int ThreadsFor(int64_t work) {
   return int(std::max<int64_t>(1, std::min<int64_t>(opThreads, t)));
 }
 
+// Pointer to the bytes of a typed array (works for heaps backed by ArrayBuffer or SharedArrayBuffer).
 inline uint8_t* HeapOf(const Napi::Value& v, size_t* length) {
   Napi::TypedArray t = v.As<Napi::TypedArray>();
   napi_typedarray_type type;
