@@ -8,6 +8,8 @@ import { decodeImage } from './decode.ts';
 import type { FacePool } from './faces/pool.ts';
 import type { ImageAnalysis } from './faces/types.ts';
 import type { ItemOutcome } from './store.ts';
+import { join } from 'node:path';
+import { storedExtension } from '../src/image-formats.ts';
 
 export interface ItemInput {
   uri: string;
@@ -114,4 +116,25 @@ export async function runItem(
   } finally {
     claim.release();
   }
+}
+
+/** Where an image's bytes live in the workspace, relative to its root: by content hash, with the stored extension. */
+export function blobPathOf(sha256: string, format: string): string {
+  return join('images', sha256.slice(0, 2), `${sha256}.${storedExtension(format)}`);
+}
+
+/**
+ * Licence and caption from an item's stored metadata (JSON text). Stored JSON is read defensively: a workspace may
+ * have been edited or shared, and bad metadata means none, not a crash.
+ */
+export function itemProvenance(metaText: string | null): { licence?: string; caption?: string } {
+  let m: Record<string, unknown> = {};
+  try {
+    const v: unknown = metaText ? JSON.parse(metaText) : {};
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) m = v as Record<string, unknown>;
+  } catch {
+    // none
+  }
+  const text = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
+  return { licence: text(m.licence ?? m.license), caption: text(m.caption ?? m.text) };
 }

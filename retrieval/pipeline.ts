@@ -2,7 +2,6 @@
 // Reader → worker → writer: items stream from the sources into a bounded pool of workers; every finished item is
 // written in one transaction by the single writer (the finalize step), so a kill -9 loses only items in flight and
 // a rerun picks up exactly the items still pending.
-import { storedExtension } from '../src/image-formats.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProsConfig } from '../src/config.ts';
@@ -14,7 +13,7 @@ import { recordedSourceItems } from './source-items.ts';
 import { detectSource, type SourceItem } from './sources/index.ts';
 import { Fetcher } from './fetch/index.ts';
 import { FacePool } from './faces/pool.ts';
-import { ImageClaims, runItem, type ItemResult } from './item.ts';
+import { ImageClaims, blobPathOf, itemProvenance, runItem, type ItemResult } from './item.ts';
 import { CurateStore, type ItemRow, type NewFace } from './store.ts';
 import { FaceIndex } from './face-index.ts';
 import { summarize, type CurateSummary } from './summary.ts';
@@ -67,16 +66,6 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
     return next;
   };
 
-  // Stored JSON is read defensively: a workspace may have been edited or shared; bad metadata means none, not a crash.
-  const meta = (row: ItemRow): Record<string, unknown> => {
-    try {
-      const m: unknown = row.meta ? JSON.parse(row.meta) : {};
-      return typeof m === 'object' && m !== null && !Array.isArray(m) ? (m as Record<string, unknown>) : {};
-    } catch {
-      return {};
-    }
-  };
-
   const deps = { fetcher, pool, fetch: config.fetch, decode: config.decode, timed: prof ? timed : undefined };
   // Exact copies: an image already in the workspace (or being written by another item) is not analysed again.
   const claims = new ImageClaims((sha) => Boolean(store.imageStatus(sha)));
@@ -110,9 +99,8 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
       await serial(() => store.finishItem(row.id, { ...kept, status: 'skipped', reason: 'opted_out' }));
       return;
     }
-    const blobPath = join('images', image.sha256.slice(0, 2), `${image.sha256}.${storedExtension(image.format)}`);
+    const blobPath = blobPathOf(image.sha256, image.format);
     await timed('blob write (async, fsync)', () => writeAtomic(join(ws.root, blobPath), r.bytes));
-    const m = meta(row);
     await serial(() => timed('DB write + index (writer)', () => {
       const faces: NewFace[] = analysis.faces.map((f) => ({ ...f, descriptor: undefined, descriptorRow: null }));
       const descriptors = analysis.faces.map((f) => f.descriptor);
@@ -120,8 +108,7 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
         ...image,
         bytes: r.bytes.length,
         origin: row.uri,
-        licence: stringOrUndefined(m.licence ?? m.license),
-        caption: stringOrUndefined(m.caption ?? m.text),
+        ...itemProvenance(row.meta),
         status: analysis.status,
         reason: analysis.reason,
         faceRatio: analysis.faceRatio,
@@ -207,10 +194,6 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
   summary.startupSec = Math.round(startupMs / 10) / 100;
   summary.interrupted = Boolean(signal?.aborted);
   return summary;
-}
-
-function stringOrUndefined(v: unknown): string | undefined {
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
 // The blob's write and fsync go to libuv's threads: done in the main thread (the profile measured ~20 ms per image under

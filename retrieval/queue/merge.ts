@@ -2,7 +2,7 @@
 // writes an item (retrieval/pipeline.ts): exact duplicates join the known image, opted-out people leave nothing,
 // near-duplicates across shards and workers resolve against the index with the same "better copy wins" rule.
 // Idempotent: an item already finished (a shard merged before a crash, or taken twice) is left as it is.
-import { storedExtension } from '../../src/image-formats.ts';
+import { blobPathOf, itemProvenance } from '../item.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Workspace } from '../../src/workspace.ts';
@@ -25,16 +25,6 @@ export interface MergeContext {
 
 type ItemState = Pick<ItemRow, 'status' | 'uri' | 'meta' | 'shard'>;
 
-function metaOf(text: string | null): Record<string, unknown> {
-  try {
-    const m: unknown = text ? JSON.parse(text) : {};
-    return typeof m === 'object' && m !== null && !Array.isArray(m) ? (m as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
 function outcomeOf(r: ShardItemResult): ItemOutcome {
   const o = r.outcome;
@@ -80,10 +70,9 @@ function mergeItem(ctx: MergeContext, shard: number, r: ShardItemResult, carrier
     return true;
   }
   const bytes = Buffer.from(image.data, 'base64');
-  const blobPath = join('images', image.sha256.slice(0, 2), `${image.sha256}.${storedExtension(image.format)}`);
+  const blobPath = blobPathOf(image.sha256, image.format);
   const file = join(ws.root, blobPath);
   if (!existsSync(file)) writeFileAtomic(file, bytes);
-  const m = metaOf(row.meta);
   const faces: NewFace[] = image.faces.map((f) => ({
     box: f.box,
     score: f.score,
@@ -105,8 +94,7 @@ function mergeItem(ctx: MergeContext, shard: number, r: ShardItemResult, carrier
     format: image.format,
     bytes: bytes.length,
     origin: row.uri,
-    licence: str(m.licence ?? m.license),
-    caption: str(m.caption ?? m.text),
+    ...itemProvenance(row.meta),
     status: image.status,
     reason: image.reason,
     faceRatio: image.faceRatio,
