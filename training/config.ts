@@ -7,7 +7,7 @@ import { ConfigError, deepMerge, loadConfig, readConfigFile } from '../src/confi
 import { ProsConfig, TrainConfig as TrainConfigSchema, parseConfig, type TrainConfig, type ViewsConfig } from '../src/contracts/config.ts';
 
 export type {
-  ViTConfig, ViewsConfig, HeadConfig, DistillConfig, ProtoConfig, OptimConfig, KoleoConfig, TeacherConfig, CollapseConfig, TrainConfig,
+  ViTConfig, ViewsConfig, HeadConfig, DistillConfig, ProtoConfig, OptimConfig, KoleoConfig, IbotConfig, TeacherConfig, CollapseConfig, TrainConfig,
 } from '../src/contracts/config.ts';
 
 const common: Omit<TrainConfig, 'preset' | 'vit' | 'head' | 'views'> & { views: Omit<ViewsConfig, 'globalSize' | 'localSize'> } = {
@@ -66,6 +66,7 @@ const common: Omit<TrainConfig, 'preset' | 'vit' | 'head' | 'views'> & { views: 
     eps: 1e-8,
   },
   koleo: { weight: 0 },
+  ibot: { weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5] },
   teacher: { momentum: 0.996, momentumEnd: 1 },
   collapse: { minEntropyRatio: 0.05, maxEntropyRatio: 0.995, minKl: 1e-4, minFeatureStd: 0.1, afterFraction: 0.3 },
 };
@@ -201,5 +202,6 @@ function validate(c: TrainConfig): void {
   if (!['linear', 'sqrt', 'none'].includes(c.optim.lrScaling)) fail(`optim.lrScaling must be linear, sqrt or none`);
   if (!(c.koleo.weight >= 0)) fail('koleo.weight must be ≥ 0');
   if (!['per-parameter', 'global'].includes(c.optim.clipMode)) fail(`optim.clipMode must be per-parameter or global`);
+  if (c.ibot.maskRatio[0] > c.ibot.maskRatio[1]) fail('ibot.maskRatio must be [low, high] with low ≤ high');
   if (c.head.layers < 1) fail('head.layers must be ≥ 1');
 }

@@ -7,6 +7,7 @@ import type { NamedTensor } from './checkpoint.ts';
 import { emaUpdate } from './ema.ts';
 import { LAST_LAYER, headForward, initHead, l2normalise } from './head.ts';
 import { distillLoss, meanEntropy, teacherProbs, updateCentre } from './loss/distill.ts';
+import { ibotLoss, ibotMasks, maskedRows, selectRows } from './loss/ibot.ts';
 import { koleoLoss } from './loss/koleo.ts';
 import { protoLoss, protoProbs, sharpen, sinkhorn, single, type Collective } from './loss/prototypes.ts';
 import { AdamW, clipGradients } from './optimizer.ts';
@@ -28,8 +29,13 @@ export interface Model {
   /** The prototype bank C [K_p, d], learned with the student and shared by both. */
   protos: Params;
   centre: Float32Array;
+  /** The centre of the teacher's patch outputs (iBOT term), kept apart from the CLS centre. */
+  patchCentre: Float32Array;
   opt: AdamW;
 }
+
+/** The learned token that replaces masked patch embeddings (iBOT term only). */
+export const MASK_TOKEN = 'ibot.mask';
 
 export interface StepMetrics {
   step: number;
@@ -40,6 +46,8 @@ export interface StepMetrics {
   protoMeanEntropy: number;
   /** KoLeo term (0 when off). */
   koleo: number;
+  /** Masked patch term (0 when off). */
+  ibot: number;
   lr: number;
   weightDecay: number;
   momentum: number;
@@ -64,6 +72,7 @@ export function buildModel(tf: Tf, cfg: TrainConfig): Model {
   const rng = derive(cfg.seed, 'init', 'student');
   initViT(student, cfg.vit, rng);
   initHead(student, cfg.head, cfg.vit.width, rng);
+  if (cfg.ibot.weight > 0) student.add(MASK_TOKEN, [1, 1, cfg.vit.width], 'zeros');
   // The teacher starts as a copy of the student (DINO), and gets no gradient.
   const teacher = new Params(tf);
   for (const [name, v] of student.vars) teacher.add(name, v.shape, v.dataSync() as Float32Array);
@@ -75,7 +84,7 @@ export function buildModel(tf: Tf, cfg: TrainConfig): Model {
   const trainable = new Map([...student.vars, ...protos.vars]);
   // The prototypes take neither weight decay nor gradient clipping (MSN's param groups); they are re-normalised instead.
   const opt = new AdamW(tf, trainable, cfg.optim, new Set(protos.names()));
-  return { student, teacher, protos, centre: new Float32Array(cfg.head.outputs), opt };
+  return { student, teacher, protos, centre: new Float32Array(cfg.head.outputs), patchCentre: new Float32Array(cfg.head.outputs), opt };
 }
 
 function normaliseRows(c: Float32Array, d: number): Float32Array {
@@ -99,6 +108,7 @@ export async function modelTensors(model: Model): Promise<Map<string, NamedTenso
   for (const [n, v] of model.opt.m) put(`adam.m.${n}`, v);
   for (const [n, v] of model.opt.v) put(`adam.v.${n}`, v);
   out.set('centre', { shape: [model.centre.length], data: model.centre.slice() });
+  if (model.student.vars.has(MASK_TOKEN)) out.set('centre.ibot', { shape: [model.patchCentre.length], data: model.patchCentre.slice() });
   for (const [n, t] of model.opt.steps) out.set(`adam.t.${n}`, { shape: [1], data: new Float32Array([t]) });
   return out;
 }
@@ -113,6 +123,7 @@ export function loadModelTensors(tf: Tf, model: Model, t: Map<string, NamedTenso
     for (const [n, v] of model.opt.v) v.assign(tf.tensor(need(values, `adam.v.${n}`), v.shape));
   });
   model.centre.set(need(values, 'centre'));
+  if (model.student.vars.has(MASK_TOKEN)) model.patchCentre.set(need(values, 'centre.ibot'));
   // Checkpoints from before per-parameter step counts hold one `adam.t` for all.
   for (const n of model.opt.steps.keys()) model.opt.steps.set(n, (values.get(`adam.t.${n}`) ?? need(values, 'adam.t'))[0]);
 }
@@ -123,10 +134,17 @@ function need(values: Map<string, Float32Array>, name: string): Float32Array {
   return v;
 }
 
-/** Backbone then head, once per crop resolution (DINO's MultiCropWrapper), outputs concatenated crop-major. */
-function forwardCrops(tf: Tf, p: Params, cfg: TrainConfig, groups: Tensor4D[], dropPath?: (group: number) => DropPathMask) {
-  const cls = tf.concat(groups.map((x, g) => vitForward(tf, p, cfg.vit, x, { dropPath: dropPath?.(g) }).cls), 0) as Tensor2D;
-  return { cls, ...headForward(tf, p, cfg.head, cls) };
+/**
+ * Backbone then head, once per crop resolution (DINO's MultiCropWrapper), outputs concatenated crop-major; the patch
+ * tokens of the first group (the global crops) too, flattened to [2·b·P, d], for the iBOT term. `mask` masks group 0.
+ */
+function forwardCrops(
+  tf: Tf, p: Params, cfg: TrainConfig, groups: Tensor4D[], dropPath?: (group: number) => DropPathMask, mask?: { rows: Float32Array; token: Tensor },
+) {
+  const outs = groups.map((x, g) => vitForward(tf, p, cfg.vit, x, { dropPath: dropPath?.(g), mask: g === 0 ? mask : undefined }));
+  const cls = tf.concat(outs.map((o) => o.cls), 0) as Tensor2D;
+  const [n, t, d] = outs[0].patches.shape;
+  return { cls, patches: outs[0].patches.reshape([n * t, d]) as Tensor2D, ...headForward(tf, p, cfg.head, cls) };
 }
 
 /**
@@ -157,6 +175,18 @@ export function viewTensors(tf: Tf, cfg: TrainConfig, v: Views): { globals: Tens
   };
 }
 
+/** Scalars averaged between workers each step (loss terms, entropy, feature std). */
+const STATS = 8;
+
+/**
+ * The length of the vector a data-parallel step averages: every trainable gradient, the teacher's batch mean, the
+ * two prototype usages, the scalars, and the patch outputs' sum and count (iBOT centre).
+ */
+export function averagedLength(model: Model, cfg: TrainConfig): number {
+  const params = [...model.student.list(), ...model.protos.list()].reduce((a, v) => a + v.size, 0);
+  return params + cfg.head.outputs + 2 * cfg.proto.count + STATS + cfg.head.outputs + 1;
+}
+
 // ───────────────────────────── one step ─────────────────────────────
 /** `debug.grads` receives the averaged gradients before clipping (tests compare data-parallel with full batch). */
 export function trainStep(
@@ -171,6 +201,13 @@ export function trainStep(
   const k = cfg.head.outputs;
 
   const { globals, locals } = viewTensors(tf, cfg, views);
+  const b = views.batch;
+  // ── iBOT masks: which patches of the student's global crops are replaced by the mask token ──
+  const ibotOn = cfg.ibot.weight > 0;
+  const patches = (cfg.views.globalSize / cfg.vit.patch) ** 2;
+  const masks = ibotOn ? ibotMasks(cfg.seed, step, coll.rank ?? 0, b, patches, cfg.ibot) : null;
+  const sel = masks ? maskedRows(masks, patches) : null;
+  const ibotRows = sel?.index.length ?? 0;
 
   // ── teacher: global crops only, no gradient ──
   const t = tf.tidy(() => {
@@ -189,7 +226,11 @@ export function trainStep(
           })();
     const feats = l2normalise(tf, out.cls);
     const { variance } = tf.moments(feats, 0);
+    // The teacher's patch outputs at the masked positions of the unmasked crops: the iBOT targets.
+    const patch = sel && ibotRows > 0 ? headForward(tf, model.teacher, cfg.head, selectRows(tf, out.patches, sel.index)).logits : null;
     return {
+      patchProbs: patch ? teacherProbs(tf, patch, tf.tensor1d(model.patchCentre) as Tensor1D, tempT) : undefined,
+      patchSum: patch ? tf.sum(patch, 0) : tf.zeros([k]),
       probs: pt,
       target,
       batchMean: tf.mean(out.logits, 0),
@@ -204,6 +245,7 @@ export function trainStep(
   let protoParts: { ce: number; meanEntropy: number; usage: Float32Array } = { ce: 0, meanEntropy: 0, usage: new Float32Array(cfg.proto.count) };
   let protoValue = 0;
   let koleoValue = 0;
+  let ibotValue = 0;
   // Only what the enabled terms reach is trained: the prototypes serve only L_proto, and the head's last layer only
   // L_distill (an ablation with one term off leaves the other's parameters without a gradient).
   const names = [
@@ -214,7 +256,7 @@ export function trainStep(
   const dropPath = dropPathMasks(cfg.seed, step, coll.rank ?? 0, coll.size, [2, cfg.views.locals]);
   const { value, grads } = tf.variableGrads(() => {
     const groups = locals ? [globals, locals] : [globals];
-    const s = forwardCrops(tf, model.student, cfg, groups, dropPath);
+    const s = forwardCrops(tf, model.student, cfg, groups, dropPath, masks ? { rows: masks, token: model.student.get(MASK_TOKEN) } : undefined);
     let loss: Scalar = tf.scalar(0);
     if (cfg.distill.enabled) {
       const d = distillLoss(tf, s.logits, t.probs, cfg.distill.studentTemp, crops);
@@ -231,9 +273,14 @@ export function trainStep(
       protoValue = p.loss.dataSync()[0];
       loss = tf.add(loss, tf.mul(p.loss, cfg.proto.weight));
     }
+    if (sel && ibotRows > 0 && t.patchProbs) {
+      const logits = headForward(tf, model.student, cfg.head, selectRows(tf, s.patches, sel.index)).logits;
+      const l = ibotLoss(tf, logits, t.patchProbs, sel.weight, cfg.distill.studentTemp, 2 * b);
+      ibotValue = l.dataSync()[0];
+      loss = tf.add(loss, tf.mul(l, cfg.ibot.weight));
+    }
     if (cfg.koleo.weight > 0) {
       // Per global crop, over this worker's images (DINOv2 does it per crop and per device).
-      const b = views.batch;
       let k: Scalar = tf.scalar(0);
       for (let i = 0; i < 2; i++) k = tf.add(k, koleoLoss(tf, s.cls.slice([i * b, 0], [b, -1]) as Tensor2D));
       k = tf.div(k, 2);
@@ -250,12 +297,18 @@ export function trainStep(
   for (const [i, v] of trainable.entries()) if (!grads[v.name]) throw new Error(`no gradient for ${names[i]}`);
   const usageLocal = new Float32Array(cfg.proto.count);
   for (const i of t.usage.dataSync()) usageLocal[i] += 1;
-  const stats = new Float32Array([value.dataSync()[0], distill, protoValue, protoParts.ce, t.entropy.dataSync()[0], t.featureStd.dataSync()[0], koleoValue]);
+  const stats = new Float32Array([value.dataSync()[0], distill, protoValue, protoParts.ce, t.entropy.dataSync()[0], t.featureStd.dataSync()[0], koleoValue, ibotValue]);
+  if (stats.length !== STATS) throw new Error(`${stats.length} averaged scalars, expected ${STATS}`);
   const batchMean = t.batchMean.dataSync() as Float32Array;
+  // The patch centre's update: the sum of the teacher's masked patch outputs and their count, so that workers with
+  // different numbers of masked patches still give the full batch's mean.
+  const patchSum = new Float32Array(k + 1);
+  patchSum.set(t.patchSum.dataSync() as Float32Array);
+  patchSum[k] = ibotRows;
   const vars = trainable;
   if (coll.size > 1) {
     const sizes = vars.map((v) => v.size);
-    const flat = new Float32Array(sizes.reduce((a, b) => a + b, 0) + k + 2 * cfg.proto.count + stats.length);
+    const flat = new Float32Array(sizes.reduce((a, b) => a + b, 0) + k + 2 * cfg.proto.count + stats.length + k + 1);
     let o = 0;
     for (const [i, v] of vars.entries()) {
       flat.set(grads[v.name].dataSync() as Float32Array, o);
@@ -265,6 +318,7 @@ export function trainStep(
     flat.set(usageLocal, o + k);
     flat.set(protoParts.usage, o + k + cfg.proto.count);
     flat.set(stats, o + k + 2 * cfg.proto.count);
+    flat.set(patchSum, o + k + 2 * cfg.proto.count + stats.length);
     const avg = coll.mean(flat);
     o = 0;
     for (const [i, v] of vars.entries()) {
@@ -274,16 +328,17 @@ export function trainStep(
     batchMean.set(avg.subarray(o, o + k));
     usageLocal.set(avg.subarray(o + k, o + k + cfg.proto.count));
     protoParts.usage = avg.slice(o + k + cfg.proto.count, o + k + 2 * cfg.proto.count);
-    stats.set(avg.subarray(o + k + 2 * cfg.proto.count));
+    stats.set(avg.subarray(o + k + 2 * cfg.proto.count, o + k + 2 * cfg.proto.count + stats.length));
+    patchSum.set(avg.subarray(o + k + 2 * cfg.proto.count + stats.length));
     for (const g of Object.values(grads)) g.dispose();
   } else {
     for (const [i, v] of vars.entries()) gradMap.set(names[i], grads[v.name]);
   }
-  const [loss, distillAvg, protoAvg, protoCe, entropy, featureStd, koleoAvg] = stats;
+  const [loss, distillAvg, protoAvg, protoCe, entropy, featureStd, koleoAvg, ibotAvg] = stats;
   const disposeAll = () => {
     value.dispose();
     for (const g of gradMap.values()) g.dispose();
-    tf.dispose(Object.values(t));
+    tf.dispose(Object.values(t).filter((x) => x !== undefined));
   };
   // Every worker sees the same averaged loss, so all stop together.
   if (!Number.isFinite(loss)) {
@@ -309,6 +364,7 @@ export function trainStep(
   // ── teacher: EMA of the student; centre: EMA of the teacher's outputs ──
   emaUpdate(tf, model.teacher, model.student, momentum);
   updateCentre(model.centre, batchMean, cfg.distill.centerMomentum);
+  if (patchSum[k] > 0) updateCentre(model.patchCentre, patchSum.subarray(0, k).map((x) => x / patchSum[k]), cfg.distill.centerMomentum);
 
   disposeAll();
   return {
@@ -319,6 +375,7 @@ export function trainStep(
     protoCe,
     protoMeanEntropy: protoParts.meanEntropy,
     koleo: koleoAvg,
+    ibot: ibotAvg,
     lr,
     weightDecay: wd,
     momentum,

@@ -96,6 +96,11 @@ export type DropPathMask = (block: number, branch: 0 | 1, n: number, rate: numbe
 export interface ForwardOptions {
   /** Stochastic depth: a generator (or a mask function) deciding which samples skip each residual branch; none = eval. */
   dropPath?: Rng | DropPathMask;
+  /**
+   * Masked patches (iBOT): `rows` holds 1 for each of the n·(H/p)·(W/p) patches to replace by `token` ([1, 1, d]),
+   * before the position embeddings are added, so a masked patch still knows where it is.
+   */
+  mask?: { rows: Float32Array; token: Tensor };
 }
 
 export function vitForward(tf: Tf, p: Params, cfg: ViTConfig, x: Tensor4D, opts: ForwardOptions = {}, prefix = 'vit.'): ViTOutput {
@@ -109,6 +114,11 @@ export function vitForward(tf: Tf, p: Params, cfg: ViTConfig, x: Tensor4D, opts:
   const t = 1 + g * g;
 
   let z = linear(tf, patchify(tf, x, cfg.patch), p.get(`${prefix}patch.w`), p.get(`${prefix}patch.b`));
+  if (opts.mask) {
+    if (opts.mask.rows.length !== n * g * g) throw new Error(`mask of ${opts.mask.rows.length} patches for ${n}×${g * g}`);
+    const m = tf.tensor3d(opts.mask.rows, [n, g * g, 1]);
+    z = tf.add(tf.mul(z, tf.sub(1, m)), tf.mul(m, opts.mask.token));
+  }
   const cls = tf.tile(p.get(`${prefix}cls`), [n, 1, 1]);
   z = tf.add(tf.concat([cls, z], 1), positions(tf, p.get(`${prefix}pos`), grid, g));
 

@@ -239,6 +239,21 @@ export type OptimConfig = z.infer<typeof OptimConfig>;
 export const KoleoConfig = z.strictObject({ weight: num.min(0) });
 export type KoleoConfig = z.infer<typeof KoleoConfig>;
 
+/**
+ * Masked patch self-distillation (iBOT; DINOv2's patch term): some patch embeddings of the student's global crops are
+ * replaced by a learned mask token, and at those positions the student's patch outputs (through the same head) match
+ * the teacher's on the unmasked crop, with the teacher temperature schedule and a centre of their own. It trains the
+ * patch tokens, which the landmark and token probes read. 0: off. [recon: iBOT, DINOv2 (weight 1, p 0.5, 0.1–0.5)]
+ */
+export const IbotConfig = z.strictObject({
+  weight: num.min(0),
+  /** Chance that a global crop is masked at all. */
+  maskP: unit,
+  /** Fraction of a masked crop's patches replaced, drawn uniformly in this range. */
+  maskRatio: z.tuple([unit, unit]),
+});
+export type IbotConfig = z.infer<typeof IbotConfig>;
+
 export const TeacherConfig = z.strictObject({
   /** EMA momentum, cosine from `momentum` to `momentumEnd`. [recon: 0.996 → 1] */
   momentum: unit,
@@ -279,6 +294,8 @@ export const TrainConfig = z.strictObject({
   distill: DistillConfig,
   proto: ProtoConfig,
   koleo: KoleoConfig,
+  /** Absent in runs stored before the term existed: off. */
+  ibot: IbotConfig.default({ weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5] }),
   optim: OptimConfig,
   teacher: TeacherConfig,
   collapse: CollapseConfig,

@@ -114,7 +114,8 @@ test.serial('checkpoint then resume: the next steps equal the uninterrupted run'
 
 test.serial('resume with two workers and drop-path on: every parameter, Adam moment and step count, the centre and the next losses are bit for bit those of the uninterrupted run', async (t) => {
   const ws = join(root, 'ws-resume-dp');
-  const o = { ...short, steps: 5, workers: 2, vit: { ...short.vit, dropPath: 0.2 } };
+  // The iBOT term on too: its mask token and patch centre must come back exactly.
+  const o = { ...short, steps: 5, workers: 2, vit: { ...short.vit, dropPath: 0.2 }, ibot: { weight: 1 } };
   const full: number[] = [];
   const a = await train({ data, run: 'full', workspace: ws, quiet: true, overrides: o, onStep: (m) => full.push(m.loss) });
   t.is(a.status, 'done');
@@ -128,15 +129,15 @@ test.serial('resume with two workers and drop-path on: every parameter, Adam mom
   t.deepEqual(rest, full.slice(first.step), 'the losses after the resume, exactly');
   const [x, y] = [loadCheckpoint(join(ws, 'runs', 'full')).tensors, loadCheckpoint(join(ws, 'runs', 'cut')).tensors];
   t.deepEqual([...y.keys()].sort(), [...x.keys()].sort());
-  t.true([...x.keys()].some((k) => k.startsWith('adam.m.')) && x.has('centre'));
+  t.true([...x.keys()].some((k) => k.startsWith('adam.m.')) && x.has('centre') && x.has('centre.ibot') && x.has('student.ibot.mask'));
   const differ = [...x].filter(([k, v]) => !Buffer.from(v.data.buffer, v.data.byteOffset, v.data.byteLength).equals(
     Buffer.from(y.get(k)!.data.buffer, y.get(k)!.data.byteOffset, y.get(k)!.data.byteLength)));
   t.deepEqual(differ.map(([k]) => k), [], 'tensors that differ after the resume');
 });
 
 test.serial('data-parallel: averaged gradients equal the full batch, workers stay bitwise identical', async (t) => {
-  // Drop-path on: its decisions are drawn for the global batch, so they agree too.
-  const cfg = resolveTrainConfig('tiny', { ...testOverrides, workers: 2, vit: { ...testOverrides.vit, dropPath: 0.2 } });
+  // Drop-path and the iBOT masks on: their decisions are drawn for the global batch, so they agree too.
+  const cfg = resolveTrainConfig('tiny', { ...testOverrides, workers: 2, vit: { ...testOverrides.vit, dropPath: 0.2 }, ibot: { weight: 1 } });
   const sched = buildSchedules(cfg, 32);
   const files = readFileSync(join(data, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => join(data, JSON.parse(l).path));
   const images = await Promise.all(files.slice(0, 8).map(decode));
@@ -160,6 +161,7 @@ test.serial('data-parallel: averaged gradients equal the full batch, workers sta
         t.deepEqual(w0.grads.get(name), w1.grads.get(name));
       }
       t.true(worst < 1e-3, `step ${step}: worst relative gradient difference ${worst}`);
+      t.true(m.ibot > 0 && grads.get('ibot.mask')!.some((x) => x !== 0), 'the iBOT term trains the mask token');
     }
     t.is(live[1], live[0], 'a step leaves no tensors behind');
     const [a, b] = await Promise.all([dp.tensors(0), dp.tensors(1)]);

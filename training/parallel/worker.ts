@@ -6,7 +6,7 @@ import { loadBackend } from '../../src/backend.ts';
 import type { TrainConfig } from '../config.ts';
 import type { NamedTensor } from '../checkpoint.ts';
 import { buildSchedules } from '../schedule.ts';
-import { buildModel, loadModelTensors, modelTensors, trainStep, type Views } from '../trainer.ts';
+import { averagedLength, buildModel, loadModelTensors, modelTensors, trainStep, type Views } from '../trainer.ts';
 import { installKernels } from '../kernels-hook.ts';
 import { SharedCollective } from './collective.ts';
 import { serve } from './spawn.ts';
@@ -18,8 +18,7 @@ const model = buildModel(tf, cfg);
 const sched = buildSchedules(cfg, images);
 let coll: SharedCollective | null = null;
 
-const capacity =
-  [...model.student.list(), ...model.protos.list()].reduce((a, v) => a + v.size, 0) + cfg.head.outputs + 2 * cfg.proto.count + 16;
+const capacity = averagedLength(model, cfg);
 
 serve(parentPort!, {
   async info() {
