@@ -1,7 +1,8 @@
 // One hnswlib-node shard in its own thread, called synchronously by ShardedHnswIndex through the worker seam
 // (src/workers.ts): the AnnIndex interface is synchronous.
 import { createRequire } from 'node:module';
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { commitFile, tmpPath } from '../atomic.ts';
 import { serve, workerInput } from '../workers.ts';
 import type { SearchResult } from './ann.ts';
 
@@ -76,8 +77,9 @@ const api = {
     for (const id of ids) hide(id);
   },
   save(): void {
-    index.writeIndexSync(`${file}.tmp`);
-    renameSync(`${file}.tmp`, file);
+    const tmp = tmpPath(file);
+    index.writeIndexSync(tmp);
+    commitFile(tmp, file);
   },
   setEf({ ef }: { ef: number }): void {
     index.setEf(ef);
