@@ -1,8 +1,8 @@
 // The matmul ceiling of this machine: every core at once running the best matmul it has, in worker threads.
 // native: OpenBLAS sgemm (1 thread per worker) through the native/ addon on plain memory; wasm: tf.matMul on the
 // stock wasm backend (no transposes, XNNPACK's fast path). Run as a worker, this file is one of those cores.
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { spawnTsWorker } from '../training/parallel/spawn.ts';
+import { isMainThread } from 'node:worker_threads';
+import { serve, spawnWorker, workerInput, workerUrl } from '../src/workers.ts';
 
 export interface CeilingResult {
   kind: 'native' | 'wasm';
@@ -61,18 +61,14 @@ async function runJob(job: Job): Promise<number> {
 /** Measures `kind` on `workers` threads at once. */
 export async function measureCeiling(kind: 'native' | 'wasm', workers: number, size = 512, seconds = 2): Promise<CeilingResult> {
   const start = new SharedArrayBuffer(8);
-  const ws = [...Array(workers).keys()].map(() => spawnTsWorker(new URL(import.meta.url), { kind, size, seconds, start } satisfies Job));
-  const results = ws.map(
-    (w) =>
-      new Promise<number>((resolve, reject) => {
-        w.once('message', (m: { ok: boolean; gflops?: number; error?: string }) => (m.ok ? resolve(m.gflops!) : reject(new Error(m.error))));
-        w.once('error', reject);
-      }),
+  const ws = [...Array(workers).keys()].map((w) =>
+    spawnWorker<CeilingApi>(workerUrl('./train-ceiling.ts', import.meta.url), { kind, size, seconds, start } satisfies Job, { label: `ceiling ${w}` }),
   );
+  const results = ws.map((w) => w.call('run'));
   const flag = new Int32Array(start);
   while (Atomics.load(flag, 1) < workers) {
     await new Promise((r) => setTimeout(r, 5));
-    if (ws.some((w) => w.threadId < 0)) break;
+    if (ws.some((w) => w.dead)) break;
   }
   Atomics.store(flag, 0, 1);
   Atomics.notify(flag, 0);
@@ -80,18 +76,21 @@ export async function measureCeiling(kind: 'native' | 'wasm', workers: number, s
     const perWorker = await Promise.all(results);
     return { kind, workers, size, gflops: perWorker.reduce((a, b) => a + b, 0), perWorker };
   } finally {
-    await Promise.all(ws.map((w) => w.terminate()));
+    await Promise.all(ws.map((w) => w.close()));
   }
 }
 
-if (!isMainThread && (workerData as Job | undefined)?.start instanceof SharedArrayBuffer) {
-  runJob(workerData as Job).then(
-    (gflops) => parentPort!.postMessage({ ok: true, gflops }),
-    (e: Error) => {
+const api = {
+  async run(): Promise<number> {
+    const job = workerInput<Job>();
+    try {
+      return await runJob(job);
+    } catch (e) {
       // Let the main thread go on even though this core failed.
-      const flag = new Int32Array((workerData as Job).start);
-      Atomics.add(flag, 1, 1);
-      parentPort!.postMessage({ ok: false, error: e.message });
-    },
-  );
-}
+      Atomics.add(new Int32Array(job.start), 1, 1);
+      throw e;
+    }
+  },
+};
+type CeilingApi = typeof api;
+if (!isMainThread) serve(api);

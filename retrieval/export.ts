@@ -14,6 +14,7 @@ import { parseSetInfo, type CuratedSetInfo, type ManifestLine } from '../src/con
 import { mulberry32 } from '../src/random.ts';
 import { writeDatasheet } from './privacy/datasheet.ts';
 import type { FaceRow, ImageRow } from '../src/contracts/rows.ts';
+import { jsonColumnOr, Landmarks } from '../src/contracts/columns.ts';
 
 type ExportRow = Pick<FaceRow, 'id' | 'image_sha256' | 'x' | 'y' | 'w' | 'h' | 'score' | 'face_ratio' | 'landmarks' | 'yaw' | 'pitch' | 'roll' | 'sharpness'>
   & Pick<ImageRow, 'origin' | 'licence' | 'blob_path'>;
@@ -70,7 +71,8 @@ export async function exportSet(
       bar.tick();
       continue;
     }
-    const landmarks = storedLandmarks(r.landmarks);
+    // An unreadable value gives none (logged) rather than stopping the export.
+    const landmarks = jsonColumnOr(Landmarks, r.landmarks, [], `faces.landmarks of face ${r.id}`);
     const line: ManifestLine = {
       id: r.id,
       path: rel,
@@ -112,17 +114,6 @@ export async function exportSet(
   writeFileAtomic(infoFile, JSON.stringify(info, null, 2) + '\n');
   writeDatasheet(ws, config, set, dir, written);
   return { dir, crops: written, failed };
-}
-
-/** Landmarks as stored (JSON text); an unreadable value gives none rather than stopping the export. */
-function storedLandmarks(text: string | null): Array<[number, number]> {
-  if (!text) return [];
-  try {
-    const v: unknown = JSON.parse(text);
-    return Array.isArray(v) ? (v as Array<[number, number]>) : [];
-  } catch {
-    return [];
-  }
 }
 
 /** A stored blob path, only if it resolves (links followed) inside workspace/images/: a workspace is data. */

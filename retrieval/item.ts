@@ -10,6 +10,8 @@ import type { ImageAnalysis } from './faces/types.ts';
 import type { ItemOutcome } from './store.ts';
 import { join } from 'node:path';
 import { storedExtension } from '../src/image-formats.ts';
+import { ItemMeta, jsonColumnOr } from '../src/contracts/columns.ts';
+import type { ItemRow } from '../src/contracts/rows.ts';
 
 export interface ItemInput {
   uri: string;
@@ -124,17 +126,11 @@ export function blobPathOf(sha256: string, format: string): string {
 }
 
 /**
- * Licence and caption from an item's stored metadata (JSON text). Stored JSON is read defensively: a workspace may
- * have been edited or shared, and bad metadata means none, not a crash.
+ * Licence and caption from an item's stored metadata (the items.meta JSON column). A workspace may have been edited
+ * or shared: unreadable metadata means none (logged), not a crash.
  */
-export function itemProvenance(metaText: string | null): { licence?: string; caption?: string } {
-  let m: Record<string, unknown> = {};
-  try {
-    const v: unknown = metaText ? JSON.parse(metaText) : {};
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) m = v as Record<string, unknown>;
-  } catch {
-    // none
-  }
+export function itemProvenance(item: Pick<ItemRow, 'id' | 'meta'>): { licence?: string; caption?: string } {
+  const m = jsonColumnOr(ItemMeta, item.meta, {}, `items.meta of item ${item.id}`);
   const text = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
   return { licence: text(m.licence ?? m.license), caption: text(m.caption ?? m.text) };
 }

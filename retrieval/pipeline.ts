@@ -108,7 +108,7 @@ export async function curate(opts: CurateOptions): Promise<CurateSummary> {
         ...image,
         bytes: r.bytes.length,
         origin: row.uri,
-        ...itemProvenance(row.meta),
+        ...itemProvenance(row),
         status: analysis.status,
         reason: analysis.reason,
         faceRatio: analysis.faceRatio,

@@ -3,6 +3,7 @@
 // value per (run, task, dataset, protocol, shots, seed, metric) counts: re-running an evaluation replaces it.
 import type { Workspace } from './workspace.ts';
 import type { EvalRow, RunRow } from './contracts/rows.ts';
+import { EvalExtra, jsonColumnOr, readJsonColumn, RunConfig, type Leakage } from './contracts/columns.ts';
 
 /** The headline metric per task, and whether lower is better. */
 export const MAIN: Record<string, { metric: string; lower: boolean }> = {
@@ -22,23 +23,8 @@ export const BASELINES: Record<string, string> = {
 /** One row of the evals table (its one type, from the row contracts). */
 export type { EvalRow } from './contracts/rows.ts';
 
-/**
- * The pre-training overlap check stored with an evaluation (`extra.leakage`): whether any test image is in the
- * evaluated run's training set, by dHash confirmed by thumbnail correlation (training/downstream/leakage.ts).
- */
-export interface Leakage {
-  checked: boolean;
-  /** Why it was not checked (random init, a baseline, a run whose set is gone). */
-  reason?: string;
-  method?: 'dhash+thumbnail';
-  maxDistance?: number;
-  minCorrelation?: number;
-  /** The pre-training set's folder and size, and the number of test images compared. */
-  pretraining?: string;
-  trainImages?: number;
-  testImages?: number;
-  overlaps?: Array<{ test: string; train: string; distance: number }>;
-}
+/** The pre-training overlap check stored with an evaluation (`extra.leakage`); its schema is the evals.extra column's. */
+export type { Leakage } from './contracts/columns.ts';
 
 export interface ReportEntry {
   run: string;
@@ -95,14 +81,12 @@ const own = <T>(table: Record<string, T>, key: string): T | undefined => (Object
 /** Why a stored row cannot be used, or undefined when it can: a non-numeric value or an unreadable `extra`. */
 function unreadable(r: EvalRow): string | undefined {
   if (typeof r.value !== 'number' || !Number.isFinite(r.value)) return 'value is not a finite number';
-  if (r.extra === null) return undefined;
-  try {
-    const extra: unknown = JSON.parse(r.extra);
-    return typeof extra === 'object' && extra !== null && !Array.isArray(extra) ? undefined : 'extra is not a JSON object';
-  } catch {
-    return 'extra is not valid JSON';
-  }
+  const extra = readJsonColumn(EvalExtra, r.extra);
+  return extra.ok ? undefined : `extra is ${extra.reason}`;
 }
+
+/** The `extra` of a row latestEvals kept (so readable). */
+const extraOf = (r: EvalRow): EvalExtra => jsonColumnOr(EvalExtra, r.extra, {}, `evals.extra of row ${r.id}`);
 
 /**
  * The evals table with re-runs replaced: the latest row per (run, task, dataset, protocol, shots, seed, metric).
@@ -131,24 +115,13 @@ export function describeRun(ws: Workspace, run: string): string {
   if (!r) {
     // An exported model (pros eval --run DIR) records what it is with its results.
     const extra = ws.db.prepare<[string], string>(`SELECT extra FROM evals WHERE run = ? AND extra LIKE '%"model":%' ORDER BY id DESC LIMIT 1`).pluck().get(run);
-    let m: { preset?: unknown; run?: unknown; step?: unknown } | undefined;
-    try {
-      const parsed = extra ? (JSON.parse(extra) as { model?: unknown }).model : undefined;
-      if (parsed && typeof parsed === 'object') m = parsed as typeof m;
-    } catch {
-      /* an unreadable extra describes nothing */
-    }
+    const m = jsonColumnOr(EvalExtra, extra ?? null, null, `evals.extra of ${run}`)?.model;
     const str = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v).slice(0, 120) : '?');
     return m ? `exported model: ${str(m.preset)} ViT, ${str(m.step)} steps of run ${str(m.run)}` : 'run not in this workspace';
   }
-  let ablation = '';
-  try {
-    const c = JSON.parse(r.config) as { distill?: { enabled?: boolean }; proto?: { enabled?: boolean }; preset?: string };
-    const d = c.distill?.enabled !== false, p = c.proto?.enabled !== false;
-    ablation = `${d && p ? 'distill + proto' : d ? 'distillation only' : 'prototypes only'}, ${c.preset ?? '?'} ViT, `;
-  } catch {
-    /* an unreadable config still gets a row */
-  }
+  const c = jsonColumnOr(RunConfig, r.config, null, `runs.config of run ${run}`);
+  // An unreadable config still gets a row, without the ablation.
+  const ablation = c ? `${c.distill.enabled && c.proto.enabled ? 'distill + proto' : c.distill.enabled ? 'distillation only' : 'prototypes only'}, ${c.preset} ViT, ` : '';
   const data = r.data ? r.data.split('/').filter(Boolean).slice(-1)[0] : '?';
   return `${ablation}${r.step} steps on ${data} (${r.backend ?? '?'}, ${r.status})`;
 }
@@ -170,7 +143,7 @@ export function reportGroups(ws: Workspace, skipped: SkippedRow[] = []): ReportG
     const vk = JSON.stringify([gk, r.run]);
     const v = values.get(vk) ?? { vals: [], pseudo: false };
     v.vals.push(r.value);
-    const extra = r.extra ? (JSON.parse(r.extra) as { pseudo?: boolean; leakage?: Leakage }) : {};
+    const extra = extraOf(r);
     if (extra.pseudo) v.pseudo = true;
     // The pre-training check belongs to the evaluated run, not to the baselines stored beside it.
     if (extra.leakage && !BASELINES[r.run]) v.leakage = extra.leakage;

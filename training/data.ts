@@ -1,7 +1,8 @@
 // The data side of the loop: which images each step sees (a seeded permutation per epoch) and their views, built
 // ahead of time in the views worker.
 import type { TrainConfig } from './config.ts';
-import { WorkerClient, spawnTsWorker } from './parallel/spawn.ts';
+import { spawnWorker, workerUrl, type WorkerClient } from '../src/workers.ts';
+import type { ViewsWorkerApi, ViewsWorkerData } from './views-worker.ts';
 import { derive } from './rng.ts';
 import type { Views } from './trainer.ts';
 
@@ -18,19 +19,20 @@ export function batchIndices(seed: number, n: number, batch: number, step: numbe
 }
 
 export class ViewSource {
-  private client: WorkerClient;
+  private client: WorkerClient<ViewsWorkerApi>;
   private ahead = new Map<number, Promise<Views>>();
 
   constructor(readonly files: string[], readonly cfg: TrainConfig) {
-    this.client = new WorkerClient(
-      spawnTsWorker(new URL('./views-worker.ts', import.meta.url), { files, views: cfg.views, seed: cfg.seed }),
-      'views',
+    this.client = spawnWorker<ViewsWorkerApi>(
+      workerUrl('./views-worker.ts', import.meta.url),
+      { files, views: cfg.views, seed: cfg.seed } satisfies ViewsWorkerData,
+      { label: 'views' },
     );
   }
 
   private request(step: number): Promise<Views> {
     const indices = batchIndices(this.cfg.seed, this.files.length, this.cfg.batchSize, step);
-    const p = this.client.call<Views>('views', { step, indices });
+    const p = this.client.call('views', { step, indices });
     p.catch(() => {}); // surfaced when awaited
     return p;
   }

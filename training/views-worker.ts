@@ -1,12 +1,12 @@
 // The views worker: decodes the set's crops (sharp) and builds each step's multi-crop views, so the thread that
 // trains is never starved by data preparation.
-import { parentPort, workerData } from 'node:worker_threads';
 import type { ViewsConfig } from './config.ts';
 import { decode, makeViews, type Decoded } from './augment.ts';
-import { serve } from './parallel/spawn.ts';
+import { serve, Transfer, workerInput } from '../src/workers.ts';
 import { derive } from './rng.ts';
 
-const { files, views, seed } = workerData as { files: string[]; views: ViewsConfig; seed: number };
+export type ViewsWorkerData = { files: string[]; views: ViewsConfig; seed: number };
+const { files, views, seed } = workerInput<ViewsWorkerData>();
 const cache = new Map<number, Decoded>();
 
 async function image(i: number): Promise<Decoded> {
@@ -22,10 +22,12 @@ async function image(i: number): Promise<Decoded> {
   return d;
 }
 
-serve(parentPort!, {
+const api = {
   async views({ step, indices }: { step: number; indices: number[] }) {
     const images = await Promise.all(indices.map(image));
     const v = makeViews(images, views, derive(seed, 'views', step));
-    return { result: v, transfer: [v.globals.buffer as ArrayBuffer, v.locals.buffer as ArrayBuffer] };
+    return new Transfer(v, [v.globals.buffer as ArrayBuffer, v.locals.buffer as ArrayBuffer]);
   },
-});
+};
+export type ViewsWorkerApi = typeof api;
+serve(api);

@@ -1,14 +1,13 @@
 // FacePool: cfg.faces.workers worker threads, each with its own Human (one wasm instance is single-threaded, so
 // parallelism comes from instances; human caches its models per thread, so one runtime per worker). Jobs queue in
-// the main thread and go to whichever worker is free; the raster is transferred, not copied.
-import { Worker } from 'node:worker_threads';
+// the main thread and go to whichever worker is free; the raster is transferred, not copied. A worker
+// that dies is replaced.
 import type { ProsConfig } from '../../src/config.ts';
+import { spawnWorker, workerUrl, WorkerDied, type WorkerClient } from '../../src/workers.ts';
 import type { AnalysisInput, ImageAnalysis } from './types.ts';
-import type { WorkerData, WorkerReply, WorkerRequest } from './worker.ts';
-
+import type { FaceWorkerApi, FaceWorkerData } from './worker.ts';
 
 interface Job {
-  id: number;
   /** performance.now() when analyse() queued it. */
   queued: number;
   input: AnalysisInput;
@@ -17,7 +16,7 @@ interface Job {
 }
 
 interface Slot {
-  worker: Worker;
+  client: WorkerClient<FaceWorkerApi>;
   job: Job | null;
   /** performance.now() since when the worker has had nothing to do. */
   idleSince: number;
@@ -54,13 +53,12 @@ type PoolConfig = Pick<ProsConfig, 'faces' | 'policy'> & Partial<Pick<ProsConfig
 export class FacePool {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
-  private nextId = 0;
   private closed = false;
   readonly stats: PoolStats = { jobs: 0, queueWaitMs: 0, workerIdleMs: 0, queueDepthSum: 0, maxQueueDepth: 0 };
   /** What the workers run on (human's build, backend, graphs), as the first worker reported it. */
   runtime = '';
 
-  private constructor(private readonly data: WorkerData) {}
+  private constructor(private readonly data: FaceWorkerData) {}
 
   /** Starts the workers and waits until every one has loaded its models. */
   static async start(cfg: PoolConfig, opts: PoolOptions = {}): Promise<FacePool> {
@@ -88,45 +86,34 @@ export class FacePool {
   }
 
   private spawn(): Promise<void> {
-    // worker-entry.js registers tsx inside the worker (execArgv `--import tsx` does not reach a worker's entry on Node 20).
-    const worker = new Worker(new URL('./worker-entry.js', import.meta.url), { workerData: this.data });
-    const slot: Slot = { worker, job: null, idleSince: 0 };
-    return new Promise((resolve, reject) => {
-      let ready = false;
-      worker.on('message', (msg: WorkerReply) => {
-        if (msg.type === 'ready') {
-          ready = true;
-          this.runtime ||= msg.runtime;
-          slot.idleSince = performance.now();
-          this.slots.push(slot);
-          resolve();
-          this.pump();
-        } else if (msg.type === 'fatal') {
-          reject(new Error(`face worker failed to start: ${msg.error}`));
-        } else {
-          const job = slot.job;
-          slot.job = null;
-          slot.idleSince = performance.now();
-          if (job && msg.id === job.id) {
-            if (msg.type === 'result') job.resolve(msg.analysis);
-            else job.reject(new Error(`face analysis failed: ${msg.error}`));
-          }
-          this.pump();
-        }
-      });
-      worker.on('error', (err) => {
-        if (!ready) reject(err);
-      });
-      worker.on('exit', (code) => {
-        const i = this.slots.indexOf(slot);
-        if (i >= 0) this.slots.splice(i, 1);
-        if (slot.job) slot.job.reject(new Error(`face worker exited (code ${code}) during analysis`));
-        slot.job = null;
-        if (!ready) reject(new Error(`face worker exited (code ${code}) before it was ready`));
-        // A worker that died (out of memory, a wasm abort) is replaced, so one bad image cannot stop a run.
-        else if (!this.closed) this.spawn().catch(() => this.failQueue());
-      });
-    });
+    const slot: Slot = {
+      client: spawnWorker<FaceWorkerApi>(workerUrl('./worker.ts', import.meta.url), this.data, {
+        label: 'face',
+        onDeath: () => this.replace(slot),
+      }),
+      job: null,
+      idleSince: 0,
+    };
+    return slot.client.call('ready').then(
+      (runtime) => {
+        if (this.closed) return void slot.client.close();
+        this.runtime ||= runtime;
+        slot.idleSince = performance.now();
+        this.slots.push(slot);
+        this.pump();
+      },
+      (err: Error) => {
+        throw new Error(`face worker failed to start: ${((err.cause as Error | undefined) ?? err).message}`);
+      },
+    );
+  }
+
+  /** A worker that died (out of memory, a wasm abort) is replaced, so one bad image cannot stop a run. */
+  private replace(slot: Slot): void {
+    const i = this.slots.indexOf(slot);
+    if (i < 0) return; // not ready yet: its start fails instead
+    this.slots.splice(i, 1);
+    if (!this.closed) this.spawn().catch(() => this.failQueue());
   }
 
   private failQueue(): void {
@@ -150,8 +137,14 @@ export class FacePool {
       // Transfer when the Buffer owns its whole ArrayBuffer (sharp's output does); copy a view of a shared pool.
       const own = rgb.byteOffset === 0 && rgb.byteLength === rgb.buffer.byteLength && rgb.buffer instanceof ArrayBuffer;
       const buf = own ? (rgb.buffer as ArrayBuffer) : new Uint8Array(rgb).buffer;
-      const req: WorkerRequest = { id: job.id, input: { ...rest, rgb: buf } };
-      slot.worker.postMessage(req, [buf]);
+      slot.client
+        .call('analyse', { ...rest, rgb: buf }, [buf])
+        .then(job.resolve, (err: Error) => job.reject(err instanceof WorkerDied ? err : new Error(`face analysis failed: ${err.message}`)))
+        .finally(() => {
+          slot.job = null;
+          slot.idleSince = performance.now();
+          this.pump();
+        });
     }
   }
 
@@ -162,7 +155,7 @@ export class FacePool {
   analyse(input: AnalysisInput): Promise<ImageAnalysis> {
     if (this.closed) return Promise.reject(new Error('FacePool is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, queued: performance.now(), input, resolve, reject });
+      this.queue.push({ queued: performance.now(), input, resolve, reject });
       this.pump();
     });
   }
@@ -170,6 +163,6 @@ export class FacePool {
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new Error('FacePool closed'));
-    await Promise.all(this.slots.splice(0).map((s) => s.worker.terminate()));
+    await Promise.all(this.slots.splice(0).map((s) => s.client.close()));
   }
 }

@@ -7,9 +7,11 @@
 import type { ProsConfig } from '../../src/config.ts';
 import type { Workspace } from '../../src/workspace.ts';
 import type { ForgetRequestRow } from '../../src/contracts/rows.ts';
-import type { ForgetCounts, ForgetRequest } from '../../src/contracts/api.ts';
+import type { ForgetRequest } from '../../src/contracts/api.ts';
+import { AskedRecord, ForgetCounts, ForgetRuns, jsonColumn } from '../../src/contracts/columns.ts';
+import { InputError } from '../../src/errors.ts';
 import { addOptOut, appendOptOutDescriptor, scrubOptOutFile } from './optout.ts';
-import { normaliseAsk, planForget, requestKey, type AskedRecord, type ForgetAsk, type ForgetPlan, type PlannedFace } from './plan.ts';
+import { normaliseAsk, planForget, requestKey, type ForgetAsk, type ForgetPlan, type PlannedFace } from './plan.ts';
 import { STEP_FNS, STEPS, type Step } from './steps.ts';
 
 export type { ForgetCounts, ForgetRequest } from '../../src/contracts/api.ts';
@@ -35,14 +37,18 @@ function faultPoint(point: string): void {
   if (process.env.PROS_FAULT_FORGET === point) process.kill(process.pid, 'SIGKILL');
 }
 
+/** The audit row, read strictly: it is the record of what was removed, so damage is an error, not a default. */
 function parseRequest(r: ForgetRequestRow): ForgetRequest {
+  const where = (column: string) => `forget_requests.${column} of request ${r.id}`;
+  const asked = jsonColumn(AskedRecord, r.asked, where('asked'));
+  if (!asked) throw new InputError(`${where('asked')} is empty: the workspace database was damaged or edited`);
   return {
     id: r.id,
     who: r.who,
-    asked: JSON.parse(r.asked) as AskedRecord,
+    asked,
     step: r.step,
-    counts: r.counts ? (JSON.parse(r.counts) as ForgetCounts) : null,
-    runs: r.runs ? (JSON.parse(r.runs) as ForgetRequest['runs']) : [],
+    counts: jsonColumn(ForgetCounts, r.counts, where('counts')),
+    runs: jsonColumn(ForgetRuns, r.runs, where('runs')) ?? [],
     createdAt: r.created_at,
     finishedAt: r.finished_at,
   };

@@ -9,6 +9,7 @@ import { readRunHeader, runSpaceFiles } from '../../src/index/runs.ts';
 import { FaceIndex } from '../face-index.ts';
 import { writeDatasheet } from './datasheet.ts';
 import { ForgetStep, type ForgetFaceRow, type ForgetImageRow } from '../../src/contracts/rows.ts';
+import { ForgetRuns, jsonColumn } from '../../src/contracts/columns.ts';
 
 /** The journal's steps in order (the forget_requests.step column's values). */
 export const STEPS = ForgetStep.options;
@@ -147,7 +148,9 @@ function rows(ctx: StepContext): void {
   const id = ctx.requestId;
   db.transaction(() => {
     const inPlan = 'SELECT face_id FROM forget_faces WHERE request_id = @id';
-    const runs = JSON.parse(db.prepare<[number], string | null>('SELECT runs FROM forget_requests WHERE id = ?').pluck().get(id) ?? '[]') as Array<{ run: string; faces: number }>;
+    const stored = db.prepare<[number], string | null>('SELECT runs FROM forget_requests WHERE id = ?').pluck().get(id) ?? null;
+    // The journal names the runs to mark: a damaged one stops the step (an InputError) rather than marking none.
+    const runs = jsonColumn(ForgetRuns, stored, `forget_requests.runs of request ${id}`) ?? [];
     const affected = db.prepare('INSERT OR IGNORE INTO run_affected(run, request_id, faces) VALUES (?, ?, ?)');
     for (const r of runs) affected.run(r.run, id, r.faces);
     for (const table of ['decisions', 'tags', 'set_members', 'embeddings', 'run_faces']) {

@@ -102,7 +102,7 @@ export async function coordinate(opts: CoordinateOptions): Promise<CurateSummary
   const merge: MergeContext = { ws, store, faceIndex, optouts, set: opts.set };
   const maxQueued = Math.max(1, opts.maxQueued ?? 1000);
   const jobId = (shard: number) => `${token}-s${shard}`;
-  const jobConfig: ShardJob['config'] = { fetch: { ...config.fetch }, decode: { ...config.decode }, faces: { ...config.faces }, policy: { ...config.policy } };
+  const jobConfig: ShardJob['config'] = { fetch: config.fetch, decode: config.decode, faces: config.faces, policy: config.policy };
 
   const q = {
     queued: ws.db.prepare<[], number>("SELECT id FROM shards WHERE state = 'queued' ORDER BY id").pluck(),

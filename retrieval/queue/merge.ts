@@ -94,7 +94,7 @@ function mergeItem(ctx: MergeContext, shard: number, r: ShardItemResult, carrier
     format: image.format,
     bytes: bytes.length,
     origin: row.uri,
-    ...itemProvenance(row.meta),
+    ...itemProvenance({ id: r.id, meta: row.meta }),
     status: image.status,
     reason: image.reason,
     faceRatio: image.faceRatio,

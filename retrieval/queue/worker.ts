@@ -3,7 +3,7 @@
 // the coordinator merges. A shard whose process dies is taken again once its lock expires (BullMQ's stalled check).
 import { hostname } from 'node:os';
 import { Worker, UnrecoverableError, type Job } from 'bullmq';
-import { deepMerge, type ProsConfig } from '../../src/config.ts';
+import type { ProsConfig } from '../../src/config.ts';
 import { InputError } from '../../src/errors.ts';
 import { log } from '../../src/log.ts';
 import { SHARD_SCHEMA, ShardHeader, ShardJob, schemaMismatch, type ShardItemResult, type ShardResult } from '../../src/contracts/shard.ts';
@@ -50,7 +50,7 @@ class Engines {
 
   async for(job: ShardJob): Promise<{ config: ProsConfig; pool: FacePool; fetcher: Fetcher }> {
     // The coordinator's policy and fetch rules, with this machine's thread count.
-    return this.engines(deepMerge(this.own, { ...job.config, faces: { ...job.config.faces, workers: this.own.faces.workers } }));
+    return this.engines({ ...this.own, ...job.config, faces: { ...job.config.faces, workers: this.own.faces.workers } });
   }
 
   private async engines(config: ProsConfig): Promise<{ config: ProsConfig; pool: FacePool; fetcher: Fetcher }> {

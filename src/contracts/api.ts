@@ -6,6 +6,7 @@ import type { Box, Neighbour, Point } from './geometry.ts';
 import type { DecisionRow, FaceStatus, ForgetStep, ImageStatus, ItemStatus, OptOutKind, OptOutRow } from './rows.ts';
 import type { EvalCell, ReportGroup, SkippedRow } from '../evals.ts';
 import type { Affected, Lineage } from '../lineage.ts';
+import type { AskedRecord, ForgetCounts, ItemMeta, MetricValues, RunConfig } from './columns.ts';
 
 /** Any error: 4xx for the client's input, 5xx otherwise. */
 export interface ErrorReply {
@@ -80,7 +81,7 @@ export interface ImageDetail {
   faceRatio: number | null;
   analysedAt: string;
   /** Every URL or file this image was met at, with what its source row said about it. */
-  sources: Array<{ uri: string; meta: unknown; status: ItemStatus }>;
+  sources: Array<{ uri: string; meta: ItemMeta | null; status: ItemStatus }>;
   faces: FaceDetail[];
   nearDuplicates: Array<Face & { of: number }>;
   decisions: Decision[];
@@ -142,8 +143,8 @@ export interface RunSummary {
   step: number;
   createdAt: string;
   updatedAt: string | null;
-  /** The newest metrics row, as the trainer wrote it. */
-  last: Record<string, unknown> | null;
+  /** The newest metrics row, as the trainer wrote it (null: none, or unreadable). */
+  last: MetricValues | null;
   embeddings: number;
 }
 
@@ -155,7 +156,8 @@ export interface RunsReply {
 /** GET /api/runs/:name/metrics */
 export interface RunCurves {
   run: string;
-  config: unknown;
+  /** The training config the run started with (null: unreadable, e.g. stored by an older pros). */
+  config: RunConfig | null;
   steps: number[];
   /** One array per numeric key the trainer logged (loss terms, lr, entropy, prototypes in use, img/s, ...). */
   series: Record<string, Array<number | null>>;
@@ -237,29 +239,8 @@ export interface UploadReply {
 
 // ---- privacy --------------------------------------------------------------------------------------------------
 
-export interface ForgetCounts {
-  faces: number;
-  /** Images removed whole (row, blob, items marked opted_out). */
-  images: number;
-  /** Images that keep other faces: only the forgotten faces' rows go. */
-  imagesKept: number;
-  /** Descriptor rows overwritten. */
-  descriptors: number;
-  /** Run embedding rows overwritten. */
-  embeddings: number;
-  /** Files deleted: crops, thumbnails, blobs. */
-  files: number;
-  optouts: number;
-}
-
-/** What a forget request asked for, as its audit row keeps it (never a descriptor). */
-export interface AskedRecord {
-  examples: { images: number; faces: number[] };
-  urls: string[];
-  domains: string[];
-  set: string | null;
-  threshold: number | null;
-}
+/** What a finished forget request removed, and what it asked for: the forget_requests columns' schemas. */
+export type { AskedRecord, ForgetCounts } from './columns.ts';
 
 export interface ForgetRequest {
   id: number;

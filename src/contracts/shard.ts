@@ -2,6 +2,7 @@
 // as a BullMQ job, and what the worker hands back as the job's return value. Both sides parse with these schemas; the
 // `schema` literal names the version, so a worker from another pros version refuses a shard instead of misreading it.
 import { z } from 'zod';
+import { DecodeConfig, FaceConfig, FetchConfig, PolicyConfig } from './config.ts';
 
 export const SHARD_SCHEMA = 'pros-shard/2';
 
@@ -21,13 +22,11 @@ export const ShardJob = z.object({
   /** The coordinator's workspace token: several workspaces may share one queue. */
   run: z.string().min(1),
   shard: z.number().int().positive(),
-  /** The coordinator's config sections the per-item pipeline reads, so every worker applies the same policy. */
-  config: z.object({
-    fetch: z.record(z.string(), z.unknown()),
-    decode: z.record(z.string(), z.unknown()),
-    faces: z.record(z.string(), z.unknown()),
-    policy: z.record(z.string(), z.unknown()),
-  }),
+  /**
+   * The coordinator's config sections the per-item pipeline reads, whole and checked with the config tree's own
+   * schemas, so every worker applies the same policy (a worker keeps only its own faces.workers).
+   */
+  config: z.strictObject({ fetch: FetchConfig, decode: DecodeConfig, faces: FaceConfig, policy: PolicyConfig }),
   items: z.array(ShardItem).min(1),
 });
 export type ShardJob = z.infer<typeof ShardJob>;

@@ -2,10 +2,11 @@
 // `HnswIndex` is one index on the calling thread (index.threads = 1); `ShardedHnswIndex` spreads it over several cores.
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { IndexConfig } from '../config.ts';
 import { engineFiles, readIds, saveEngineFiles, writeIds, type AnnIndex, type EngineFiles, type SearchResult } from './ann.ts';
 import { log } from '../log.ts';
+import { spawnWorker, workerUrl, type WorkerClient } from '../workers.ts';
+import type { ShardWorkerApi, ShardWorkerData } from './hnswlib-shard-worker.ts';
 
 const require = createRequire(import.meta.url);
 type Hnswlib = typeof import('hnswlib-node');
@@ -129,16 +130,11 @@ export class HnswIndex implements AnnIndex {
 }
 
 // Over several cores: one shard per worker thread (id % shards), each its own HierarchicalNSW.
-// The AnnIndex interface is synchronous, so a call posts its request to every shard involved and blocks on an
-// Atomics flag per shard until each has answered; replies are read with receiveMessageOnPort. Adds split by shard
-// and run in parallel; a batch of queries goes to every shard and the per-shard top-k lists are merged.
-interface Shard {
-  worker: Worker;
-  port: MessagePort;
-  signal: Int32Array;
-}
-
-type Reply = { ok: true; [k: string]: unknown } | { ok: false; error: string };
+// The AnnIndex interface is synchronous, so a call posts its request to every shard involved and blocks until each
+// has answered (the worker seam's synchronous calls). Adds split by shard and run in parallel; a batch of queries
+// goes to every shard and the per-shard top-k lists are merged.
+type Shard = WorkerClient<ShardWorkerApi>;
+type ShardCall = { [K in keyof ShardWorkerApi]: { op: K; payload: Parameters<ShardWorkerApi[K]>[0]; transfer?: ArrayBuffer[] } }[keyof ShardWorkerApi];
 
 export class ShardedHnswIndex implements AnnIndex {
   readonly engine = 'hnswlib' as const;
@@ -156,16 +152,12 @@ export class ShardedHnswIndex implements AnnIndex {
     if (dir) mkdirSync(dir, { recursive: true });
     const shards: Shard[] = [];
     for (let s = 0; s < n; s++) {
-      const { port1, port2 } = new MessageChannel();
-      const signal = new Int32Array(new SharedArrayBuffer(4));
       const file = files ? `${files.index}.${s}` : `/dev/null/${s}`;
-      const workerData = { dim, M: cfg.M, efConstruction: cfg.efConstruction, efSearch: cfg.efSearch, file, port: port2, signal };
-      const worker = new Worker(new URL('./hnswlib-shard-worker.js', import.meta.url), { workerData, transferList: [port2] });
-      worker.unref();
-      shards.push({ worker, port: port1, signal });
+      const data: ShardWorkerData = { dim, M: cfg.M, efConstruction: cfg.efConstruction, efSearch: cfg.efSearch, file };
+      shards.push(spawnWorker<ShardWorkerApi>(workerUrl('./hnswlib-shard-worker.ts', import.meta.url), data, { label: `hnswlib shard ${s}`, sync: true, unref: true }));
     }
     const idx = new ShardedHnswIndex(dim, shards, files);
-    const lists = idx.callAll(shards.map(() => ({ op: 'open' }))) as { ids: number[] }[];
+    const lists = idx.callAll(shards.map(() => ({ op: 'open', payload: undefined }))) as { ids: number[] }[];
     const saved = files ? readIds(files.ids) : null;
     const inFiles = new Set(lists.flatMap((l) => l.ids));
     if (saved && saved.every((i) => inFiles.has(i))) {
@@ -184,26 +176,23 @@ export class ShardedHnswIndex implements AnnIndex {
   }
 
   /** Sends one request to each shard that has one (null: none) and blocks until all have answered. */
-  private callAll(requests: (Record<string, unknown> | null)[], transfers: ArrayBuffer[][] = []): unknown[] {
-    requests.forEach((req, s) => {
-      if (!req) return;
-      const shard = this.shards[s]!;
-      Atomics.store(shard.signal, 0, 0);
-      shard.port.postMessage(req, transfers[s] ?? []);
+  private callAll(calls: (ShardCall | null)[]): unknown[] {
+    calls.forEach((c, s) => {
+      if (c) (this.shards[s]!.postSync as (op: string, payload: unknown, transfer?: ArrayBuffer[]) => void)(c.op, c.payload, c.transfer);
     });
-    return requests.map((req, s) => {
-      if (!req) return null;
-      const shard = this.shards[s]!;
-      let msg: { message: Reply } | undefined;
-      for (;;) {
-        Atomics.wait(shard.signal, 0, 0, 1000);
-        msg = receiveMessageOnPort(shard.port) as { message: Reply } | undefined;
-        if (msg) break;
-        if (shard.worker.threadId < 0) throw new Error(`hnswlib shard ${s} has exited`);
+    // Every posted call is waited for, even after one fails, so no reply is left behind for the next call.
+    let failed: unknown = null;
+    const replies = calls.map((c, s) => {
+      if (!c) return null;
+      try {
+        return this.shards[s]!.waitSync();
+      } catch (e) {
+        failed ??= e;
+        return null;
       }
-      if (!msg.message.ok) throw new Error(`hnswlib shard ${s}: ${msg.message.error}`);
-      return msg.message;
     });
+    if (failed) throw failed;
+    return replies;
   }
 
   add(ids: number[], vectors: Float32Array): void {
@@ -217,8 +206,9 @@ export class ShardedHnswIndex implements AnnIndex {
       return v;
     });
     this.callAll(
-      parts.map((rows, s) => (rows.length ? { op: 'add', ids: rows.map((r) => ids[r]!), vectors: vecs[s] } : null)),
-      vecs.map((v) => [v.buffer as ArrayBuffer]),
+      parts.map((rows, s) =>
+        rows.length ? { op: 'add', payload: { ids: rows.map((r) => ids[r]!), vectors: vecs[s]! }, transfer: [vecs[s]!.buffer as ArrayBuffer] } : null,
+      ),
     );
     for (const id of ids) this.idSet.add(id);
   }
@@ -226,7 +216,7 @@ export class ShardedHnswIndex implements AnnIndex {
   search(queries: Float32Array, k: number): SearchResult {
     const n = queries.length / this.dim;
     if (!this.idSet.size || !n) return { ids: Array.from({ length: n }, () => []), sims: Array.from({ length: n }, () => []) };
-    const replies = this.callAll(this.shards.map(() => ({ op: 'search', queries, k }))) as SearchResult[];
+    const replies = this.callAll(this.shards.map(() => ({ op: 'search', payload: { queries, k } }))) as SearchResult[];
     const out: SearchResult = { ids: [], sims: [] };
     for (let q = 0; q < n; q++) {
       const merged = replies.flatMap((r) => r.ids[q]!.map((id, j) => ({ id, s: r.sims[q]![j]! })));
@@ -241,7 +231,7 @@ export class ShardedHnswIndex implements AnnIndex {
   private removeFromShards(ids: number[]): void {
     const parts = this.shards.map(() => [] as number[]);
     for (const id of ids) parts[this.shardOf(id)]!.push(id);
-    this.callAll(parts.map((p) => (p.length ? { op: 'remove', ids: p } : null)));
+    this.callAll(parts.map((p) => (p.length ? { op: 'remove', payload: { ids: p } } : null)));
   }
 
   remove(ids: number[]): void {
@@ -265,16 +255,16 @@ export class ShardedHnswIndex implements AnnIndex {
 
   save(): void {
     if (!this.files) return;
-    this.callAll(this.shards.map(() => ({ op: 'save' })));
+    this.callAll(this.shards.map(() => ({ op: 'save', payload: undefined })));
     writeIds(this.files.ids, this.idSet);
   }
 
   setEf(ef: number): void {
-    this.callAll(this.shards.map(() => ({ op: 'setEf', ef })));
+    this.callAll(this.shards.map(() => ({ op: 'setEf', payload: { ef } })));
   }
 
   /** Stops the shard threads (they are unref'd, so a process also exits without this). */
   async close(): Promise<void> {
-    await Promise.all(this.shards.map((s) => s.worker.terminate()));
+    await Promise.all(this.shards.map((s) => s.close()));
   }
 }

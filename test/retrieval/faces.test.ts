@@ -5,6 +5,7 @@ import { FaceAnalyser } from '../../retrieval/faces/analyser.ts';
 import { FacePool } from '../../retrieval/faces/pool.ts';
 import type { AnalysisInput, ImageAnalysis } from '../../retrieval/faces/types.ts';
 import { defaults } from '../../src/config.ts';
+import { WorkerDied, type WorkerClient } from '../../src/workers.ts';
 import { nonFaceImages } from '../helpers/nonface.ts';
 import { testIf } from '../helpers/requires.ts';
 
@@ -117,6 +118,22 @@ test('the pool rejects work after close', async (t) => {
   t.is(p.size, 1);
   await p.close();
   await t.throwsAsync(p.analyse(await decoded(readFileSync(media + 'audrey.jpg'))), { message: /closed/ });
+});
+
+test('a face worker that dies is replaced: the image in flight fails with WorkerDied, the next ones are analysed', async (t) => {
+  const p = await FacePool.start({ ...defaults, faces: { ...defaults.faces, workers: 1 } }, { announce: false });
+  try {
+    const bytes = readFileSync(media + 'audrey.jpg');
+    const inFlight = p.analyse(await decoded(bytes));
+    // A crash the pool did not ask for (as an out-of-memory abort would be): the worker thread is stopped under it.
+    await (p as unknown as { slots: { client: WorkerClient }[] }).slots[0]!.client.worker.terminate();
+    await t.throwsAsync(inFlight, { instanceOf: WorkerDied, message: /face worker exited/ });
+    const [a, b] = await Promise.all([p.analyse(await decoded(bytes)), p.analyse(await decoded(bytes))]);
+    t.deepEqual([a.status, b.status], ['accepted', 'accepted']);
+    t.is(p.size, 1, 'one worker again');
+  } finally {
+    await p.close();
+  }
 });
 
 test('wasm with the fused descriptor graph and stock convolutions decides and describes exactly as the reference path (stock graphs); profiles split the cascade', async (t) => {

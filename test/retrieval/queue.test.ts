@@ -13,7 +13,8 @@ import { pros, startPros, type CliResult } from '../helpers/cli.ts';
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.ts';
 import { serveCorpus, type LoopbackCorpus } from '../helpers/queue-corpus.ts';
 import { connect, QUEUE_NAME, QUEUE_PREFIX, redisOptions, SCHEMA_KEY } from '../../retrieval/queue/connection.ts';
-import { SHARD_SCHEMA } from '../../src/contracts/shard.ts';
+import { SHARD_SCHEMA, type ShardJob } from '../../src/contracts/shard.ts';
+import { defaults } from '../../src/config.ts';
 
 const test = testIf(redisAvailable, 'redis-server is not installed', { serial: true });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -250,7 +251,7 @@ test('exact copies inside one shard are analysed once; the merge gives the copy 
   // The worker alone, on a shard enqueued by hand: its result is read from Redis before any coordinator merges it.
   const pick = (name: string) => corpus.urls.find((u) => u.endsWith(`/${name}`))!;
   const items = ['audrey.jpg', 'cage.jpg', 'audrey-again.jpg'].map((name, i) => ({ id: i + 1, uri: pick(name), local: false }));
-  const jobConfig = { fetch: { allowPrivate: true, retries: 0 }, decode: {}, faces: {}, policy: {} };
+  const jobConfig = { fetch: { ...defaults.fetch, allowPrivate: true, retries: 0 }, decode: defaults.decode, faces: defaults.faces, policy: defaults.policy } satisfies ShardJob['config'];
   await queue.add('shard', { schema: SHARD_SCHEMA, run: 'bytest', shard: 1, config: jobConfig, items }, { jobId: 'bytest-s1' });
   const worker = startPros(workerArgs(redis));
   await until('the shard done', async () => (await queue.getJob('bytest-s1'))?.finishedOn !== undefined);

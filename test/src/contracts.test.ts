@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { parseManifestLine, parseSetInfo, type ManifestLine } from '../../src/contracts/manifest.ts';
 import { readManifest } from '../../training/manifest.ts';
 import { InputError } from '../../src/errors.ts';
+import { SHARD_SCHEMA, ShardJob } from '../../src/contracts/shard.ts';
+import { defaults } from '../../src/config.ts';
 
 test('a manifest line has one id type: an integer; a string id is refused with its field named', (t) => {
   const line = { id: 7, path: 'crops/7.jpg', box: [1, 2, 3, 4], yaw: null } satisfies ManifestLine;
@@ -41,4 +43,19 @@ test('one seeded generator: mulberry32(seed) is the stream of Rng(seed), and the
   // Resumed runs and re-exports depend on these exact values.
   t.deepEqual(a, [0.011704753153026104, 0.06195825757458806, 0.97690763277933]);
   t.is(derive(1, 'views', 3).state, derive(1, 'views', 3).state);
+});
+
+test('a shard job carries whole config sections, checked with the config tree’s schemas', async (t) => {
+  const config = { fetch: defaults.fetch, decode: defaults.decode, faces: defaults.faces, policy: defaults.policy } satisfies ShardJob['config'];
+  const job = { schema: SHARD_SCHEMA, run: 'r', shard: 1, config, items: [{ id: 1, uri: 'http://x/a.jpg', local: false }] };
+  t.deepEqual(ShardJob.parse(job).config, config);
+  const issue = (cfg: unknown) => {
+    const r = ShardJob.safeParse({ ...job, config: cfg });
+    return r.success ? 'accepted' : `${r.error.issues[0]!.path.join('.')}: ${r.error.issues[0]!.code}`;
+  };
+  t.is(issue({ ...config, fetch: { ...config.fetch, concurrency: 'many' } }), 'config.fetch.concurrency: invalid_type');
+  t.is(issue({ ...config, policy: { ...config.policy, minFaceRatio: 2 } }), 'config.policy.minFaceRatio: too_big');
+  t.is(issue({ ...config, faces: { ...config.faces, typo: 1 } }), 'config.faces: unrecognized_keys');
+  t.is(issue({ ...config, decode: {} }), 'config.decode.maxPixels: invalid_type', 'a section travels whole');
+  t.is(issue({ ...config, export: {} }), 'config: unrecognized_keys');
 });

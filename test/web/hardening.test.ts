@@ -224,3 +224,28 @@ test.serial('the server sets its own request, header and keep-alive timeouts ins
   t.is(s.server.keepAliveTimeout, SERVER_TIMEOUTS.keepAliveMs);
   t.true(SERVER_TIMEOUTS.requestMs <= 60_000 && SERVER_TIMEOUTS.headersMs < SERVER_TIMEOUTS.requestMs);
 });
+
+test.serial('hand-corrupted JSON columns read as their logged defaults: the pages still serve, nothing untyped reaches a reply', async (t) => {
+  ws.db.prepare('UPDATE faces SET landmarks = ? WHERE id = ?').run('{"not": "points"}', faceId);
+  const source = Number(ws.db.prepare("INSERT INTO sources (kind, uri) VALUES ('txt', 'hand-edited.txt')").run().lastInsertRowid);
+  const item = Number(ws.db.prepare("INSERT INTO items (source_id, uri, meta, status, image_sha256) VALUES (?, 'https://a.example/x.jpg', '{broken', 'ok', ?)").run(source, SHA_TEXT).lastInsertRowid);
+  ws.db.prepare("INSERT INTO runs (name, config, status, step) VALUES ('damaged', '{\"preset\": 3}', 'done', 2)").run();
+  const add = ws.db.prepare('INSERT INTO metrics (run, step, values_json) VALUES (?, ?, ?)');
+  add.run('damaged', 0, '[1, 2]');
+  add.run('damaged', 1, '{"loss": 0.5}');
+  const logged = await stderrDuring(async () => {
+    const image = await get(`/api/images/${SHA_TEXT}`);
+    t.is(image.status, 200);
+    t.deepEqual(image.body.faces.map((f) => f.landmarks), [[]]);
+    t.deepEqual(image.body.sources.map((x) => x.meta), [null]);
+    const curves = await get('/api/runs/damaged/metrics');
+    t.is(curves.status, 200);
+    t.is(curves.body.config, null);
+    t.deepEqual(curves.body.series.loss, [null, 0.5]);
+    t.is((await get('/api/runs')).status, 200);
+  });
+  t.regex(logged, new RegExp(`faces\\.landmarks of face ${faceId} is not what the column holds \\(.*expected array.*\\); read as \\[\\]`));
+  t.regex(logged, new RegExp(`items\\.meta of item ${item} is not valid JSON; read as null`));
+  t.regex(logged, /runs\.config of run damaged is not what the column holds \(preset: .*\); read as null/);
+  t.regex(logged, /metrics\.values_json of run damaged is not what the column holds/);
+});

@@ -14,6 +14,8 @@ import { serve, type Serving } from '../../web/server.ts';
 import { VectorStore } from '../../src/index/index.ts';
 import { openRunSpace } from '../../src/index/runs.ts';
 import { DESCRIPTOR_DIM } from '../../retrieval/face-index.ts';
+import { presets } from '../../training/config.ts';
+import type { TrainConfig } from '../../src/contracts/config.ts';
 import type {
   AuditReply, ErrorReply, EvalsReply, Face, FacePage, FilterChoices, ForgetPreviewReply, ImageDetail, ImagePage, LineageReply, Overview,
   RunCurves, RunsReply, SearchReply, SearchSpacesReply,
@@ -89,7 +91,7 @@ export async function buildFixture(): Promise<Fixture> {
 /** Rows as the trainer writes them (runs + metrics.values_json per step). */
 export function addRun(ws: Workspace, name: string, steps: number): void {
   ws.db.prepare(`INSERT INTO runs (name, data, config, backend, status, step) VALUES (?, 'curated/people', ?, 'wasm', 'done', ?)`)
-    .run(name, JSON.stringify({ model: 'vit-tiny', steps }), steps);
+    .run(name, JSON.stringify({ ...presets.tiny!, steps } satisfies TrainConfig), steps);
   const add = ws.db.prepare('INSERT INTO metrics (run, step, values_json) VALUES (?, ?, ?)');
   for (let s = 0; s < steps; s++) {
     const distill = 6 * Math.exp(-s / 15) + 1;

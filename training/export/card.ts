@@ -8,6 +8,7 @@ import type { Workspace } from '../../src/workspace.ts';
 import type { ModelConfig } from '../../src/model/folder.ts';
 import { reportGroups } from '../../src/evals.ts';
 import type { MetricRow, RunRow } from '../../src/contracts/rows.ts';
+import { jsonColumnOr, MetricValues, RunConfig } from '../../src/contracts/columns.ts';
 
 const MISSING = '_(not recorded: fill in)_';
 
@@ -39,21 +40,18 @@ export function modelCard(ws: Workspace | undefined, model: ModelConfig, sizes: 
   const run = model.source.run;
   const row = ws?.db.prepare<[string], Omit<RunRow, 'name'>>('SELECT data, config, backend, status, step, created_at, updated_at FROM runs WHERE name = ?').get(run);
   const steps = ws?.db.prepare<[string], Omit<MetricRow, 'run'>>('SELECT step, values_json, at FROM metrics WHERE run = ? ORDER BY step').all(run);
-  let cfg: Record<string, unknown> = {};
-  try {
-    cfg = row ? (JSON.parse(row.config) as Record<string, unknown>) : {};
-  } catch {
-    /* an unreadable config leaves the recipe blank */
-  }
+  // An unreadable config leaves the recipe blank; an unreadable metrics row counts as a step with no numbers.
+  const cfg = row ? jsonColumnOr(RunConfig, row.config, null, `runs.config of run ${run}`) : null;
   let wall = MISSING;
   let compute = '';
-  let last: Record<string, number> | undefined;
+  let last: Record<string, number | undefined> | undefined;
   if (steps?.length) {
-    const batch = Number(cfg.batchSize) || 0;
+    const batch = cfg?.batchSize ?? 0;
     let secs = 0;
     for (const s of steps) {
-      const v = JSON.parse(s.values_json) as Record<string, number>;
-      if (v.imgPerSec > 0 && batch) secs += batch / v.imgPerSec;
+      const values = jsonColumnOr(MetricValues, s.values_json, {}, `metrics.values_json of run ${run}`);
+      const v = Object.fromEntries(Object.entries(values).filter((e): e is [string, number] => typeof e[1] === 'number'));
+      if (v.imgPerSec! > 0 && batch) secs += batch / v.imgPerSec!;
       last = v;
     }
     const first = Date.parse(`${row?.created_at.replace(' ', 'T')}Z`);
@@ -78,7 +76,7 @@ export function modelCard(ws: Workspace | undefined, model: ModelConfig, sizes: 
     evals.push(`| ${g.task} | ${g.dataset}${mine.pseudo ? ' (pseudo-labels)' : ''} | ${g.protocol}, ${g.shots === null ? 'full' : `${g.shots}-shot`} | ${g.metric}${g.lowerIsBetter ? ' ↓' : ''} | ${cell(mine)} | ${others || '—'} |`);
   }
   const v = model.vit;
-  const recipe = (k: string) => (cfg[k] !== undefined ? JSON.stringify(cfg[k]) : MISSING);
+  const recipe = (k: keyof RunConfig) => (cfg ? JSON.stringify(cfg[k]) : MISSING);
   const total = sizes.reduce((a, s) => a + s.bytes, 0);
   return [
     `# ${model.name}`,

@@ -6,7 +6,8 @@ import type { NamedTensor } from '../checkpoint.ts';
 import { shardViews } from '../augment.ts';
 import type { StepMetrics, Views } from '../trainer.ts';
 import { allocShared } from './collective.ts';
-import { WorkerClient, spawnTsWorker } from './spawn.ts';
+import { spawnWorker, workerUrl, type Result, type WorkerClient } from '../../src/workers.ts';
+import type { TrainWorkerApi, TrainWorkerData } from './worker.ts';
 
 export function workerCount(cfg: TrainConfig): number {
   if (cfg.workers > 0) return cfg.workers;
@@ -15,18 +16,20 @@ export function workerCount(cfg: TrainConfig): number {
 
 export class DataParallel {
   private constructor(
-    readonly clients: WorkerClient[],
+    readonly clients: WorkerClient<TrainWorkerApi>[],
     readonly cfg: TrainConfig,
     readonly backend: string,
     readonly kernels: string,
   ) {}
 
   static async start(cfg: TrainConfig, size: number, images: number, initial?: Map<string, NamedTensor>): Promise<DataParallel> {
-    const clients = [...Array(size).keys()].map(
-      (rank) => new WorkerClient(spawnTsWorker(new URL('./worker.ts', import.meta.url), { cfg, rank, size, images }), `train ${rank}`),
+    const clients = [...Array(size).keys()].map((rank) =>
+      spawnWorker<TrainWorkerApi>(workerUrl('./worker.ts', import.meta.url), { cfg, rank, size, images } satisfies TrainWorkerData, {
+        label: `train ${rank}`,
+      }),
     );
     try {
-      const infos = await Promise.all(clients.map((c) => c.call<{ backend: string; kernels: string; capacity: number }>('info')));
+      const infos = await Promise.all(clients.map((c) => c.call('info')));
       const slot = Math.max(...infos.map((i) => i.capacity));
       const shared = allocShared(size, slot);
       await Promise.all(clients.map((c) => c.call('shared', { ...shared, slot })));
@@ -39,26 +42,27 @@ export class DataParallel {
   }
 
   async step(step: number, views: Views): Promise<StepMetrics> {
-    return (await this.each<StepMetrics>('step', step, views))[0];
+    return (await this.each('step', step, views))[0]!;
   }
 
   /** A step that also returns every worker's averaged gradients (tests). */
-  stepDebug(step: number, views: Views): Promise<Array<{ metrics: StepMetrics; grads: Map<string, Float32Array> }>> {
+  stepDebug(step: number, views: Views): Promise<Array<Result<TrainWorkerApi['stepDebug']>>> {
     return this.each('stepDebug', step, views);
   }
 
-  private async each<T>(type: string, step: number, views: Views): Promise<T[]> {
+  private async each<K extends 'step' | 'stepDebug'>(type: K, step: number, views: Views): Promise<Result<TrainWorkerApi[K]>[]> {
     const { globalSize, localSize, locals } = this.cfg.views;
     const n = this.clients.length;
     const results = await Promise.allSettled(
       this.clients.map((c, r) => {
         const v = shardViews(views, r, n, globalSize, localSize, locals);
-        return c.call<T>(type, { step, views: v }, [v.globals.buffer as ArrayBuffer, v.locals.buffer as ArrayBuffer]);
+        const transfer = [v.globals.buffer as ArrayBuffer, v.locals.buffer as ArrayBuffer];
+        return type === 'step' ? c.call('step', { step, views: v }, transfer) : c.call('stepDebug', { step, views: v }, transfer);
       }),
     );
     const bad = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
     if (bad) throw bad.reason;
-    return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+    return results.map((r) => (r as PromiseFulfilledResult<Result<TrainWorkerApi[K]>>).value);
   }
 
   /** The full training state of worker `rank` (all are identical). */

@@ -1,7 +1,6 @@
 // A data-parallel training worker: its own tfjs backend instance and its own copy of the model; steps on its share
 // of each batch, with gradients and batch statistics averaged through shared memory, then applies the same AdamW
 // update as its peers, so the parameters stay bitwise identical in every worker.
-import { parentPort, workerData } from 'node:worker_threads';
 import { loadBackend } from '../../src/backend.ts';
 import type { TrainConfig } from '../config.ts';
 import type { NamedTensor } from '../checkpoint.ts';
@@ -9,9 +8,10 @@ import { buildSchedules } from '../schedule.ts';
 import { averagedLength, buildModel, loadModelTensors, modelTensors, trainStep, type Views } from '../trainer.ts';
 import { installKernels } from '../kernels-hook.ts';
 import { SharedCollective } from './collective.ts';
-import { serve } from './spawn.ts';
+import { serve, workerInput } from '../../src/workers.ts';
 
-const { cfg, rank, size, images } = workerData as { cfg: TrainConfig; rank: number; size: number; images: number };
+export type TrainWorkerData = { cfg: TrainConfig; rank: number; size: number; images: number };
+const { cfg, rank, size, images } = workerInput<TrainWorkerData>();
 const { tf, name } = await loadBackend(cfg.backend, { quiet: true });
 const kernels = await installKernels(tf);
 const model = buildModel(tf, cfg);
@@ -20,7 +20,7 @@ let coll: SharedCollective | null = null;
 
 const capacity = averagedLength(model, cfg);
 
-serve(parentPort!, {
+const api = {
   async info() {
     return { backend: name, kernels, capacity };
   },
@@ -45,4 +45,6 @@ serve(parentPort!, {
   async tensors() {
     return await modelTensors(model);
   },
-});
+};
+export type TrainWorkerApi = typeof api;
+serve(api);

@@ -4,17 +4,8 @@ import type { Workspace } from '../../src/workspace.ts';
 import { decisionsFor } from '../../retrieval/curation.ts';
 import { FACE_COLUMNS, facesByIds, toFace, type RawFace } from './faces.ts';
 import type { Face, FaceDetail, ImageDetail, ImagePage, ImageTile } from '../../src/contracts/api.ts';
-import type { Point } from '../../src/contracts/geometry.ts';
+import { ItemMeta, jsonColumnOr, Landmarks } from '../../src/contracts/columns.ts';
 import type { FaceRow as FaceTableRow, ImageRow, ItemRow } from '../../src/contracts/rows.ts';
-
-function parseJson(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
 
 export function imageDetail(ws: Workspace, sha: string, cropScale: number): ImageDetail | undefined {
   const img = ws.db.prepare<[string], ImageRow>('SELECT * FROM images WHERE sha256 = ?').get(sha);
@@ -28,19 +19,18 @@ export function imageDetail(ws: Workspace, sha: string, cropScale: number): Imag
   const tagsOf = ws.db.prepare<[number], string>('SELECT tag FROM tags WHERE face_id = ? ORDER BY tag').pluck();
   const setsOf = ws.db.prepare<[number], string>('SELECT set_name FROM set_members WHERE face_id = ? ORDER BY set_name').pluck();
   const faces: FaceDetail[] = raw.map((r) => {
-    const lm = parseJson(r.landmarks);
     return {
       ...toFace(r, cropScale),
-      landmarks: Array.isArray(lm) ? (lm as Point[]) : [],
+      landmarks: jsonColumnOr(Landmarks, r.landmarks, [], `faces.landmarks of face ${r.id}`),
       tags: tagsOf.all(r.id),
       sets: setsOf.all(r.id),
     };
   });
   const ids = faces.map((f) => f.id);
   const sources = ws.db
-    .prepare<[string], Pick<ItemRow, 'uri' | 'meta' | 'status'>>('SELECT uri, meta, status FROM items WHERE image_sha256 = ? ORDER BY id LIMIT 50')
+    .prepare<[string], Pick<ItemRow, 'id' | 'uri' | 'meta' | 'status'>>('SELECT id, uri, meta, status FROM items WHERE image_sha256 = ? ORDER BY id LIMIT 50')
     .all(sha)
-    .map((s) => ({ uri: s.uri, meta: parseJson(s.meta), status: s.status }));
+    .map((s) => ({ uri: s.uri, meta: jsonColumnOr(ItemMeta, s.meta, null, `items.meta of item ${s.id}`), status: s.status }));
   return {
     sha256: img.sha256,
     width: img.width,

@@ -2,6 +2,7 @@
 // write (crawl and curate, training, evaluation); an empty table gives an empty result, never an error.
 import type { Workspace } from '../../src/workspace.ts';
 import type { MetricRow, RunRow } from '../../src/contracts/rows.ts';
+import { jsonColumnOr, MetricValues, RunConfig } from '../../src/contracts/columns.ts';
 import type { Count, Histogram, Overview, RunCurves, RunSummary } from '../../src/contracts/api.ts';
 
 function counts(ws: Workspace, table: 'images' | 'faces'): Count[] {
@@ -98,19 +99,8 @@ export function listRuns(ws: Workspace): RunSummary[] {
        FROM runs r ORDER BY r.created_at DESC, r.name`,
     )
     .all();
-  return rows.map((r) => ({ ...r, last: safeObject(r.last) }));
+  return rows.map((r) => ({ ...r, last: jsonColumnOr(MetricValues, r.last, null, `metrics.values_json of run ${r.name}`) }));
 }
-
-function safeObject(text: string | null): Record<string, unknown> | null {
-  if (text === null) return null;
-  try {
-    const v = JSON.parse(text);
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? v : null;
-  } catch {
-    return null;
-  }
-}
-
 
 export function runCurves(ws: Workspace, run: string, maxPoints = 2000): RunCurves | undefined {
   const r = ws.db.prepare<[string], Pick<RunRow, 'name' | 'config'>>('SELECT name, config FROM runs WHERE name = ?').get(run);
@@ -131,7 +121,7 @@ export function runCurves(ws: Workspace, run: string, maxPoints = 2000): RunCurv
   const series: Record<string, Array<number | null>> = Object.create(null);
   data.forEach((row, i) => {
     steps.push(row.step);
-    const values = safeObject(row.values_json) ?? {};
+    const values = jsonColumnOr(MetricValues, row.values_json, {}, `metrics.values_json of run ${r.name}`);
     for (const [key, v] of Object.entries(values)) {
       if (typeof v !== 'number' || !Number.isFinite(v)) continue;
       series[key] ??= Array(data.length).fill(null);
@@ -148,5 +138,5 @@ export function runCurves(ws: Workspace, run: string, maxPoints = 2000): RunCurv
     )
     .all(run);
   for (const t of textRows.reverse()) notes.push({ step: t.step, key: t.key, text: t.value });
-  return { run: r.name, config: safeObject(r.config), steps, series, rows, notes };
+  return { run: r.name, config: jsonColumnOr(RunConfig, r.config, null, `runs.config of run ${r.name}`), steps, series, rows, notes };
 }
