@@ -1,6 +1,7 @@
 // The evaluation read model: how the evals table is read back, shared by `pros report` (training/downstream/
 // report.ts) and the web's /api/evals, so both show the same numbers and the web needs no training code. The latest
-// value per (run, task, dataset, protocol, shots, seed, metric) counts: re-running an evaluation replaces it.
+// value per (run, task, dataset, protocol, shots, seed, init seed, metric) counts: re-running an evaluation replaces
+// it. The report pools runs that differ only by their training seed into one row, and random inits over init seeds.
 import type { Workspace } from './workspace.ts';
 import type { EvalRow, RunRow } from './contracts/rows.ts';
 import { EvalExtra, jsonColumnOr, readJsonColumn, RunConfig, type Leakage } from './contracts/columns.ts';
@@ -27,11 +28,17 @@ export type { EvalRow } from './contracts/rows.ts';
 export type { Leakage } from './contracts/columns.ts';
 
 export interface ReportEntry {
+  /** The run or baseline; for runs pooled over training seeds, the lowest-seed run evaluated in this setting. */
   run: string;
   about: string;
   mean: number;
   std: number;
+  /** How many values the mean pools: probe seeds × training seeds (pooled runs) or × init seeds (random). */
   seeds: number;
+  /** Runs whose stored configs differ only by `seed` (same data, same steps), pooled here; lowest seed first. */
+  runs?: string[];
+  /** `random`: the init seeds pooled (a run's random init uses that run's seed). */
+  initSeeds?: number[];
   pseudo: boolean;
   /** The evaluated run's pre-training overlap check (baselines carry none). */
   leakage?: Leakage;
@@ -78,19 +85,22 @@ export interface SkippedRow {
 /** Run and task names are data: looked up as own keys only ("constructor" is not a baseline). */
 const own = <T>(table: Record<string, T>, key: string): T | undefined => (Object.hasOwn(table, key) ? table[key] : undefined);
 
-/** Why a stored row cannot be used, or undefined when it can: a non-numeric value or an unreadable `extra`. */
-function unreadable(r: EvalRow): string | undefined {
-  if (typeof r.value !== 'number' || !Number.isFinite(r.value)) return 'value is not a finite number';
+/** The `extra` of a stored row, or why the row cannot be used: a non-numeric value or an unreadable `extra`. */
+function readRow(r: EvalRow): { ok: true; extra: EvalExtra } | { ok: false; reason: string } {
+  if (typeof r.value !== 'number' || !Number.isFinite(r.value)) return { ok: false, reason: 'value is not a finite number' };
   const extra = readJsonColumn(EvalExtra, r.extra);
-  return extra.ok ? undefined : `extra is ${extra.reason}`;
+  return extra.ok ? { ok: true, extra: extra.value ?? {} } : { ok: false, reason: `extra is ${extra.reason}` };
 }
 
 /** The `extra` of a row latestEvals kept (so readable). */
 const extraOf = (r: EvalRow): EvalExtra => jsonColumnOr(EvalExtra, r.extra, {}, `evals.extra of row ${r.id}`);
 
+/** The seed a random-init row's ViT was initialised with; rows stored before it was recorded were seed 0. */
+export const initSeedOf = (extra: EvalExtra): number => extra.initSeed ?? 0;
+
 /**
- * The evals table with re-runs replaced: the latest row per (run, task, dataset, protocol, shots, seed, metric).
- * A workspace may have been shared or edited: rows that cannot be read are pushed to `skipped` and left out.
+ * The evals table with re-runs replaced: the latest row per (run, task, dataset, protocol, shots, seed, init seed,
+ * metric). A workspace may have been shared or edited: rows that cannot be read are pushed to `skipped` and left out.
  */
 export function latestEvals(ws: Workspace, skipped: SkippedRow[] = []): EvalRow[] {
   const rows = ws.db
@@ -98,11 +108,53 @@ export function latestEvals(ws: Workspace, skipped: SkippedRow[] = []): EvalRow[
     .all();
   const latest = new Map<string, EvalRow>();
   for (const r of rows) {
-    const why = unreadable(r);
-    if (why) skipped.push({ id: r.id, reason: why });
-    else latest.set(JSON.stringify([r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric]), r);
+    const read = readRow(r);
+    if (!read.ok) skipped.push({ id: r.id, reason: read.reason });
+    else latest.set(JSON.stringify([r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, initSeedOf(read.extra), r.metric]), r);
   }
   return [...latest.values()];
+}
+
+/** A run's place among runs that differ from it only by the training seed. */
+interface SeedGroup {
+  /** Names the group (its lowest-seed run): runs with the same key are pooled. */
+  key: string;
+  seed: number;
+}
+
+/**
+ * Runs whose stored configs are equal but for `seed`, trained on the same data for the same number of steps, are
+ * one recipe over seeds. A run with an unreadable config, or not in the runs table (a baseline, an exported model),
+ * is a group of its own.
+ */
+export function seedGroups(ws: Workspace): Map<string, SeedGroup> {
+  const rows = ws.db.prepare<[], Pick<RunRow, 'name' | 'data' | 'config' | 'step'>>('SELECT name, data, config, step FROM runs').all();
+  const recipes = new Map<string, Array<{ name: string; seed: number }>>();
+  for (const r of rows) {
+    // Parsed, so a config stored before a key existed compares with its default (key order is the schema's).
+    const parsed = RunConfig.safeParse(jsonColumnOr(RunConfig, r.config, null, `runs.config of run ${r.name}`));
+    const { seed, ...rest } = parsed.success ? parsed.data : { seed: 0 };
+    const recipe = parsed.success ? JSON.stringify([r.data, r.step, rest]) : JSON.stringify(['run', r.name]);
+    recipes.set(recipe, [...(recipes.get(recipe) ?? []), { name: r.name, seed }]);
+  }
+  const out = new Map<string, SeedGroup>();
+  for (const members of recipes.values()) {
+    members.sort((a, b) => a.seed - b.seed || (a.name < b.name ? -1 : 1));
+    for (const m of members) out.set(m.name, { key: members[0]!.name, seed: m.seed });
+  }
+  return out;
+}
+
+/** The row name `pros report` prints: "r6 (3 seeds: r6, r6s1, r6s2)" for pooled runs, else the run. */
+export function entryName(e: Pick<ReportEntry, 'run' | 'runs'>): string {
+  return e.runs && e.runs.length > 1 ? `${e.run} (${e.runs.length} seeds: ${e.runs.join(', ')})` : e.run;
+}
+
+/** Of two pre-training checks of pooled runs, the one to show: a check over none, then more overlaps. */
+function worse(a: Leakage | undefined, b: Leakage): Leakage {
+  if (!a) return b;
+  if (a.checked !== b.checked) return a.checked ? a : b;
+  return (b.overlaps?.length ?? 0) > (a.overlaps?.length ?? 0) ? b : a;
 }
 
 /** One line on what a run (or baseline) is: its training ablation, size, length, data and backend. */
@@ -126,13 +178,20 @@ export function describeRun(ws: Workspace, run: string): string {
   return `${ablation}${r.step} steps on ${data} (${r.backend ?? '?'}, ${r.status})`;
 }
 
+export interface ReportOptions {
+  /** Pool runs that differ only by training seed into one row (default true; a model card shows its own run). */
+  poolSeeds?: boolean;
+}
+
 /**
- * The tables of `pros report`: the main metric per setting, every run beside its baselines, best first. Rows that
- * cannot be read are pushed to `skipped` (when given) instead of failing the report.
+ * The tables of `pros report`: the main metric per setting, every run (or recipe over training seeds) beside its
+ * baselines, best first. Rows that cannot be read are pushed to `skipped` (when given) instead of failing the report.
  */
-export function reportGroups(ws: Workspace, skipped: SkippedRow[] = []): ReportGroup[] {
+export function reportGroups(ws: Workspace, skipped: SkippedRow[] = [], options: ReportOptions = {}): ReportGroup[] {
+  const pooled = options.poolSeeds === false ? new Map<string, SeedGroup>() : seedGroups(ws);
   const groups = new Map<string, ReportGroup>();
-  const values = new Map<string, { vals: number[]; pseudo: boolean; leakage?: Leakage }>();
+  interface Pool { vals: number[]; pseudo: boolean; leakage?: Leakage; members: Map<string, number>; initSeeds: Set<number> }
+  const values = new Map<string, Pool>();
   for (const r of latestEvals(ws, skipped)) {
     const main = own(MAIN, r.task);
     if (!main || r.metric !== main.metric) continue;
@@ -140,21 +199,34 @@ export function reportGroups(ws: Workspace, skipped: SkippedRow[] = []): ReportG
     if (!groups.has(gk)) {
       groups.set(gk, { task: r.task, dataset: r.dataset, protocol: r.protocol, shots: r.shots, metric: main.metric, lowerIsBetter: main.lower, entries: [] });
     }
-    const vk = JSON.stringify([gk, r.run]);
-    const v = values.get(vk) ?? { vals: [], pseudo: false };
+    // Baselines are never pooled as runs, even if a run was given a baseline's name.
+    const baseline = own(BASELINES, r.run) !== undefined;
+    const seedGroup = baseline ? undefined : pooled.get(r.run);
+    const vk = JSON.stringify([gk, seedGroup?.key ?? r.run]);
+    const v: Pool = values.get(vk) ?? { vals: [], pseudo: false, members: new Map(), initSeeds: new Set() };
     v.vals.push(r.value);
+    v.members.set(r.run, seedGroup?.seed ?? 0);
     const extra = extraOf(r);
+    if (r.run === 'random') v.initSeeds.add(initSeedOf(extra));
     if (extra.pseudo) v.pseudo = true;
     // The pre-training check belongs to the evaluated run, not to the baselines stored beside it.
-    if (extra.leakage && !BASELINES[r.run]) v.leakage = extra.leakage;
+    if (extra.leakage && !baseline) v.leakage = worse(v.leakage, extra.leakage);
     values.set(vk, v);
   }
   for (const [vk, v] of values) {
-    const [gk, run] = JSON.parse(vk) as [string, string];
+    const gk = (JSON.parse(vk) as [string, string])[0];
     const g = groups.get(gk)!;
+    // Named after the lowest-seed run evaluated in this setting.
+    const runs = [...v.members].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).map(([name]) => name);
+    const run = runs[0]!;
+    const initSeeds = [...v.initSeeds].sort((a, b) => a - b);
+    const about = describeRun(ws, run) + (initSeeds.length > 1 ? ` (init seeds ${initSeeds.join(', ')})` : '');
     // A baseline evaluated alongside several runs appears once per seed per evaluation; its value is the same.
     const { mean, std } = meanStd(v.vals);
-    g.entries.push({ run, about: describeRun(ws, run), mean, std, seeds: v.vals.length, pseudo: v.pseudo, ...(v.leakage ? { leakage: v.leakage } : {}) });
+    g.entries.push({
+      run, about, mean, std, seeds: v.vals.length, pseudo: v.pseudo,
+      ...(runs.length > 1 ? { runs } : {}), ...(initSeeds.length > 1 ? { initSeeds } : {}), ...(v.leakage ? { leakage: v.leakage } : {}),
+    });
   }
   const out = [...groups.values()];
   for (const g of out) g.entries.sort((a, b) => (g.lowerIsBetter ? a.mean - b.mean : b.mean - a.mean));

@@ -64,6 +64,11 @@ export const EvalExtra = z.looseObject({
   test: int.optional(),
   pseudo: z.boolean().optional(),
   leakage: Leakage.optional(),
+  /**
+   * `--backbone random` rows: the seed the ViT was initialised with (with --run R, R's training seed). Random inits
+   * of runs with different seeds are different baselines, not re-runs of one; rows stored before this key read as 0.
+   */
+  initSeed: int.min(0).optional(),
   /** An exported model evaluated with --run DIR: what it is, since it has no row in the runs table. */
   model: z.looseObject({ dir: z.string().optional(), preset: z.string().optional(), run: z.string().optional(), step: num.optional() }).optional(),
 });

@@ -1,9 +1,11 @@
 // `pros report`: the evals table as Markdown, one table per (task, dataset, protocol, shots), every run beside the
 // baselines evaluated on the same split (random init, human's descriptor, majority class or mean shape), with the
-// training ablation (distillation only / prototypes only / both) and length read from the runs table. The tables
-// themselves come from the evaluation read model on the floor (src/evals.ts), which the web shows too.
+// training ablation (distillation only / prototypes only / both) and length read from the runs table. Runs that
+// differ only by training seed are one row (mean ± std over every training × probe seed), random inits one row over
+// init seeds. The tables themselves come from the evaluation read model on the floor (src/evals.ts), which the web
+// shows too.
 import type { Workspace } from '../../src/workspace.ts';
-import { describeLeakage, reportGroups, type ReportGroup, type SkippedRow } from '../../src/evals.ts';
+import { describeLeakage, entryName, reportGroups, type ReportGroup, type SkippedRow } from '../../src/evals.ts';
 
 const fmt = (g: ReportGroup, v: number) => (g.task === 'landmarks' ? `${(v * 100).toFixed(2)}%` : `${(v * 100).toFixed(1)}%`);
 
@@ -20,15 +22,17 @@ export function report(ws: Workspace): string {
     const shots = g.shots === null ? 'full' : `${g.shots}-shot`;
     const pseudo = g.entries.some((e) => e.pseudo) ? ' (pseudo-labels made by human, not ground truth)' : '';
     parts.push(`### ${g.task} · ${g.dataset} · ${g.protocol} · ${shots}${pseudo}\n`);
-    parts.push(`| backbone | what it is | ${g.metric}${g.lowerIsBetter ? ' ↓' : ' ↑'} | seeds |`);
+    // n: the values pooled, probe seeds × training seeds (or × init seeds for random init).
+    parts.push(`| backbone | what it is | ${g.metric}${g.lowerIsBetter ? ' ↓' : ' ↑'} | n |`);
     parts.push('|---|---|---|---|');
     for (const e of g.entries) {
       const std = e.seeds > 1 ? ` ± ${fmt(g, e.std)}` : '';
-      parts.push(`| ${e.run} | ${e.about} | ${fmt(g, e.mean)}${std} | ${e.seeds} |`);
+      parts.push(`| ${entryName(e)} | ${e.about} | ${fmt(g, e.mean)}${std} | ${e.seeds} |`);
     }
     const checked = g.entries.filter((e) => e.leakage?.checked);
     if (checked.length) parts.push('');
-    for (const e of checked) parts.push(`Test split vs ${e.run}'s pre-training set: ${describeLeakage(e.leakage!)}.`);
+    // One line per row: pooled runs trained on the same data, so one check speaks for them (the worst one found).
+    for (const e of checked) parts.push(`Test split vs ${entryName(e)}'s pre-training set: ${describeLeakage(e.leakage!)}.`);
     parts.push('');
   }
   return parts.join('\n') + note;

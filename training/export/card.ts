@@ -67,7 +67,8 @@ export function modelCard(ws: Workspace | undefined, model: ModelConfig, sizes: 
   }
 
   const evals: string[] = [];
-  for (const g of ws ? reportGroups(ws) : []) {
+  // This model's own numbers, not pooled with runs of other seeds.
+  for (const g of ws ? reportGroups(ws, [], { poolSeeds: false }) : []) {
     const mine = g.entries.find((e) => e.run === model.name);
     if (!mine) continue;
     const pct = (v: number) => (g.task === 'landmarks' ? `${(v * 100).toFixed(2)}%` : `${(v * 100).toFixed(1)}%`);
