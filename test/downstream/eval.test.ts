@@ -99,3 +99,27 @@ test.serial('pros eval on a malformed annotation file exits 2 naming the file an
   const help = execFileSync('node', ['bin/pros.js', 'eval', '--help'], { encoding: 'utf8' });
   t.regex(help, /--protocol <p>/);
 });
+
+test.serial('two runs that differ only by seed: their random inits both stay, and the report pools each over seeds', async (t) => {
+  const { tf, backend, ws } = await ready;
+  const s = await train({ data, run: 'mini-s1', workspace: wsDir, backend: 'wasm', quiet: true, config: 'tiny', overrides: { ...mini, seed: 1 } });
+  t.is(s.status, 'done');
+  // A setting of its own (5-shot), so the other tests' rows do not mix in.
+  const quick = { ws, tf, backend, task: 'landmarks', data, shots: 5, seeds: 2, epochs: 2, maxTest: 20 } as const;
+  for (const run of ['mini', 'mini-s1']) {
+    await evaluate({ ...quick, run });
+    await evaluate({ ...quick, run, backbone: 'random' });
+  }
+  const initSeeds = ws.db.prepare<[], string>("SELECT extra FROM evals WHERE run = 'random' AND shots = 5 AND metric = 'nme'").pluck().all()
+    .map((e) => (JSON.parse(e) as { initSeed?: number }).initSeed);
+  t.deepEqual(initSeeds, [0, 0, 1, 1]);
+  const g = reportGroups(ws).find((x) => x.task === 'landmarks' && x.shots === 5)!;
+  const random = g.entries.find((e) => e.run === 'random')!;
+  t.deepEqual([random.seeds, random.initSeeds], [4, [0, 1]], 'both random inits survive, two probe seeds each');
+  const pooled = g.entries.find((e) => e.run === 'mini')!;
+  t.deepEqual([pooled.seeds, pooled.runs], [4, ['mini', 'mini-s1']]);
+  const md = report(ws);
+  t.regex(md, /\| mini \(2 seeds: mini, mini-s1\) \| distill \+ proto, tiny ViT, 12 steps on synth .*\| 4 \|/);
+  t.regex(md, /\| random \| same ViT, random init \(init seeds 0, 1\) \| [\d.]+% ± [\d.]+% \| 4 \|/);
+  t.is(md.split('\n').filter((l) => l.startsWith("Test split vs mini (2 seeds: mini, mini-s1)'s pre-training set")).length, 1);
+});
