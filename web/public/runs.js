@@ -89,10 +89,13 @@ function reportTable(groups) {
   if (groups.length === 0) return el('p', { class: 'notice empty' }, 'no evaluation results yet — `pros eval <task> --run NAME` adds them');
   const runs = [...new Set(groups.flatMap((g) => g.entries.map((e) => e.run)))].sort(baselinesFirst);
   const about = new Map(groups.flatMap((g) => g.entries.map((e) => [e.run, e.about])));
+  // Runs that differ only by training seed come pooled under the lowest-seed run's name.
+  const pooled = new Map(groups.flatMap((g) => g.entries.filter((e) => e.runs).map((e) => [e.run, e.runs])));
   const pct = (g, v) => `${(v * 100).toFixed(g.task === 'landmarks' ? 2 : 1)}%`;
   return el('table', { class: 'data', id: 'evals' },
     el('thead', {}, el('tr', {}, ['task', 'dataset', 'protocol', 'shots', 'metric'].map((c) => el('th', {}, c)),
-      runs.map((r) => el('th', { class: BASELINES.includes(r) ? 'baseline' : '', title: about.get(r) ?? '' }, r)))),
+      runs.map((r) => el('th', { class: BASELINES.includes(r) ? 'baseline' : '', title: `${about.get(r) ?? ''}${pooled.has(r) ? `; pooled: ${pooled.get(r).join(', ')}` : ''}` },
+        pooled.has(r) ? `${r} (${pooled.get(r).length} seeds)` : r)))),
     el('tbody', {}, groups.map((g) => {
       const cells = new Map(g.entries.map((e) => [e.run, e]));
       const best = g.entries[0];
@@ -101,7 +104,7 @@ function reportTable(groups) {
         runs.map((name) => {
           const c = cells.get(name);
           if (!c) return el('td', {}, '');
-          return el('td', { class: `num${c === best && cells.size > 1 ? ' best' : ''}`, title: `${c.seeds} seed(s)${c.pseudo ? ', pseudo-labels' : ''}` },
+          return el('td', { class: `num${c === best && cells.size > 1 ? ' best' : ''}`, title: `${c.seeds} value(s)${c.runs ? ` over runs ${c.runs.join(', ')}` : ''}${c.pseudo ? ', pseudo-labels' : ''}` },
             `${pct(g, c.mean)}${c.seeds > 1 ? ` ± ${pct(g, c.std)}` : ''}${c.pseudo ? ' *' : ''}`);
         }));
     })));
