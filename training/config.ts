@@ -74,19 +74,35 @@ const common: Omit<TrainConfig, 'preset' | 'vit' | 'head' | 'views'> & { views: 
 const vitDefaults = { mlpRatio: 4, dropPath: 0.1, layerNormEps: 1e-6 };
 
 export const presets: Record<string, TrainConfig> = {
-  // CPU: 64-px globals and 32-px locals (224/96 scaled down), patch 8, width 192, depth 4. Sized for a few minutes
-  // on the demo set (~50–100 crops of 128 px); pass `steps` to set the length. DINO's values, as reconstructed: at
-  // batch 16 they give a peak lr of 3.1e-5. The CPU-scale candidate that avoids collapse (bench/recipe/r4.json) is not
-  // the default yet, because it does not beat random init on held-out probes (docs/training-recipe.md).
+  // CPU: 64-px globals and 32-px locals (224/96 scaled down), patch 8, width 192, depth 4, batch 16. DINO's values
+  // give a peak lr of 3.1e-5 here and a teacher that does not move; these are the measured CPU-scale recipe (r6 in
+  // docs/training-recipe.md, bench/recipe/r6.json): a fixed peak lr of 5e-4 (0.008 × 16/256), teacher momentum 0.99,
+  // τ_t 0.04 flat, 1,024 outputs, 256 Sinkhorn prototypes, 4 milder local crops and milder global crops, no last-layer
+  // freeze, no drop-path, and the iBOT masked patch term. [measured]
   tiny: {
     ...common,
     preset: 'tiny',
     batchSize: 16,
     epochs: 20,
     checkpointEvery: 50,
-    vit: { ...vitDefaults, imageSize: 64, patch: 8, width: 192, depth: 4, heads: 3 },
-    views: { ...common.views, globalSize: 64, localSize: 32 },
-    head: { hidden: 1024, layers: 3, bottleneck: 256, outputs: 4096 },
+    vit: { ...vitDefaults, imageSize: 64, patch: 8, width: 192, depth: 4, heads: 3, dropPath: 0 },
+    views: {
+      ...common.views,
+      globalSize: 64,
+      localSize: 32,
+      locals: 4,
+      globalScale: [0.8, 1],
+      localScale: [0.3, 0.6],
+      jitter: { p: 0.5, brightness: 0.2, contrast: 0.2, saturation: 0.1, hue: 0.02 },
+      grayscaleP: 0.1,
+      solarizeP: 0.1,
+    },
+    head: { hidden: 1024, layers: 3, bottleneck: 256, outputs: 1024 },
+    distill: { ...common.distill, warmupTeacherTemp: 0.04, teacherTemp: 0.04 },
+    proto: { ...common.proto, count: 256, target: 'sinkhorn' },
+    optim: { ...common.optim, baseLr: 0.008, weightDecayEnd: 0.04, freezeLastLayerEpochs: 0 },
+    teacher: { momentum: 0.99, momentumEnd: 1 },
+    ibot: { ...common.ibot, weight: 1 },
   },
   // ViT-S/16 at 224 px (DINO's ViT-S/16 recipe).
   small: {

@@ -108,8 +108,9 @@ export const ForgetRuns = z.array(z.object({ run: z.string(), faces: int }));
 export type ColumnRead<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 /**
- * Parses and checks one JSON column. The value returned is JSON.parse's own (own keys such as "__proto__" kept as
- * data), once the schema accepts it. SQL NULL reads as null.
+ * Parses and checks one JSON column. The value returned is the schema's output, so defaults apply (a run config
+ * stored before a section existed reads with that section's default). Columns whose keys are data (own keys such as
+ * "__proto__") are checked by a custom schema that returns JSON.parse's object itself. SQL NULL reads as null.
  */
 export function readJsonColumn<T>(schema: ZodType<T>, text: string | null): ColumnRead<T | null> {
   if (text === null) return { ok: true, value: null };
@@ -120,7 +121,7 @@ export function readJsonColumn<T>(schema: ZodType<T>, text: string | null): Colu
     return { ok: false, reason: 'not valid JSON' };
   }
   const r = schema.safeParse(raw);
-  if (r.success) return { ok: true, value: raw as T };
+  if (r.success) return { ok: true, value: r.data };
   const issue = r.error.issues[0]!;
   return { ok: false, reason: `not what the column holds (${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message})` };
 }

@@ -68,7 +68,11 @@ test('runs.config is a training config: a real one describes the run, a damaged 
   const add = ws.db.prepare("INSERT INTO runs (name, data, config, backend, status, step) VALUES (?, 'curated/people', ?, 'wasm', 'done', 12)");
   add.run('good', JSON.stringify({ ...presets.tiny, distill: { ...presets.tiny!.distill, enabled: false } }));
   add.run('damaged', JSON.stringify({ ...presets.tiny, distill: 'on' }));
-  t.is(describeRun(ws, 'good'), 'prototypes only, tiny ViT, 12 steps on people (wasm, done)');
+  // The shipped tiny preset has the iBOT term on; a run stored before the term existed has no ibot key: off.
+  t.is(describeRun(ws, 'good'), 'prototypes only + iBOT, tiny ViT, 12 steps on people (wasm, done)');
+  const { ibot: _, ...older } = presets.tiny!;
+  add.run('older', JSON.stringify(older));
+  t.is(describeRun(ws, 'older'), 'distill + proto, tiny ViT, 12 steps on people (wasm, done)');
   const { value, logged } = stderrOf(() => describeRun(ws, 'damaged'));
   t.is(value, '12 steps on people (wasm, done)');
   t.regex(logged, /runs\.config of run damaged is not what the column holds \(distill: /);
