@@ -332,6 +332,9 @@ export type EvalConfig = z.infer<typeof EvalConfig>;
  * command-line overrides, where any key may be left out but none may be unknown.
  */
 export function deepPartial<T extends ZodType>(schema: T): ZodType<DeepPartial<z.infer<T>>> {
+  // A partial section fills nothing in: a default (such as `ibot`'s, for runs stored before it) belongs to the full
+  // tree, and applied here it would override the preset's value in the merge that follows.
+  if (schema instanceof z.ZodDefault) return deepPartial(schema.unwrap() as ZodType) as unknown as ZodType<DeepPartial<z.infer<T>>>;
   if (schema instanceof z.ZodObject) {
     const shape = Object.fromEntries(Object.entries(schema.shape as Record<string, ZodType>).map(([k, v]) => [k, deepPartial(v).optional()]));
     return z.strictObject(shape) as unknown as ZodType<DeepPartial<z.infer<T>>>;

@@ -1,9 +1,12 @@
 // The masked patch term (iBOT): masks drawn per image of the global batch (so a worker's share is the full batch's
 // rows), ratios in range, the loss by hand, and a masked ViT that no longer sees the masked pixels.
 import test from 'ava';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Tensor4D } from '@tensorflow/tfjs';
 import { loadBackend } from '../../src/backend.ts';
-import { resolveTrainConfig } from '../../training/config.ts';
+import { readStoredTrainConfig, resolveTrainConfig } from '../../training/config.ts';
 import { ibotLoss, ibotMasks, maskedRows, selectRows } from '../../training/loss/ibot.ts';
 import { Params } from '../../training/params.ts';
 import { Rng } from '../../training/rng.ts';
@@ -74,4 +77,17 @@ test('a fully masked crop does not see its pixels; an unmasked one is the plain 
   const plain = vitForward(tf, p, vit, x(1)).cls.dataSync();
   t.true(Array.from(none).every((v, i) => Math.abs(v - plain[i]) < 1e-6));
   t.notDeepEqual(Array.from(a), Array.from(plain));
+});
+
+test('config: the tiny preset has the term on; a pros config file\'s train section keeps it; a run stored before it existed reads it off', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pros-ibot-'));
+  t.is(resolveTrainConfig('tiny').ibot.weight, 1);
+  const file = join(dir, 'pros.json');
+  writeFileSync(file, JSON.stringify({ train: { steps: 3 } }));
+  // The partial section must not fill in ibot's stored-run default (off) over the preset's value.
+  t.is(resolveTrainConfig(file).ibot.weight, 1);
+  const { ibot: _, ...older } = resolveTrainConfig('tiny');
+  const stored = join(dir, 'config.json');
+  writeFileSync(stored, JSON.stringify(older));
+  t.deepEqual(readStoredTrainConfig(stored).ibot, { weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5] });
 });
