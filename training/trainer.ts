@@ -7,14 +7,14 @@ import type { NamedTensor } from './checkpoint.ts';
 import { emaUpdate } from './ema.ts';
 import { LAST_LAYER, headForward, initHead, l2normalise } from './head.ts';
 import { distillLoss, meanEntropy, teacherProbs, updateCentre } from './loss/distill.ts';
-import { ibotLoss, ibotMasks, maskedRows, selectRows } from './loss/ibot.ts';
+import { ibotLoss, ibotMasks, maskedRows, pixelLoss, selectRows } from './loss/ibot.ts';
 import { koleoLoss } from './loss/koleo.ts';
 import { protoLoss, protoProbs, sharpen, sinkhorn, single, type Collective } from './loss/prototypes.ts';
 import { AdamW, clipGradients } from './optimizer.ts';
 import { Params } from './params.ts';
 import { derive } from './rng.ts';
 import type { Schedules } from './schedule.ts';
-import { initViT, vitForward, type DropPathMask } from './vit.ts';
+import { initViT, patchify, vitForward, type DropPathMask } from './vit.ts';
 
 /** One batch of views, crop-major: globals [2, B, G, G, 3], locals [L, B, l, l, 3], normalised. */
 export interface Views {
@@ -48,6 +48,8 @@ export interface StepMetrics {
   koleo: number;
   /** Masked patch term (0 when off). */
   ibot: number;
+  /** Masked-pixel target (0 when off). */
+  pixel: number;
   lr: number;
   weightDecay: number;
   momentum: number;
@@ -72,7 +74,12 @@ export function buildModel(tf: Tf, cfg: TrainConfig): Model {
   const rng = derive(cfg.seed, 'init', 'student');
   initViT(student, cfg.vit, rng);
   initHead(student, cfg.head, cfg.vit.width, rng);
-  if (cfg.ibot.weight > 0) student.add(MASK_TOKEN, [1, 1, cfg.vit.width], 'zeros');
+  if (cfg.ibot.weight > 0 || cfg.ibot.pixelWeight > 0) student.add(MASK_TOKEN, [1, 1, cfg.vit.width], 'zeros');
+  if (cfg.ibot.pixelWeight > 0) {
+    const px = cfg.vit.patch * cfg.vit.patch * 3;
+    student.add('ibot.pixel.w', [cfg.vit.width, px], { truncNormal: 0.02 }, rng);
+    student.add('ibot.pixel.b', [px], 'zeros');
+  }
   // The teacher starts as a copy of the student (DINO), and gets no gradient.
   const teacher = new Params(tf);
   for (const [name, v] of student.vars) teacher.add(name, v.shape, v.dataSync() as Float32Array);
@@ -176,7 +183,7 @@ export function viewTensors(tf: Tf, cfg: TrainConfig, v: Views): { globals: Tens
 }
 
 /** Scalars averaged between workers each step (loss terms, entropy, feature std). */
-const STATS = 8;
+const STATS = 9;
 
 /**
  * The length of the vector a data-parallel step averages: every trainable gradient, the teacher's batch mean, the
@@ -203,7 +210,7 @@ export function trainStep(
   const { globals, locals } = viewTensors(tf, cfg, views);
   const b = views.batch;
   // ── iBOT masks: which patches of the student's global crops are replaced by the mask token ──
-  const ibotOn = cfg.ibot.weight > 0;
+  const ibotOn = cfg.ibot.weight > 0 || cfg.ibot.pixelWeight > 0;
   const patches = (cfg.views.globalSize / cfg.vit.patch) ** 2;
   const masks = ibotOn ? ibotMasks(cfg.seed, step, coll.rank ?? 0, b, patches, cfg.ibot) : null;
   const sel = masks ? maskedRows(masks, patches) : null;
@@ -227,7 +234,7 @@ export function trainStep(
     const feats = l2normalise(tf, out.cls);
     const { variance } = tf.moments(feats, 0);
     // The teacher's patch outputs at the masked positions of the unmasked crops: the iBOT targets.
-    const patch = sel && ibotRows > 0 ? headForward(tf, model.teacher, cfg.head, selectRows(tf, out.patches, sel.index)).logits : null;
+    const patch = sel && ibotRows > 0 && cfg.ibot.weight > 0 ? headForward(tf, model.teacher, cfg.head, selectRows(tf, out.patches, sel.index)).logits : null;
     return {
       patchProbs: patch ? teacherProbs(tf, patch, tf.tensor1d(model.patchCentre) as Tensor1D, tempT) : undefined,
       patchSum: patch ? tf.sum(patch, 0) : tf.zeros([k]),
@@ -246,6 +253,7 @@ export function trainStep(
   let protoValue = 0;
   let koleoValue = 0;
   let ibotValue = 0;
+  let pixelValue = 0;
   // Only what the enabled terms reach is trained: the prototypes serve only L_proto, and the head's last layer only
   // L_distill (an ablation with one term off leaves the other's parameters without a gradient).
   const names = [
@@ -279,6 +287,15 @@ export function trainStep(
       ibotValue = l.dataSync()[0];
       loss = tf.add(loss, tf.mul(l, cfg.ibot.weight));
     }
+    if (sel && ibotRows > 0 && cfg.ibot.pixelWeight > 0) {
+      const tokens = selectRows(tf, s.patches, sel.index);
+      const pred = tf.add(tf.matMul(tokens, model.student.get('ibot.pixel.w')), model.student.get('ibot.pixel.b')) as Tensor2D;
+      const [n, pp, c] = patchify(tf, globals, cfg.vit.patch).shape;
+      const target = selectRows(tf, patchify(tf, globals, cfg.vit.patch).reshape([n * pp, c]) as Tensor2D, sel.index);
+      const l = pixelLoss(tf, pred, target, sel.weight, 2 * b);
+      pixelValue = l.dataSync()[0];
+      loss = tf.add(loss, tf.mul(l, cfg.ibot.pixelWeight));
+    }
     if (cfg.koleo.weight > 0) {
       // Per global crop, over this worker's images (DINOv2 does it per crop and per device).
       let k: Scalar = tf.scalar(0);
@@ -297,7 +314,7 @@ export function trainStep(
   for (const [i, v] of trainable.entries()) if (!grads[v.name]) throw new Error(`no gradient for ${names[i]}`);
   const usageLocal = new Float32Array(cfg.proto.count);
   for (const i of t.usage.dataSync()) usageLocal[i] += 1;
-  const stats = new Float32Array([value.dataSync()[0], distill, protoValue, protoParts.ce, t.entropy.dataSync()[0], t.featureStd.dataSync()[0], koleoValue, ibotValue]);
+  const stats = new Float32Array([value.dataSync()[0], distill, protoValue, protoParts.ce, t.entropy.dataSync()[0], t.featureStd.dataSync()[0], koleoValue, ibotValue, pixelValue]);
   if (stats.length !== STATS) throw new Error(`${stats.length} averaged scalars, expected ${STATS}`);
   const batchMean = t.batchMean.dataSync() as Float32Array;
   // The patch centre's update: the sum of the teacher's masked patch outputs and their count, so that workers with
@@ -334,7 +351,7 @@ export function trainStep(
   } else {
     for (const [i, v] of vars.entries()) gradMap.set(names[i], grads[v.name]);
   }
-  const [loss, distillAvg, protoAvg, protoCe, entropy, featureStd, koleoAvg, ibotAvg] = stats;
+  const [loss, distillAvg, protoAvg, protoCe, entropy, featureStd, koleoAvg, ibotAvg, pixelAvg] = stats;
   const disposeAll = () => {
     value.dispose();
     for (const g of gradMap.values()) g.dispose();
@@ -376,6 +393,7 @@ export function trainStep(
     protoMeanEntropy: protoParts.meanEntropy,
     koleo: koleoAvg,
     ibot: ibotAvg,
+    pixel: pixelAvg,
     lr,
     weightDecay: wd,
     momentum,

@@ -80,7 +80,7 @@ function positions(tf: Tf, pos: Tensor, grid: number, h: number): Tensor {
 }
 
 /** [N, H, W, 3] → [N, (H/p)·(W/p), p·p·3] without a convolution (whose gradient wasm lacks). */
-function patchify(tf: Tf, x: Tensor4D, p: number): Tensor3D {
+export function patchify(tf: Tf, x: Tensor4D, p: number): Tensor3D {
   const [n, h, w, c] = x.shape;
   const gh = h / p;
   const gw = w / p;

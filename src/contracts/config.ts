@@ -251,6 +251,11 @@ export const IbotConfig = z.strictObject({
   maskP: unit,
   /** Fraction of a masked crop's patches replaced, drawn uniformly in this range. */
   maskRatio: z.tuple([unit, unit]),
+  /**
+   * Weight of a masked-pixel target beside iBOT's (MAE's, per-patch normalised pixels, from a linear decoder on the
+   * student's masked patch tokens): it asks the tokens to keep what is where inside a patch. 0: off. [trial]
+   */
+  pixelWeight: num.min(0).default(0),
 });
 export type IbotConfig = z.infer<typeof IbotConfig>;
 
@@ -295,7 +300,7 @@ export const TrainConfig = z.strictObject({
   proto: ProtoConfig,
   koleo: KoleoConfig,
   /** Absent in runs stored before the term existed: off. */
-  ibot: IbotConfig.default({ weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5] }),
+  ibot: IbotConfig.default({ weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0 }),
   optim: OptimConfig,
   teacher: TeacherConfig,
   collapse: CollapseConfig,

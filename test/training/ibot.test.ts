@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import type { Tensor4D } from '@tensorflow/tfjs';
 import { loadBackend } from '../../src/backend.ts';
 import { readStoredTrainConfig, resolveTrainConfig } from '../../training/config.ts';
-import { ibotLoss, ibotMasks, maskedRows, selectRows } from '../../training/loss/ibot.ts';
+import { ibotLoss, ibotMasks, maskedRows, pixelLoss, selectRows } from '../../training/loss/ibot.ts';
 import { Params } from '../../training/params.ts';
 import { Rng } from '../../training/rng.ts';
 import { initViT, vitForward } from '../../training/vit.ts';
 
 const { tf } = await loadBackend('cpu', { quiet: true });
-const cfg = { weight: 1, maskP: 0.5, maskRatio: [0.1, 0.5] as [number, number] };
+const cfg = { weight: 1, maskP: 0.5, maskRatio: [0.1, 0.5] as [number, number], pixelWeight: 0 };
 
 test('masks: two workers draw exactly the rows of one full-batch draw', (t) => {
   const p = 64;
@@ -89,5 +89,19 @@ test('config: the tiny preset has the term on; a pros config file\'s train secti
   const { ibot: _, ...older } = resolveTrainConfig('tiny');
   const stored = join(dir, 'config.json');
   writeFileSync(stored, JSON.stringify(older));
-  t.deepEqual(readStoredTrainConfig(stored).ibot, { weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5] });
+  t.deepEqual(readStoredTrainConfig(stored).ibot, { weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0 });
+});
+
+test('masked-pixel target: per-patch normalised pixels, each crop the mean over its masked patches', (t) => {
+  const target = [[0, 1, 2, 3], [1, 1, 3, 3], [4, 0, 0, 0]];
+  const pred = [[0.1, -0.2, 0.3, 0], [0, 0, 0, 0], [1, -1, 0.5, 0.5]];
+  const weight = Float32Array.from([0.5, 0.5, 1]);
+  const got = pixelLoss(tf, tf.tensor2d(pred), tf.tensor2d(target), weight, 2).dataSync()[0];
+  const rows = target.map((r, m) => {
+    const mean = r.reduce((a, v) => a + v, 0) / r.length;
+    const sd = Math.sqrt(r.reduce((a, v) => a + (v - mean) ** 2, 0) / r.length + 1e-6);
+    return r.reduce((a, v, k) => a + (pred[m][k] - (v - mean) / sd) ** 2, 0) / r.length;
+  });
+  const want = (0.5 * rows[0] + 0.5 * rows[1] + rows[2]) / 2;
+  t.true(Math.abs(got - want) < 1e-5, `${got} vs ${want}`);
 });

@@ -69,3 +69,14 @@ export function ibotLoss(tf: Tf, student: Tensor2D, probsT: Tensor2D, weight: Fl
   const perRow = tf.neg(tf.sum(tf.mul(probsT, logPs), -1)) as Tensor1D;
   return tf.div(tf.sum(tf.mul(perRow, tf.tensor1d(weight))), crops) as Scalar;
 }
+
+/**
+ * The masked-pixel target (MAE's, with its per-patch normalisation): Σ_m w_m · mean over the patch's values of
+ * (pred − norm(target))² / crops. `target` holds the masked patches' pixels [M, p·p·3].
+ */
+export function pixelLoss(tf: Tf, pred: Tensor2D, target: Tensor2D, weight: Float32Array, crops: number): Scalar {
+  const { mean, variance } = tf.moments(target, -1, true);
+  const norm = tf.div(tf.sub(target, mean), tf.sqrt(tf.add(variance, 1e-6)));
+  const perRow = tf.mean(tf.square(tf.sub(pred, norm)), -1) as Tensor1D;
+  return tf.div(tf.sum(tf.mul(perRow, tf.tensor1d(weight))), crops) as Scalar;
+}
