@@ -298,7 +298,8 @@ export const TrainConfig = z.strictObject({
   head: HeadConfig,
   distill: DistillConfig,
   proto: ProtoConfig,
-  koleo: KoleoConfig,
+  /** Absent in runs stored before the term existed: off. */
+  koleo: KoleoConfig.default({ weight: 0 }),
   /** Absent in runs stored before the term existed: off. */
   ibot: IbotConfig.default({ weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0 }),
   optim: OptimConfig,
