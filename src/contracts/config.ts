@@ -214,8 +214,11 @@ export type ProtoConfig = z.infer<typeof ProtoConfig>;
 export const OptimConfig = z.strictObject({
   /** Base learning rate per 256 images: lr = baseLr × scale(batch / 256). [recon: 5e-4] */
   baseLr: num.min(0),
-  /** How the rate scales with the batch: linear (DINO, batch / 256), sqrt (√(batch / 256)) or none (baseLr as is). [recon: linear] */
-  lrScaling: z.enum(['linear', 'sqrt', 'none']),
+  /**
+   * How the rate scales with the batch: linear (DINO, batch / 256), sqrt (√(batch / 256)) or none (baseLr as is).
+   * Runs stored before the option existed scaled linearly. [recon: linear]
+   */
+  lrScaling: z.enum(['linear', 'sqrt', 'none']).default('linear'),
   minLr: num.min(0),
   /** Linear warm-up as a fraction of the run. [recon: 10 of 100 epochs] */
   warmupFraction: unit,

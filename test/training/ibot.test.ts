@@ -92,6 +92,9 @@ test('config: the tiny preset has the term on; a pros config file\'s train secti
   writeFileSync(stored, JSON.stringify(older));
   t.deepEqual(readStoredTrainConfig(stored).ibot, { weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0 });
   t.deepEqual(readStoredTrainConfig(stored).koleo, { weight: 0 });
+  const { lrScaling: ___, ...optim } = older.optim;
+  writeFileSync(stored, JSON.stringify({ ...older, optim }));
+  t.is(readStoredTrainConfig(stored).optim.lrScaling, 'linear', 'runs from before the batch rules scaled linearly');
 });
 
 test('masked-pixel target: per-patch normalised pixels, each crop the mean over its masked patches', (t) => {
