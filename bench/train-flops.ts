@@ -38,13 +38,30 @@ export interface StepFlops {
   perImage: number;
 }
 
+/**
+ * The iBOT term's forward FLOPs on one side (teacher or student), for the expected number of masked patches (masks
+ * are random per step): the one-hot selection of the masked rows, the head on them, and the pixel decoder if on.
+ */
+export function ibotForwardFlops(cfg: TrainConfig, batch: number, student: boolean): number {
+  const { weight, maskP, maskRatio, pixelWeight } = cfg.ibot;
+  if (!(weight > 0 || pixelWeight > 0)) return 0;
+  const patches = (cfg.views.globalSize / cfg.vit.patch) ** 2;
+  const rows = 2 * batch * patches;
+  const masked = rows * maskP * ((maskRatio[0] + maskRatio[1]) / 2);
+  const d = cfg.vit.width;
+  const select = 2 * masked * rows * d;
+  const head = weight > 0 ? headForwardFlops(cfg, masked) - (cfg.proto.enabled ? masked * 2 * cfg.head.bottleneck * cfg.proto.count : 0) : 0;
+  const pixel = student && pixelWeight > 0 ? 2 * masked * d * cfg.vit.patch * cfg.vit.patch * 3 : 0;
+  return (weight > 0 || pixel ? select : 0) + head + pixel;
+}
+
 /** One step on `batch` images: teacher forward on the 2 globals; student forward + backward on all crops. */
 export function prosStepFlops(cfg: TrainConfig, batch: number): StepFlops {
   const globals = 2 * batch;
   const locals = cfg.views.locals * batch;
   const fwd = (crops: Array<[number, number]>) =>
     crops.reduce((s, [side, count]) => s + (count ? vitForwardFlops(cfg, side, count) + headForwardFlops(cfg, count) : 0), 0);
-  const teacher = fwd([[cfg.views.globalSize, globals]]);
-  const student = 3 * fwd([[cfg.views.globalSize, globals], [cfg.views.localSize, locals]]);
+  const teacher = fwd([[cfg.views.globalSize, globals]]) + ibotForwardFlops(cfg, batch, false);
+  const student = 3 * (fwd([[cfg.views.globalSize, globals], [cfg.views.localSize, locals]]) + ibotForwardFlops(cfg, batch, true));
   return { teacher, student, total: teacher + student, perImage: (teacher + student) / batch };
 }

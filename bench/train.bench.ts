@@ -1,8 +1,8 @@
 // npm run bench:train [-- --batch 16 --steps 3 --warmup 1 --stock-steps 1 --paths stock,explicit,data-parallel,native,native:2,both
 //                        --ceiling-seconds 2 --no-profile]
-// img/s of the tiny preset's full ProS step (teacher forward, student forward + backward on 2 global + 8 local crops,
-// both loss terms, AdamW, EMA) for each matmul path, the achieved GFLOP/s (matmul FLOPs counted analytically,
-// bench/train-flops.ts), the matmul ceiling measured on every core in the same run, their ratio, and a time
+// img/s of the tiny preset's full ProS step (teacher forward, student forward + backward on the preset's 2 global
+// and local crops, its loss terms (distillation, prototypes, iBOT), AdamW, EMA) for each matmul path, the achieved
+// GFLOP/s (matmul FLOPs counted analytically, bench/train-flops.ts), the matmul ceiling measured on every core in the same run, their ratio, and a time
 // breakdown by kernel (tf.profile of one step). Views are random tensors of the right shapes: the augmentations run
 // in a views worker in real training and are not part of the step.
 //   stock          tfjs-backend-wasm's own kernels
