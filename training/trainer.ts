@@ -290,8 +290,9 @@ export function trainStep(
     if (sel && ibotRows > 0 && cfg.ibot.pixelWeight > 0) {
       const tokens = selectRows(tf, s.patches, sel.index);
       const pred = tf.add(tf.matMul(tokens, model.student.get('ibot.pixel.w')), model.student.get('ibot.pixel.b')) as Tensor2D;
-      const [n, pp, c] = patchify(tf, globals, cfg.vit.patch).shape;
-      const target = selectRows(tf, patchify(tf, globals, cfg.vit.patch).reshape([n * pp, c]) as Tensor2D, sel.index);
+      const pixels = patchify(tf, globals, cfg.vit.patch);
+      const [n, pp, c] = pixels.shape;
+      const target = selectRows(tf, pixels.reshape([n * pp, c]) as Tensor2D, sel.index);
       const l = pixelLoss(tf, pred, target, sel.weight, 2 * b);
       pixelValue = l.dataSync()[0];
       loss = tf.add(loss, tf.mul(l, cfg.ibot.pixelWeight));
