@@ -228,7 +228,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
       const head = task.head(o.tf, { dim: frozen.train.dim, tokens: usePatches ? frozen.train.tokens : undefined }, yTrain, seed + 1);
       const curve = await fitOnFeatures(o.tf, head, norm.apply(x), shape, y, yTrain[0]!.length, task.loss(o.tf), { epochs, batch, lr, seed, l2: o.l2 ?? cfg.l2 });
       log(`seed ${seed}: ${use.length} training examples${use.length < idx.length ? ` (${idx.length - use.length} without a feature left out)` : ''}, ` +
-        `${norm.constant} constant channels, loss ${curve[0]!.toFixed(4)} → ${curve.at(-1)!.toFixed(4)}`);
+        `${norm.constant} constant channels, loss ${curve[0]!.toPrecision(4)} → ${curve.at(-1)!.toPrecision(4)}`);
       pred = await predictFeatures(o.tf, head, norm.apply(pick(frozen.test, te.ok.map((_, i) => i)), new Set(frozen.test.absent ?? [])), shape);
       head.dispose();
     } else {
@@ -242,7 +242,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
       const curve = await finetune(o.tf, bb, head, {
         images: idx.map((i) => tr.ok[i]!.decoded.pixels), size, targets: yTrain, flipTarget: task.flipTarget, input: task.input,
       }, task.loss(o.tf), { epochs, batch, lr, backboneLr: o.backboneLr ?? lr * cfg.finetune.backboneLrRatio, seed, l2: o.l2 ?? cfg.l2 });
-      log(`seed ${seed}: fine-tuned on ${idx.length} examples, loss ${curve[0]!.toFixed(4)} → ${curve.at(-1)!.toFixed(4)}`);
+      log(`seed ${seed}: fine-tuned on ${idx.length} examples, loss ${curve[0]!.toPrecision(4)} → ${curve.at(-1)!.toPrecision(4)}`);
       pred = await predictImages(o.tf, bb, head, te.ok.map((x) => x.decoded.pixels), size, task.input);
       head.dispose();
     }
