@@ -1,7 +1,8 @@
 // The evaluation read model: how the evals table is read back, shared by `pros report` (training/downstream/
 // report.ts) and the web's /api/evals, so both show the same numbers and the web needs no training code. The latest
-// value per (run, task, dataset, protocol, shots, seed, init seed, metric) counts: re-running an evaluation replaces
-// it. The report pools runs that differ only by their training seed into one row, and random inits over init seeds.
+// value per (run, task, dataset, protocol, shots, seed, init seed, architecture, metric) counts: re-running an evaluation replaces
+// it. The report pools runs that differ only by their training seed into one row, and random inits of one
+// architecture over init seeds.
 import type { Workspace } from './workspace.ts';
 import type { EvalRow, RunRow } from './contracts/rows.ts';
 import { EvalExtra, jsonColumnOr, readJsonColumn, RunConfig, type Leakage } from './contracts/columns.ts';
@@ -39,6 +40,8 @@ export interface ReportEntry {
   runs?: string[];
   /** `random`: the init seeds pooled (a run's random init uses that run's seed). */
   initSeeds?: number[];
+  /** `random`: the ViT initialised, where recorded (random inits of different architectures are separate rows). */
+  architecture?: string;
   pseudo: boolean;
   /** The evaluated run's pre-training overlap check (baselines carry none). */
   leakage?: Leakage;
@@ -66,6 +69,8 @@ export interface EvalCell {
   mean: number;
   std: number;
   seeds: number;
+  /** `random`: the ViT initialised, where recorded. */
+  architecture?: string;
   at: string;
 }
 
@@ -98,9 +103,12 @@ const extraOf = (r: EvalRow): EvalExtra => jsonColumnOr(EvalExtra, r.extra, {}, 
 /** The seed a random-init row's ViT was initialised with; rows stored before it was recorded were seed 0. */
 export const initSeedOf = (extra: EvalExtra): number => extra.initSeed ?? 0;
 
+/** A random init's architecture, where its row recorded one ('' otherwise, and for every other row). */
+const architectureOf = (extra: EvalExtra): string => extra.architecture ?? '';
+
 /**
  * The evals table with re-runs replaced: the latest row per (run, task, dataset, protocol, shots, seed, init seed,
- * metric). A workspace may have been shared or edited: rows that cannot be read are pushed to `skipped` and left out.
+ * architecture, metric). A workspace may have been shared or edited: rows that cannot be read are pushed to `skipped` and left out.
  */
 export function latestEvals(ws: Workspace, skipped: SkippedRow[] = []): EvalRow[] {
   const rows = ws.db
@@ -110,7 +118,7 @@ export function latestEvals(ws: Workspace, skipped: SkippedRow[] = []): EvalRow[
   for (const r of rows) {
     const read = readRow(r);
     if (!read.ok) skipped.push({ id: r.id, reason: read.reason });
-    else latest.set(JSON.stringify([r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, initSeedOf(read.extra), r.metric]), r);
+    else latest.set(JSON.stringify([r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, initSeedOf(read.extra), architectureOf(read.extra), r.metric]), r);
   }
   return [...latest.values()];
 }
@@ -203,11 +211,11 @@ export function reportGroups(ws: Workspace, skipped: SkippedRow[] = [], options:
     // Baselines are never pooled as runs, even if a run was given a baseline's name.
     const baseline = own(BASELINES, r.run) !== undefined;
     const seedGroup = baseline ? undefined : pooled.get(r.run);
-    const vk = JSON.stringify([gk, seedGroup?.key ?? r.run]);
+    const extra = extraOf(r);
+    const vk = JSON.stringify([gk, seedGroup?.key ?? r.run, architectureOf(extra)]);
     const v: Pool = values.get(vk) ?? { vals: [], pseudo: false, members: new Map(), initSeeds: new Set() };
     v.vals.push(r.value);
     v.members.set(r.run, seedGroup?.seed ?? 0);
-    const extra = extraOf(r);
     if (r.run === 'random') v.initSeeds.add(initSeedOf(extra));
     if (extra.pseudo) v.pseudo = true;
     // The pre-training check belongs to the evaluated run, not to the baselines stored beside it.
@@ -215,7 +223,7 @@ export function reportGroups(ws: Workspace, skipped: SkippedRow[] = [], options:
     values.set(vk, v);
   }
   for (const [vk, v] of values) {
-    const gk = (JSON.parse(vk) as [string, string])[0];
+    const [gk, , architecture] = JSON.parse(vk) as [string, string, string];
     const g = groups.get(gk)!;
     // Named after the lowest-seed run evaluated in this setting.
     const runs = [...v.members].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).map(([name]) => name);
@@ -226,10 +234,15 @@ export function reportGroups(ws: Workspace, skipped: SkippedRow[] = [], options:
     const { mean, std } = meanStd(v.vals);
     g.entries.push({
       run, about, mean, std, seeds: v.vals.length, pseudo: v.pseudo,
-      ...(runs.length > 1 ? { runs } : {}), ...(initSeeds.length > 1 ? { initSeeds } : {}), ...(v.leakage ? { leakage: v.leakage } : {}),
+      ...(runs.length > 1 ? { runs } : {}), ...(initSeeds.length > 1 ? { initSeeds } : {}), ...(architecture ? { architecture } : {}), ...(v.leakage ? { leakage: v.leakage } : {}),
     });
   }
   const out = [...groups.values()];
+  // Random inits of several ViTs in one setting are told apart by the ViT.
+  for (const g of out) {
+    const named = (run: string) => g.entries.filter((e) => e.run === run).length > 1;
+    for (const e of g.entries) if (named(e.run)) e.about = `${e.about}, ${e.architecture ?? 'ViT not recorded'}`;
+  }
   for (const g of out) g.entries.sort((a, b) => (g.lowerIsBetter ? a.mean - b.mean : b.mean - a.mean));
   return out.sort((a, b) => [a.task, a.dataset, a.protocol].join() < [b.task, b.dataset, b.protocol].join() ? -1 : 1);
 }
@@ -238,8 +251,12 @@ export function reportGroups(ws: Workspace, skipped: SkippedRow[] = [], options:
 export function evalTable(ws: Workspace): EvalCell[] {
   const cells = new Map<string, { cell: Omit<EvalCell, 'mean' | 'std' | 'seeds'>; values: number[] }>();
   for (const r of latestEvals(ws)) {
-    const key = JSON.stringify([r.task, r.dataset, r.protocol, r.shots ?? -1, r.metric, r.run]);
-    const c = cells.get(key) ?? { cell: { run: r.run, task: r.task, dataset: r.dataset, protocol: r.protocol, shots: r.shots, metric: r.metric, at: r.at }, values: [] };
+    const architecture = architectureOf(extraOf(r));
+    const key = JSON.stringify([r.task, r.dataset, r.protocol, r.shots ?? -1, r.metric, r.run, architecture]);
+    const c = cells.get(key) ?? {
+      cell: { run: r.run, task: r.task, dataset: r.dataset, protocol: r.protocol, shots: r.shots, metric: r.metric, ...(architecture ? { architecture } : {}), at: r.at },
+      values: [],
+    };
     c.values.push(r.value);
     if (r.at > c.cell.at) c.cell.at = r.at;
     cells.set(key, c);

@@ -146,11 +146,22 @@ export function randomBackboneLike(ref: BackboneRef, tf: Tf): Backbone {
   return randomBackbone(ref.preset, ref.seed, tf, ref.vit);
 }
 
-/** A backbone at random init (the baseline): the preset's ViT, seeded as a training run would be. */
-export function randomBackbone(preset: string, seed: number, tf: Tf, vit: Partial<ViTConfig> = {}): Backbone {
+/** The ViT a random-init baseline of `preset` (with overrides) builds. */
+export function randomVit(preset: string, vit: Partial<ViTConfig> = {}): ViTConfig {
   const cfg = presets[preset];
   if (!cfg) throw new Error(`unknown preset ${preset} (known: ${Object.keys(presets).join(', ')})`);
-  const vitCfg = { ...cfg.vit, ...vit };
+  return { ...cfg.vit, ...vit };
+}
+
+/** One line naming a ViT's shape: what tells two random-init baselines apart in the evals table. */
+export function architectureOf(vit: ViTConfig): string {
+  return `ViT ${vit.imageSize}/${vit.patch}, width ${vit.width}, depth ${vit.depth}, ${vit.heads} heads, mlp ×${vit.mlpRatio}`;
+}
+
+/** A backbone at random init (the baseline): the preset's ViT, seeded as a training run would be. */
+export function randomBackbone(preset: string, seed: number, tf: Tf, vit: Partial<ViTConfig> = {}): Backbone {
+  const cfg = presets[preset]!;
+  const vitCfg = randomVit(preset, vit);
   const params = new Params(tf);
   initViT(params, vitCfg, derive(seed, 'init', 'student'));
   return makeBackbone(tf, params, vitCfg, cfg.views.mean, cfg.views.std, seed);

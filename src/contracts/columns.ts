@@ -69,6 +69,11 @@ export const EvalExtra = z.looseObject({
    * of runs with different seeds are different baselines, not re-runs of one; rows stored before this key read as 0.
    */
   initSeed: int.min(0).optional(),
+  /**
+   * `--backbone random` rows: the ViT that was initialised (training/backbone.ts's architectureOf), since "random" of a
+   * depth-2 ViT and of the preset's are different baselines; rows stored before this key carry none.
+   */
+  architecture: z.string().optional(),
   /** An exported model evaluated with --run DIR: what it is, since it has no row in the runs table. */
   model: z.looseObject({ dir: z.string().optional(), preset: z.string().optional(), run: z.string().optional(), step: num.optional() }).optional(),
 });

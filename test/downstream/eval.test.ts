@@ -116,6 +116,8 @@ test.serial('two runs that differ only by seed: their random inits both stay, an
   const g = reportGroups(ws).find((x) => x.task === 'landmarks' && x.shots === 5)!;
   const random = g.entries.find((e) => e.run === 'random')!;
   t.deepEqual([random.seeds, random.initSeeds], [4, [0, 1]], 'both random inits survive, two probe seeds each');
+  // The random rows name the ViT they initialised: the run's own shape.
+  t.is(random.architecture, `ViT ${SIZE}/8, width 96, depth 2, 2 heads, mlp ×4`);
   const pooled = g.entries.find((e) => e.run === 'mini')!;
   t.deepEqual([pooled.seeds, pooled.runs], [4, ['mini', 'mini-s1']]);
   const md = report(ws);

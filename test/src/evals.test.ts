@@ -60,6 +60,24 @@ test('random inits of runs with different seeds are pooled over init seeds, not 
   ws.close();
 });
 
+test('random inits of different architectures are separate rows: neither replaces nor pools with the other', (t) => {
+  const ws = tmpWorkspace();
+  const add = addEval(ws);
+  const tiny = 'ViT 64/8, width 192, depth 4, 3 heads, mlp ×4';
+  const shallow = 'ViT 64/8, width 192, depth 2, 3 heads, mlp ×4';
+  const at = (architecture: string) => JSON.stringify({ pseudo: false, initSeed: 0, architecture });
+  // The same dataset, probe seed and init seed: before the architecture was part of the key the second replaced the first.
+  add.run('random', 'raf', 0, 0.4, at(tiny));
+  add.run('random', 'raf', 0, 0.6, at(shallow));
+  add.run('random', 'raf', 1, 0.42, at(tiny));
+  const [g] = reportGroups(ws);
+  const rows = g!.entries.filter((e) => e.run === 'random').map((e) => [e.architecture, e.seeds, e.mean]);
+  t.deepEqual(rows, [[shallow, 1, 0.6], [tiny, 2, meanStd([0.4, 0.42]).mean]]);
+  t.is(g!.entries.find((e) => e.architecture === tiny)!.about, `same ViT, random init, ${tiny}`);
+  t.deepEqual(evalTable(ws).filter((c) => c.run === 'random').map((c) => [c.architecture, c.seeds]), [[tiny, 2], [shallow, 1]]);
+  ws.close();
+});
+
 test('runs that differ only by training seed are one report row over every training × probe seed; leakage noted once', (t) => {
   const ws = tmpWorkspace();
   const addRun = ws.db.prepare("INSERT INTO runs (name, data, config, backend, status, step) VALUES (?, ?, ?, 'wasm', 'done', ?)");

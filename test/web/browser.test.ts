@@ -10,7 +10,7 @@ import type { Page } from 'playwright-core';
 import { launchChromium, openPage, type Browser } from '../helpers/browser.ts';
 import { openWorkspace } from '../../src/workspace.ts';
 import { serve } from '../../web/server.ts';
-import { buildFixture, HOSTILE_CAPTION, HOSTILE_NAME, photo, type Fixture } from './helpers.ts';
+import { buildFixture, HOSTILE_CAPTION, HOSTILE_NAME, photo, SHALLOW_VIT, type Fixture } from './helpers.ts';
 
 const OUT = join(process.cwd(), 'test-output', 'web');
 
@@ -167,7 +167,8 @@ test.serial("a run's curves and the evaluation table", async (t) => {
   }
   t.is(await page.locator('#curves .plot:has(h4:text-is("Loss terms")) path').count(), 4);
   t.true((await page.locator('#evals tbody tr').count()) >= 2);
-  t.is(await page.locator('#evals th.baseline').count(), 2);
+  // human, and two random inits: the depth-2 ViT's and the rows stored without an architecture, a column each.
+  t.deepEqual(await page.locator('#evals th.baseline').allTextContents(), ['human', `random (${SHALLOW_VIT})`, 'random (ViT not recorded)']);
   // NME is an error: the lowest is marked best; accuracy: the highest.
   t.is(await page.textContent('#evals tr:has-text("nme") td.best'), '12.50%');
   t.regex((await page.textContent('#evals tr:has-text("mean_accuracy") td.best'))!, /^75\.5% ± 0\.7%/);

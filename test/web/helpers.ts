@@ -154,7 +154,12 @@ export function addEvals(ws: Workspace): void {
     }
     add.run(run, 'landmarks', 'synthetic', 'linear', 10, 0, 'nme', 0.2 - v / 10);
   }
+  // The random init of another ViT (a depth-2 copy) on the same setting: a baseline of its own, not a re-run.
+  ws.db.prepare("INSERT INTO evals (run, task, dataset, protocol, shots, seed, metric, value, extra) VALUES ('random', 'landmarks', 'synthetic', 'linear', 10, 0, 'nme', 0.3, ?)")
+    .run(JSON.stringify({ initSeed: 0, architecture: SHALLOW_VIT }));
 }
+
+export const SHALLOW_VIT = 'ViT 64/8, width 192, depth 2, 3 heads, mlp ×4';
 
 /** A same-origin JSON POST, as our pages send it. */
 export function post(url: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {

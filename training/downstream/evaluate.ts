@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Tf } from '../../src/backend.ts';
 import type { Workspace } from '../../src/workspace.ts';
 import { InputError } from '../../src/errors.ts';
-import { loadBackbone, randomBackbone, randomBackboneLike, resolveBackbone, type Backbone } from '../backbone.ts';
+import { architectureOf, loadBackbone, randomBackbone, randomBackboneLike, randomVit, resolveBackbone, type Backbone } from '../backbone.ts';
 import { readModelConfig } from '../../src/model/folder.ts';
 import type { ViTConfig } from '../config.ts';
 import { readDataset, type Format, type TaskName } from './data.ts';
@@ -112,7 +112,7 @@ function runLabel(o: EvalOptions): string {
   return kind;
 }
 
-async function makeSource(o: EvalOptions): Promise<{ source: FeatureSource; backbone?: Backbone; initSeed?: number }> {
+async function makeSource(o: EvalOptions): Promise<{ source: FeatureSource; backbone?: Backbone; initSeed?: number; architecture?: string }> {
   const kind = o.backbone ?? 'run';
   if (kind === 'human') {
     const { humanSource } = await import('./human.ts');
@@ -124,7 +124,8 @@ async function makeSource(o: EvalOptions): Promise<{ source: FeatureSource; back
     const seed = ref ? ref.seed : 0;
     // With --run: the run's own seed, so the baseline is exactly the weights that run started from.
     const bb = ref ? randomBackboneLike(ref, o.tf) : randomBackbone(preset, 0, o.tf, o.vit);
-    return { source: backboneSource(o.tf, bb, `random:${preset}:${seed}:${JSON.stringify((ref ? ref.vit : o.vit) ?? {})}`), backbone: bb, initSeed: seed };
+    const architecture = architectureOf(ref ? ref.vit : randomVit(preset, o.vit));
+    return { source: backboneSource(o.tf, bb, `random:${preset}:${seed}:${JSON.stringify((ref ? ref.vit : o.vit) ?? {})}`), backbone: bb, initSeed: seed, architecture };
   }
   const ref = resolveBackbone(o.run!, o.ws.paths.runs);
   const bb = await loadBackbone(ref, o.tf);
@@ -147,7 +148,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   const testAll = samples.filter((s) => s.split === 'test' || (s.split === 'val' && !samples.some((x) => x.split === 'test'))).slice(0, o.maxTest);
   if (!trainAll.length || !testAll.length) throw new InputError(`${o.data}: needs both a train and a test split (train ${trainAll.length}, test ${testAll.length})`);
 
-  let { source, backbone, initSeed } = await makeSource(o);
+  let { source, backbone, initSeed, architecture } = await makeSource(o);
   const size = source.inputSize;
   // Whole photos (300W, WFLW, AffectNet) are cut round the face; a box or points give the region.
   const margin = data.task === 'landmarks' && (data.dataset === '300w' || data.dataset === 'wflw') ? 1.25 : 1;
@@ -257,9 +258,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   if (leakage.checked) log(`pre-training overlap: ${describeLeakage(leakage)}`);
   const common = { data: o.data, backend: o.backend, epochs, lr, train: tr.ok.length, test: te.ok.length, pseudo: !!data.pseudo, leakage, ...(model ? { model } : {}) };
   const extra = JSON.stringify(common);
-  // A random init is keyed by its init seed too (src/evals.ts): the random inits of runs with other seeds stay beside it.
-  // The no-learning baselines stored with it do not depend on the init and carry none.
-  const ownExtra = initSeed === undefined ? extra : JSON.stringify({ ...common, initSeed });
+  // A random init is keyed by its init seed and architecture too (src/evals.ts): the random inits of runs with other
+  // seeds or shapes stay beside it. The no-learning baselines stored with it do not depend on the init and carry none.
+  const ownExtra = initSeed === undefined ? extra : JSON.stringify({ ...common, initSeed, architecture });
   const insert = o.ws.db.prepare('INSERT INTO evals (run, task, dataset, protocol, shots, seed, metric, value, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
   o.ws.db.transaction(() => {
     for (const r of rows) insert.run(r.run, r.task, r.dataset, r.protocol, r.shots, r.seed, r.metric, r.value, r.run === label ? ownExtra : extra);

@@ -79,7 +79,17 @@ function runsTable(runs) {
 
 const LOWER_IS_BETTER = /nme|err|mae|mse|rmse|loss|fr\b|failure/i;
 const BASELINES = ['random', 'human', 'majority', 'mean-shape'];
-const baselinesFirst = (a, b) => (BASELINES.includes(b) - BASELINES.includes(a)) || a.localeCompare(b);
+const isBaseline = (name) => BASELINES.includes(name.replace(/ \(.*\)$/, ''));
+const baselinesFirst = (a, b) => (isBaseline(b) - isBaseline(a)) || a.localeCompare(b);
+/**
+ * The column of an entry: its run, except that random inits of different ViTs (the architecture their rows recorded)
+ * get a column each, named by the ViT, when the workspace holds more than one.
+ */
+function columnOf(entries) {
+  const shapes = new Map();
+  for (const e of entries) shapes.set(e.run, (shapes.get(e.run) ?? new Set()).add(e.architecture ?? ''));
+  return (e) => (shapes.get(e.run).size > 1 ? `${e.run} (${e.architecture || 'ViT not recorded'})` : e.run);
+}
 
 /**
  * The table `pros report` prints: a row per (task, dataset, protocol, shots) on the task's main metric, a column per
@@ -87,17 +97,18 @@ const baselinesFirst = (a, b) => (BASELINES.includes(b) - BASELINES.includes(a))
  */
 function reportTable(groups) {
   if (groups.length === 0) return el('p', { class: 'notice empty' }, 'no evaluation results yet — `pros eval <task> --run NAME` adds them');
-  const runs = [...new Set(groups.flatMap((g) => g.entries.map((e) => e.run)))].sort(baselinesFirst);
-  const about = new Map(groups.flatMap((g) => g.entries.map((e) => [e.run, e.about])));
+  const col = columnOf(groups.flatMap((g) => g.entries));
+  const runs = [...new Set(groups.flatMap((g) => g.entries.map(col)))].sort(baselinesFirst);
+  const about = new Map(groups.flatMap((g) => g.entries.map((e) => [col(e), e.about])));
   // Runs that differ only by training seed come pooled under the lowest-seed run's name.
   const pooled = new Map(groups.flatMap((g) => g.entries.filter((e) => e.runs).map((e) => [e.run, e.runs])));
   const pct = (g, v) => `${(v * 100).toFixed(g.task === 'landmarks' ? 2 : 1)}%`;
   return el('table', { class: 'data', id: 'evals' },
     el('thead', {}, el('tr', {}, ['task', 'dataset', 'protocol', 'shots', 'metric'].map((c) => el('th', {}, c)),
-      runs.map((r) => el('th', { class: BASELINES.includes(r) ? 'baseline' : '', title: `${about.get(r) ?? ''}${pooled.has(r) ? `; pooled: ${pooled.get(r).join(', ')}` : ''}` },
+      runs.map((r) => el('th', { class: isBaseline(r) ? 'baseline' : '', title: `${about.get(r) ?? ''}${pooled.has(r) ? `; pooled: ${pooled.get(r).join(', ')}` : ''}` },
         pooled.has(r) ? `${r} (${pooled.get(r).length} seeds)` : r)))),
     el('tbody', {}, groups.map((g) => {
-      const cells = new Map(g.entries.map((e) => [e.run, e]));
+      const cells = new Map(g.entries.map((e) => [col(e), e]));
       const best = g.entries[0];
       return el('tr', {}, el('td', {}, g.task), el('td', {}, g.dataset), el('td', {}, g.protocol),
         el('td', {}, String(g.shots ?? 'full')), el('td', {}, `${g.metric} ${g.lowerIsBetter ? '↓' : '↑'}`),
@@ -113,16 +124,17 @@ function reportTable(groups) {
 /** Every metric logged, averaged over seeds: the detail behind the report table. */
 function evalsTable(results) {
   if (results.length === 0) return null;
-  const runs = [...new Set(results.map((r) => r.run))].sort(baselinesFirst);
+  const col = columnOf(results);
+  const runs = [...new Set(results.map(col))].sort(baselinesFirst);
   const settings = new Map();
   for (const r of results) {
     const key = [r.task, r.dataset, r.protocol, r.shots ?? 'full', r.metric].join('|');
     if (!settings.has(key)) settings.set(key, { r, cells: new Map() });
-    settings.get(key).cells.set(r.run, r);
+    settings.get(key).cells.set(col(r), r);
   }
   return el('details', {}, el('summary', {}, `all metrics (${settings.size})`), el('table', { class: 'data', id: 'evals-all' },
     el('thead', {}, el('tr', {}, ['task', 'dataset', 'protocol', 'shots', 'metric'].map((c) => el('th', {}, c)),
-      runs.map((r) => el('th', { class: BASELINES.includes(r) ? 'baseline' : '' }, r)))),
+      runs.map((r) => el('th', { class: isBaseline(r) ? 'baseline' : '' }, r)))),
     el('tbody', {}, [...settings.values()].map(({ r, cells }) => {
       // Errors (NME, MAE, ...) are best low; scores (accuracy, F1, ...) best high.
       const means = [...cells.values()].map((c) => c.mean);
