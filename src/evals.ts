@@ -1,8 +1,8 @@
 // The evaluation read model: how the evals table is read back, shared by `pros report` (training/downstream/
 // report.ts) and the web's /api/evals, so both show the same numbers and the web needs no training code. The latest
-// value per (run, task, dataset, protocol, shots, seed, init seed, architecture, metric) counts: re-running an evaluation replaces
-// it. The report pools runs that differ only by their training seed into one row, and random inits of one
-// architecture over init seeds.
+// value per (run, task, dataset, protocol, shots, seed, init seed, architecture, metric) counts: re-running an
+// evaluation replaces it. The report pools runs that differ only by their training seed into one row, and random
+// inits of one architecture over init seeds.
 import type { Workspace } from './workspace.ts';
 import type { EvalRow, RunRow } from './contracts/rows.ts';
 import { EvalExtra, jsonColumnOr, readJsonColumn, RunConfig, type Leakage } from './contracts/columns.ts';
@@ -108,7 +108,8 @@ const architectureOf = (extra: EvalExtra): string => extra.architecture ?? '';
 
 /**
  * The evals table with re-runs replaced: the latest row per (run, task, dataset, protocol, shots, seed, init seed,
- * architecture, metric). A workspace may have been shared or edited: rows that cannot be read are pushed to `skipped` and left out.
+ * architecture, metric). A workspace may have been shared or edited: rows that cannot be read are pushed to `skipped`
+ * and left out.
  */
 export function latestEvals(ws: Workspace, skipped: SkippedRow[] = []): EvalRow[] {
   const rows = ws.db
