@@ -55,13 +55,26 @@ export function ibotForwardFlops(cfg: TrainConfig, batch: number, student: boole
   return (weight > 0 || pixel ? select : 0) + head + pixel;
 }
 
+/**
+ * The dense term's forward FLOPs on one side: the one-hot selection of the matched rows and the head on them, for
+ * every global crop's `densePerCrop` pairs (an upper bound: a crop with fewer matched patches uses fewer).
+ */
+export function denseForwardFlops(cfg: TrainConfig, batch: number): number {
+  if (!(cfg.ibot.denseWeight > 0)) return 0;
+  const patches = (cfg.views.globalSize / cfg.vit.patch) ** 2;
+  const rows = 2 * batch * Math.min(cfg.ibot.densePerCrop, patches);
+  const select = 2 * rows * 2 * batch * patches * cfg.vit.width;
+  return select + headForwardFlops(cfg, rows) - (cfg.proto.enabled ? rows * 2 * cfg.head.bottleneck * cfg.proto.count : 0);
+}
+
 /** One step on `batch` images: teacher forward on the 2 globals; student forward + backward on all crops. */
 export function prosStepFlops(cfg: TrainConfig, batch: number): StepFlops {
   const globals = 2 * batch;
   const locals = cfg.views.locals * batch;
   const fwd = (crops: Array<[number, number]>) =>
     crops.reduce((s, [side, count]) => s + (count ? vitForwardFlops(cfg, side, count) + headForwardFlops(cfg, count) : 0), 0);
-  const teacher = fwd([[cfg.views.globalSize, globals]]) + ibotForwardFlops(cfg, batch, false);
-  const student = 3 * (fwd([[cfg.views.globalSize, globals], [cfg.views.localSize, locals]]) + ibotForwardFlops(cfg, batch, true));
+  const patchTerms = (student: boolean) => ibotForwardFlops(cfg, batch, student) + denseForwardFlops(cfg, batch);
+  const teacher = fwd([[cfg.views.globalSize, globals]]) + patchTerms(false);
+  const student = 3 * (fwd([[cfg.views.globalSize, globals], [cfg.views.localSize, locals]]) + patchTerms(true));
   return { teacher, student, total: teacher + student, perImage: (teacher + student) / batch };
 }

@@ -18,6 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadBackend, type Tf } from '../src/backend.ts';
 import { resolveTrainConfig, type TrainConfig } from '../training/config.ts';
 import { buildModel, trainStep, type Views } from '../training/trainer.ts';
+import { wholeImageBoxes } from '../training/loss/dense.ts';
 import { buildSchedules } from '../training/schedule.ts';
 import { DataParallel } from '../training/parallel/pool.ts';
 import { installMatmul, uninstallMatmul, type MatmulPreference } from '../training/kernels/install.ts';
@@ -62,7 +63,7 @@ function randomViews(c: TrainConfig, batch: number, seed: number): Views {
   };
   const g = c.views.globalSize;
   const l = c.views.localSize;
-  return { batch, globals: fill(2 * batch * g * g * 3), locals: fill(c.views.locals * batch * l * l * 3) };
+  return { batch, globals: fill(2 * batch * g * g * 3), locals: fill(c.views.locals * batch * l * l * 3), boxes: wholeImageBoxes(batch) };
 }
 
 interface PathResult {

@@ -4,6 +4,7 @@
 // that trains.
 import sharp from 'sharp';
 import type { ViewsConfig } from './config.ts';
+import { BOX_FIELDS } from './loss/dense.ts';
 import type { Rng } from './rng.ts';
 import type { Views } from './trainer.ts';
 
@@ -24,6 +25,11 @@ export async function decode(file: string): Promise<Decoded> {
  * through PIL, which antialiases when downscaling; to [0, 1] floats.
  */
 export function randomResizedCrop(img: Decoded, size: number, scale: [number, number], rng: Rng): Float32Array {
+  return resizeBicubic(img, randomBox(img, scale, rng), size);
+}
+
+/** RandomResizedCrop's box [x0, y0, cw, ch] in pixels of `img`. */
+function randomBox(img: Decoded, scale: [number, number], rng: Rng): [number, number, number, number] {
   const { width: w, height: h } = img;
   const area = w * h;
   let box: [number, number, number, number] | null = null;
@@ -38,7 +44,7 @@ export function randomResizedCrop(img: Decoded, size: number, scale: [number, nu
     const s = Math.min(w, h);
     box = [Math.floor((w - s) / 2), Math.floor((h - s) / 2), s, s];
   }
-  return resizeBicubic(img, box, size);
+  return box;
 }
 
 /** PIL's bicubic kernel (a = −0.5), support 2. */
@@ -223,9 +229,19 @@ type Kind = 'global1' | 'global2' | 'local';
 
 /** One augmented view in [0, 1] before normalisation (exported for tests). */
 export function view(img: Decoded, kind: Kind, cfg: ViewsConfig, rng: Rng): Float32Array {
+  return placedView(img, kind, cfg, rng).x;
+}
+
+/**
+ * A view and where it came from in its image (BOX_FIELDS), so that the dense term can tell which patch of one global
+ * crop shows what a patch of the other shows.
+ */
+function placedView(img: Decoded, kind: Kind, cfg: ViewsConfig, rng: Rng): { x: Float32Array; box: number[] } {
   const size = kind === 'local' ? cfg.localSize : cfg.globalSize;
-  const x = randomResizedCrop(img, size, kind === 'local' ? cfg.localScale : cfg.globalScale, rng);
-  if (rng.next() < cfg.flipP) flip(x, size);
+  const b = randomBox(img, kind === 'local' ? cfg.localScale : cfg.globalScale, rng);
+  const x = resizeBicubic(img, b, size);
+  const flipped = rng.next() < cfg.flipP;
+  if (flipped) flip(x, size);
   if (rng.next() < cfg.jitter.p) colorJitter(x, cfg.jitter, rng);
   if (rng.next() < cfg.grayscaleP) grayscale(x);
   const pBlur = kind === 'global1' ? cfg.blur.pGlobal1 : kind === 'global2' ? cfg.blur.pGlobal2 : cfg.blur.pLocal;
@@ -233,7 +249,7 @@ export function view(img: Decoded, kind: Kind, cfg: ViewsConfig, rng: Rng): Floa
   // (DINO blurs its 96-px locals with the same radius as its globals), so small CPU presets blur proportionally.
   if (rng.next() < pBlur) gaussianBlur(x, size, rng.uniform(cfg.blur.sigma[0], cfg.blur.sigma[1]) * (cfg.globalSize / 224));
   if (kind === 'global2' && rng.next() < cfg.solarizeP) solarize(x);
-  return x;
+  return { x, box: [b[0] / img.width, b[1] / img.height, b[2] / img.width, b[3] / img.height, flipped ? 1 : 0] };
 }
 
 /** The views of a batch, crop-major; `rng` is the step's generator. */
@@ -243,16 +259,20 @@ export function makeViews(images: Decoded[], cfg: ViewsConfig, rng: Rng): Views 
   const l = cfg.localSize * cfg.localSize * 3;
   const globals = new Float32Array(2 * b * g);
   const locals = new Float32Array(cfg.locals * b * l);
+  const boxes = new Float32Array(2 * b * BOX_FIELDS);
   for (let i = 0; i < b; i++) {
     const put = (dst: Float32Array, x: Float32Array, slot: number) => {
       normalise(x, cfg.mean, cfg.std);
       dst.set(x, slot * x.length);
     };
-    put(globals, view(images[i], 'global1', cfg, rng), i);
-    put(globals, view(images[i], 'global2', cfg, rng), b + i);
+    for (const [c, kind] of (['global1', 'global2'] as const).entries()) {
+      const v = placedView(images[i], kind, cfg, rng);
+      put(globals, v.x, c * b + i);
+      boxes.set(v.box, (c * b + i) * BOX_FIELDS);
+    }
     for (let c = 0; c < cfg.locals; c++) put(locals, view(images[i], 'local', cfg, rng), c * b + i);
   }
-  return { batch: b, globals, locals };
+  return { batch: b, globals, locals, boxes };
 }
 
 /** Worker `rank` of `size`'s share of a batch: the same contiguous slice of images in every crop. */
@@ -264,5 +284,7 @@ export function shardViews(v: Views, rank: number, size: number, globalSize: num
   const loc = new Float32Array(locals * b * l);
   for (let c = 0; c < 2; c++) globals.set(v.globals.subarray((c * v.batch + rank * b) * g, (c * v.batch + rank * b + b) * g), c * b * g);
   for (let c = 0; c < locals; c++) loc.set(v.locals.subarray((c * v.batch + rank * b) * l, (c * v.batch + rank * b + b) * l), c * b * l);
-  return { batch: b, globals, locals: loc };
+  const boxes = new Float32Array(2 * b * BOX_FIELDS);
+  for (let c = 0; c < 2; c++) boxes.set(v.boxes.subarray((c * v.batch + rank * b) * BOX_FIELDS, (c * v.batch + rank * b + b) * BOX_FIELDS), c * b * BOX_FIELDS);
+  return { batch: b, globals, locals: loc, boxes };
 }

@@ -7,6 +7,7 @@ import type { NamedTensor } from './checkpoint.ts';
 import { emaUpdate } from './ema.ts';
 import { LAST_LAYER, headForward, initHead, l2normalise } from './head.ts';
 import { distillLoss, meanEntropy, teacherProbs, updateCentre } from './loss/distill.ts';
+import { densePairs } from './loss/dense.ts';
 import { ibotLoss, ibotMasks, maskedRows, pixelLoss, selectRows } from './loss/ibot.ts';
 import { koleoLoss } from './loss/koleo.ts';
 import { protoLoss, protoProbs, sharpen, sinkhorn, single, type Collective } from './loss/prototypes.ts';
@@ -21,6 +22,8 @@ export interface Views {
   batch: number;
   globals: Float32Array;
   locals: Float32Array;
+  /** Each global crop's place in its image [2, B, BOX_FIELDS] (augment.ts): box fractions and flip. */
+  boxes: Float32Array;
 }
 
 export interface Model {
@@ -50,6 +53,8 @@ export interface StepMetrics {
   ibot: number;
   /** Masked-pixel target (0 when off). */
   pixel: number;
+  /** Dense cross-view patch term (0 when off). */
+  dense: number;
   lr: number;
   weightDecay: number;
   momentum: number;
@@ -115,7 +120,8 @@ export async function modelTensors(model: Model): Promise<Map<string, NamedTenso
   for (const [n, v] of model.opt.m) put(`adam.m.${n}`, v);
   for (const [n, v] of model.opt.v) put(`adam.v.${n}`, v);
   out.set('centre', { shape: [model.centre.length], data: model.centre.slice() });
-  if (model.student.vars.has(MASK_TOKEN)) out.set('centre.ibot', { shape: [model.patchCentre.length], data: model.patchCentre.slice() });
+  // The patch centre serves the iBOT and the dense terms; always kept (it is 1 row).
+  out.set('centre.ibot', { shape: [model.patchCentre.length], data: model.patchCentre.slice() });
   for (const [n, t] of model.opt.steps) out.set(`adam.t.${n}`, { shape: [1], data: new Float32Array([t]) });
   return out;
 }
@@ -130,7 +136,8 @@ export function loadModelTensors(tf: Tf, model: Model, t: Map<string, NamedTenso
     for (const [n, v] of model.opt.v) v.assign(tf.tensor(need(values, `adam.v.${n}`), v.shape));
   });
   model.centre.set(need(values, 'centre'));
-  if (model.student.vars.has(MASK_TOKEN)) model.patchCentre.set(need(values, 'centre.ibot'));
+  // Checkpoints from before the dense term hold the patch centre only when iBOT was on.
+  if (model.student.vars.has(MASK_TOKEN) || values.has('centre.ibot')) model.patchCentre.set(need(values, 'centre.ibot'));
   // Checkpoints from before per-parameter step counts hold one `adam.t` for all.
   for (const n of model.opt.steps.keys()) model.opt.steps.set(n, (values.get(`adam.t.${n}`) ?? need(values, 'adam.t'))[0]);
 }
@@ -183,7 +190,7 @@ export function viewTensors(tf: Tf, cfg: TrainConfig, v: Views): { globals: Tens
 }
 
 /** Scalars averaged between workers each step (loss terms, entropy, feature std). */
-const STATS = 9;
+const STATS = 10;
 
 /**
  * The length of the vector a data-parallel step averages: every trainable gradient, the teacher's batch mean, the
@@ -215,6 +222,9 @@ export function trainStep(
   const masks = ibotOn ? ibotMasks(cfg.seed, step, coll.rank ?? 0, b, patches, cfg.ibot) : null;
   const sel = masks ? maskedRows(masks, patches) : null;
   const ibotRows = sel?.index.length ?? 0;
+  // ── dense pairs: patches of one global crop and the patches of the other that show the same place ──
+  const pairs = cfg.ibot.denseWeight > 0 ? densePairs(cfg.seed, step, coll.rank ?? 0, b, cfg.views.globalSize / cfg.vit.patch, views.boxes, cfg.ibot.densePerCrop) : null;
+  const denseRows = pairs?.student.length ?? 0;
 
   // ── teacher: global crops only, no gradient ──
   const t = tf.tidy(() => {
@@ -235,9 +245,14 @@ export function trainStep(
     const { variance } = tf.moments(feats, 0);
     // The teacher's patch outputs at the masked positions of the unmasked crops: the iBOT targets.
     const patch = sel && ibotRows > 0 && cfg.ibot.weight > 0 ? headForward(tf, model.teacher, cfg.head, selectRows(tf, out.patches, sel.index)).logits : null;
+    // The dense term's targets: the teacher's outputs for the other crop's corresponding patches, same head and centre.
+    const dense = pairs && denseRows > 0 ? headForward(tf, model.teacher, cfg.head, selectRows(tf, out.patches, pairs.teacher)).logits : null;
+    const patchCentre = tf.tensor1d(model.patchCentre) as Tensor1D;
+    const zeros = tf.zeros([k]);
     return {
-      patchProbs: patch ? teacherProbs(tf, patch, tf.tensor1d(model.patchCentre) as Tensor1D, tempT) : undefined,
-      patchSum: patch ? tf.sum(patch, 0) : tf.zeros([k]),
+      patchProbs: patch ? teacherProbs(tf, patch, patchCentre, tempT) : undefined,
+      denseProbs: dense ? teacherProbs(tf, dense, patchCentre, tempT) : undefined,
+      patchSum: tf.add(patch ? tf.sum(patch, 0) : zeros, dense ? tf.sum(dense, 0) : zeros),
       probs: pt,
       target,
       batchMean: tf.mean(out.logits, 0),
@@ -254,6 +269,7 @@ export function trainStep(
   let koleoValue = 0;
   let ibotValue = 0;
   let pixelValue = 0;
+  let denseValue = 0;
   // Only what the enabled terms reach is trained: the prototypes serve only L_proto, and the head's last layer only
   // L_distill (an ablation with one term off leaves the other's parameters without a gradient).
   const names = [
@@ -297,6 +313,12 @@ export function trainStep(
       pixelValue = l.dataSync()[0];
       loss = tf.add(loss, tf.mul(l, cfg.ibot.pixelWeight));
     }
+    if (pairs && denseRows > 0 && t.denseProbs) {
+      const logits = headForward(tf, model.student, cfg.head, selectRows(tf, s.patches, pairs.student)).logits;
+      const l = ibotLoss(tf, logits, t.denseProbs, pairs.weight, cfg.distill.studentTemp, 2 * b);
+      denseValue = l.dataSync()[0];
+      loss = tf.add(loss, tf.mul(l, cfg.ibot.denseWeight));
+    }
     if (cfg.koleo.weight > 0) {
       // Per global crop, over this worker's images (DINOv2 does it per crop and per device).
       let k: Scalar = tf.scalar(0);
@@ -315,14 +337,14 @@ export function trainStep(
   for (const [i, v] of trainable.entries()) if (!grads[v.name]) throw new Error(`no gradient for ${names[i]}`);
   const usageLocal = new Float32Array(cfg.proto.count);
   for (const i of t.usage.dataSync()) usageLocal[i] += 1;
-  const stats = new Float32Array([value.dataSync()[0], distill, protoValue, protoParts.ce, t.entropy.dataSync()[0], t.featureStd.dataSync()[0], koleoValue, ibotValue, pixelValue]);
+  const stats = new Float32Array([value.dataSync()[0], distill, protoValue, protoParts.ce, t.entropy.dataSync()[0], t.featureStd.dataSync()[0], koleoValue, ibotValue, pixelValue, denseValue]);
   if (stats.length !== STATS) throw new Error(`${stats.length} averaged scalars, expected ${STATS}`);
   const batchMean = t.batchMean.dataSync() as Float32Array;
   // The patch centre's update: the sum of the teacher's masked patch outputs and their count, so that workers with
   // different numbers of masked patches still give the full batch's mean.
   const patchSum = new Float32Array(k + 1);
   patchSum.set(t.patchSum.dataSync() as Float32Array);
-  patchSum[k] = ibotRows;
+  patchSum[k] = ibotRows + denseRows;
   const vars = trainable;
   if (coll.size > 1) {
     const sizes = vars.map((v) => v.size);
@@ -352,7 +374,7 @@ export function trainStep(
   } else {
     for (const [i, v] of vars.entries()) gradMap.set(names[i], grads[v.name]);
   }
-  const [loss, distillAvg, protoAvg, protoCe, entropy, featureStd, koleoAvg, ibotAvg, pixelAvg] = stats;
+  const [loss, distillAvg, protoAvg, protoCe, entropy, featureStd, koleoAvg, ibotAvg, pixelAvg, denseAvg] = stats;
   const disposeAll = () => {
     value.dispose();
     for (const g of gradMap.values()) g.dispose();
@@ -395,6 +417,7 @@ export function trainStep(
     koleo: koleoAvg,
     ibot: ibotAvg,
     pixel: pixelAvg,
+    dense: denseAvg,
     lr,
     weightDecay: wd,
     momentum,

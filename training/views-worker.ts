@@ -26,7 +26,7 @@ const api = {
   async views({ step, indices }: { step: number; indices: number[] }) {
     const images = await Promise.all(indices.map(image));
     const v = makeViews(images, views, derive(seed, 'views', step));
-    return new Transfer(v, [v.globals.buffer as ArrayBuffer, v.locals.buffer as ArrayBuffer]);
+    return new Transfer(v, [v.globals.buffer as ArrayBuffer, v.locals.buffer as ArrayBuffer, v.boxes.buffer as ArrayBuffer]);
   },
 };
 export type ViewsWorkerApi = typeof api;

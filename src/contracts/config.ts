@@ -259,6 +259,14 @@ export const IbotConfig = z.strictObject({
    * student's masked patch tokens): it asks the tokens to keep what is where inside a patch. 0: off. [trial]
    */
   pixelWeight: num.min(0).default(0),
+  /**
+   * Weight of the dense cross-view patch term (training/loss/dense.ts): a patch of one global crop matches, through
+   * iBOT's head and centre, the teacher's output for the patch of the other global crop that shows the same place.
+   * 0: off. [trial: VICRegL's correspondence in iBOT's form]
+   */
+  denseWeight: num.min(0).default(0),
+  /** Matched patches drawn per global crop for the dense term (fewer rows through the head: cheaper). */
+  densePerCrop: int.min(1).default(16),
 });
 export type IbotConfig = z.infer<typeof IbotConfig>;
 
@@ -304,7 +312,7 @@ export const TrainConfig = z.strictObject({
   /** Absent in runs stored before the term existed: off. */
   koleo: KoleoConfig.default({ weight: 0 }),
   /** Absent in runs stored before the term existed: off. */
-  ibot: IbotConfig.default({ weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0 }),
+  ibot: IbotConfig.default({ weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0, denseWeight: 0, densePerCrop: 16 }),
   optim: OptimConfig,
   teacher: TeacherConfig,
   collapse: CollapseConfig,

@@ -5,6 +5,7 @@ import { loadBackend } from '../../src/backend.ts';
 import { installMatmul, relativeError, uninstallMatmul, type MatmulPreference } from '../../training/kernels/install.ts';
 import { resolveTrainConfig } from '../../training/config.ts';
 import { buildModel, trainStep, type Views } from '../../training/trainer.ts';
+import { wholeImageBoxes } from '../../training/loss/dense.ts';
 import { buildSchedules } from '../../training/schedule.ts';
 
 const { tf } = await loadBackend('wasm', { quiet: true });
@@ -24,6 +25,7 @@ test('two ProS steps on the fast paths equal the stock kernels', (t) => {
     batch,
     globals: Float32Array.from({ length: 2 * batch * g * g * 3 }, rnd),
     locals: Float32Array.from({ length: cfg.views.locals * batch * l * l * 3 }, rnd),
+    boxes: wholeImageBoxes(batch),
   }));
   const run = (prefer: MatmulPreference) => {
     const installed = installMatmul(tf, { prefer, quiet: true });

@@ -136,8 +136,8 @@ test.serial('resume with two workers and drop-path on: every parameter, Adam mom
 });
 
 test.serial('data-parallel: averaged gradients equal the full batch, workers stay bitwise identical', async (t) => {
-  // Drop-path and the iBOT masks on: their decisions are drawn for the global batch, so they agree too.
-  const cfg = resolveTrainConfig('tiny', { ...testOverrides, workers: 2, vit: { ...testOverrides.vit, dropPath: 0.2 }, ibot: { weight: 1, pixelWeight: 1 } });
+  // Drop-path, the iBOT masks and the dense pairs on: their decisions are drawn for the global batch, so they agree too.
+  const cfg = resolveTrainConfig('tiny', { ...testOverrides, workers: 2, vit: { ...testOverrides.vit, dropPath: 0.2 }, ibot: { weight: 1, pixelWeight: 1, denseWeight: 1 } });
   const sched = buildSchedules(cfg, 32);
   const files = readFileSync(join(data, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => join(data, JSON.parse(l).path));
   const images = await Promise.all(files.slice(0, 8).map(decode));
@@ -149,7 +149,7 @@ test.serial('data-parallel: averaged gradients equal the full batch, workers sta
     for (const step of [0, 1]) {
       const views = makeViews(images, cfg.views, derive(cfg.seed, 'views', step));
       const grads = new Map<string, Float32Array>();
-      const m = trainStep(tf, model, cfg, sched, step, { ...views, globals: views.globals.slice(), locals: views.locals.slice() }, undefined, { grads });
+      const m = trainStep(tf, model, cfg, sched, step, { ...views, globals: views.globals.slice(), locals: views.locals.slice(), boxes: views.boxes.slice() }, undefined, { grads });
       live.push(tf.memory().numTensors);
       const [w0, w1] = await dp.stepDebug(step, views);
       t.true(Math.abs(m.loss - w0.metrics.loss) < 1e-4, `loss ${m.loss} vs ${w0.metrics.loss}`);
@@ -163,6 +163,7 @@ test.serial('data-parallel: averaged gradients equal the full batch, workers sta
       t.true(worst < 1e-3, `step ${step}: worst relative gradient difference ${worst}`);
       t.true(m.ibot > 0 && grads.get('ibot.mask')!.some((x) => x !== 0), 'the iBOT term trains the mask token');
       t.true(m.pixel > 0 && grads.get('ibot.pixel.w')!.some((x) => x !== 0), 'the masked-pixel target trains its decoder');
+      t.true(m.dense > 0, 'the dense term is on');
     }
     t.is(live[1], live[0], 'a step leaves no tensors behind');
     const [a, b] = await Promise.all([dp.tensors(0), dp.tensors(1)]);

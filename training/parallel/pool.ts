@@ -56,7 +56,7 @@ export class DataParallel {
     const results = await Promise.allSettled(
       this.clients.map((c, r) => {
         const v = shardViews(views, r, n, globalSize, localSize, locals);
-        const transfer = [v.globals.buffer as ArrayBuffer, v.locals.buffer as ArrayBuffer];
+        const transfer = [v.globals.buffer as ArrayBuffer, v.locals.buffer as ArrayBuffer, v.boxes.buffer as ArrayBuffer];
         return type === 'step' ? c.call('step', { step, views: v }, transfer) : c.call('stepDebug', { step, views: v }, transfer);
       }),
     );

@@ -1,0 +1,115 @@
+// The dense cross-view patch term: the patch correspondence between two global crops (boxes, flips), checked on views
+// whose pixels say where they came from; pairs drawn per image of the global batch (two workers = one full draw);
+// and a step with the term on trains the patch path.
+import test from 'ava';
+import { presets, resolveTrainConfig } from '../../training/config.ts';
+import { makeViews, shardViews } from '../../training/augment.ts';
+import { BOX_FIELDS, correspondingPatch, densePairs } from '../../training/loss/dense.ts';
+import { derive } from '../../training/rng.ts';
+import { loadBackend } from '../../src/backend.ts';
+import { buildModel, trainStep } from '../../training/trainer.ts';
+import { buildSchedules } from '../../training/schedule.ts';
+
+test('correspondingPatch: the same box maps a patch to itself, a flip mirrors it, a shift moves it, outside is −1', (t) => {
+  const whole = [0, 0, 1, 1, 0];
+  t.is(correspondingPatch(whole, whole, 8, 3, 5), 3 * 8 + 5);
+  t.is(correspondingPatch(whole, [0, 0, 1, 1, 1], 8, 3, 5), 3 * 8 + 2, 'column 5 of an unflipped view is column 2 of a flipped one');
+  t.is(correspondingPatch([0, 0, 1, 1, 1], [0, 0, 1, 1, 1], 8, 3, 5), 3 * 8 + 5, 'two flipped views agree');
+  // The right half of the image as the second crop: column 6 of the whole (centre x = 0.8125) is its column 5 (0.625).
+  t.is(correspondingPatch(whole, [0.5, 0, 0.5, 1, 0], 8, 0, 6), 5);
+  t.is(correspondingPatch(whole, [0.5, 0, 0.5, 1, 0], 8, 0, 1), -1, 'the left half is not in the right half');
+});
+
+/** A 96 × 96 image whose red channel is x and green is y, so a patch's mean colour tells where it lies. */
+function ramp() {
+  const w = 96;
+  const data = new Uint8Array(w * w * 3);
+  for (let y = 0; y < w; y++) for (let x = 0; x < w; x++) data.set([Math.round((x * 255) / (w - 1)), Math.round((y * 255) / (w - 1)), 128], (y * w + x) * 3);
+  return { width: w, height: w, data };
+}
+
+test('matched patches of the two global crops show the same place of the image (crops, aspect and flips)', (t) => {
+  // Only geometry: no colour change, no blur, so a patch's mean red and green are its image position.
+  const cfg = {
+    ...presets.tiny.views, globalScale: [0.3, 0.9] as [number, number], flipP: 0.5, jitter: { ...presets.tiny.views.jitter, p: 0 },
+    grayscaleP: 0, solarizeP: 0, blur: { ...presets.tiny.views.blur, pGlobal1: 0, pGlobal2: 0, pLocal: 0 },
+  };
+  const img = ramp();
+  const b = 6;
+  const v = makeViews(Array(b).fill(img), cfg, derive(4, 'views', 0));
+  t.true([...Array(2 * b).keys()].some((r) => v.boxes[r * BOX_FIELDS + 4] === 1), 'some crop is flipped');
+  const g = cfg.globalSize, p = 8, grid = g / p;
+  const mean = (row: number, ch: number) => {
+    const crop = Math.floor(row / (grid * grid)), j = row % (grid * grid);
+    const y0 = Math.floor(j / grid) * p, x0 = (j % grid) * p;
+    let s = 0;
+    for (let y = y0; y < y0 + p; y++) for (let x = x0; x < x0 + p; x++) s += v.globals[((crop * g + y) * g + x) * 3 + ch] * cfg.std[ch] + cfg.mean[ch];
+    return s / (p * p);
+  };
+  const pairs = densePairs(0, 0, 0, b, grid, v.boxes, 64);
+  t.true(pairs.student.length > 2 * b * 8, `${pairs.student.length} pairs`);
+  let worst = 0, unrelated = 0;
+  for (const [m, s] of pairs.student.entries()) {
+    const d = Math.max(Math.abs(mean(s, 0) - mean(pairs.teacher[m], 0)), Math.abs(mean(s, 1) - mean(pairs.teacher[m], 1)));
+    worst = Math.max(worst, d);
+    // The same patch index in the other crop, which is not where this place is in general.
+    const other = (s + b * grid * grid) % (2 * b * grid * grid);
+    unrelated += Math.max(Math.abs(mean(s, 0) - mean(other, 0)), Math.abs(mean(s, 1) - mean(other, 1))) / pairs.student.length;
+  }
+  // A patch of the larger crop covers up to 0.9 / 8 of the image: its match's centre lies within half a patch of it.
+  t.true(worst < 0.08, `worst mean-colour gap of a matched pair ${worst.toFixed(3)}`);
+  t.true(unrelated > 2 * worst, `matched ${worst.toFixed(3)} vs same index ${unrelated.toFixed(3)}`);
+  // Each crop's pairs weigh 1 in all, and teacher rows lie in the other crop of the same image.
+  const perCrop = new Map<number, number>();
+  for (const [m, s] of pairs.student.entries()) {
+    const crop = Math.floor(s / (grid * grid));
+    perCrop.set(crop, (perCrop.get(crop) ?? 0) + pairs.weight[m]);
+    t.is(Math.floor(pairs.teacher[m] / (grid * grid)), (crop + b) % (2 * b));
+  }
+  for (const w of perCrop.values()) t.true(Math.abs(w - 1) < 1e-5);
+});
+
+test('dense pairs: two workers draw exactly the pairs of one full-batch draw, at most perCrop per crop', async (t) => {
+  const cfg = { ...presets.tiny.views, globalScale: [0.4, 1] as [number, number] };
+  const img = ramp();
+  const v = makeViews(Array(4).fill(img), cfg, derive(2, 'views', 5));
+  const full = densePairs(9, 5, 0, 4, 8, v.boxes, 10);
+  const rows = (s: number, b: number, rank: number, n: number) => {
+    // A worker row (crop c, local image i, patch j) as the full batch's row.
+    const c = Math.floor(s / (b * 64)), i = Math.floor((s % (b * 64)) / 64), j = s % 64;
+    return (c * n * b + rank * b + i) * 64 + j;
+  };
+  const got: [number, number][] = [];
+  for (const rank of [0, 1]) {
+    const shard = shardViews(v, rank, 2, 64, 32, cfg.locals);
+    const p = densePairs(9, 5, rank, 2, 8, shard.boxes, 10);
+    for (const [m, s] of p.student.entries()) got.push([rows(s, 2, rank, 2), rows(p.teacher[m], 2, rank, 2)]);
+  }
+  const want = [...full.student].map((s, m) => [s, full.teacher[m]] as [number, number]);
+  const order = (a: [number, number], b: [number, number]) => a[0] - b[0] || a[1] - b[1];
+  t.deepEqual(got.sort(order), want.sort(order));
+  const counts = new Map<number, number>();
+  for (const s of full.student) counts.set(Math.floor(s / 64), (counts.get(Math.floor(s / 64)) ?? 0) + 1);
+  t.true([...counts.values()].every((c) => c <= 10) && counts.size === 8);
+});
+
+test.serial('the dense term adds its value to the loss and changes the gradients; it is off by default', async (t) => {
+  t.is(presets.tiny.ibot.denseWeight, 0);
+  const { tf } = await loadBackend('wasm', { quiet: true });
+  const step = (denseWeight: number) => {
+    const cfg = resolveTrainConfig('tiny', { batchSize: 2, backend: 'wasm', views: { locals: 0 }, vit: { depth: 1 }, ibot: { weight: 0, denseWeight } });
+    const v = makeViews([ramp(), ramp()], cfg.views, derive(0, 'views', 0));
+    const model = buildModel(tf, cfg);
+    const grads = new Map<string, Float32Array>();
+    const live = tf.memory().numTensors;
+    const m = trainStep(tf, model, cfg, buildSchedules(cfg, 10), 0, v, undefined, { grads });
+    t.is(tf.memory().numTensors, live, 'a step leaves no tensors behind');
+    return { m, grads };
+  };
+  const off = step(0), on = step(2);
+  t.is(off.m.dense, 0);
+  t.true(on.m.dense > 0, `dense term ${on.m.dense}`);
+  t.true(Math.abs(on.m.loss - (off.m.loss + 2 * on.m.dense)) < 1e-3 * Math.abs(on.m.loss), `${on.m.loss} vs ${off.m.loss} + 2 × ${on.m.dense}`);
+  const gap = on.grads.get('vit.pos')!.reduce((a, x, i) => Math.max(a, Math.abs(x - off.grads.get('vit.pos')![i])), 0);
+  t.true(gap > 0, 'the term reaches the patch tokens');
+});
