@@ -93,8 +93,8 @@ test('dense pairs: two workers draw exactly the pairs of one full-batch draw, at
   t.true([...counts.values()].every((c) => c <= 10) && counts.size === 8);
 });
 
-test.serial('the dense term adds its value to the loss and changes the gradients; it is off by default', async (t) => {
-  t.is(presets.tiny.ibot.denseWeight, 0);
+test.serial('the dense term adds its value to the loss and changes the gradients; it is on in the tiny preset', async (t) => {
+  t.is(presets.tiny.ibot.denseWeight, 1, 'the tiny defaults are run r14 (docs/training-recipe.md)');
   const { tf } = await loadBackend('wasm', { quiet: true });
   const step = (denseWeight: number) => {
     const cfg = resolveTrainConfig('tiny', { batchSize: 2, backend: 'wasm', views: { locals: 0 }, vit: { depth: 1 }, ibot: { weight: 0, denseWeight } });
