@@ -9,7 +9,7 @@ const curves = el('div', { id: 'curves' });
 // Which chart a logged key goes on, by name (the trainer's StepMetrics names first, then looser patterns): loss
 // terms together, quantities on other scales apart. A key no group claims gets a chart of its own.
 const GROUPS = [
-  ['Loss terms', /^(loss|distill|proto|protoCe|koleo|ibot)$|loss/i],
+  ['Loss terms', /^(loss|distill|proto|protoCe|koleo|ibot|pixel|dense)$|loss/i],
   ['Learning rate', /^(lr|learning_?rate)$/i],
   ['Teacher entropy', /entropy|kl$/i],
   ['Prototypes in use', /used|in_?use|active/i],
