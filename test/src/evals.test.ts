@@ -81,8 +81,9 @@ test('random inits of different architectures are separate rows: neither replace
 test('runs that differ only by training seed are one report row over every training × probe seed; leakage noted once', (t) => {
   const ws = tmpWorkspace();
   const addRun = ws.db.prepare("INSERT INTO runs (name, data, config, backend, status, step) VALUES (?, ?, ?, 'wasm', 'done', ?)");
-  // A recipe with the iBOT term off, so that a config stored before the term existed (no ibot key: off) is the same.
-  const base = { ...presets.tiny!, ibot: { ...presets.tiny!.ibot, weight: 0 } };
+  // A recipe with the iBOT and dense terms off, so that a config stored before they existed (no ibot key: both off)
+  // is the same.
+  const base = { ...presets.tiny!, ibot: { ...presets.tiny!.ibot, weight: 0, denseWeight: 0 } };
   const config = (over: object) => JSON.stringify({ ...base, ...over });
   addRun.run('r6', 'curated/people', config({ seed: 0 }), 12);
   addRun.run('r6s1b', 'curated/people', config({ seed: 1 }), 12);
