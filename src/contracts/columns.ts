@@ -60,6 +60,8 @@ export const EvalExtra = z.looseObject({
   backend: z.string().nullable().optional(),
   epochs: num.optional(),
   lr: num.optional(),
+  /** A linear probe's learning-rate schedule (constant | cosine); rows stored before it was recorded were constant. */
+  schedule: z.string().optional(),
   train: int.optional(),
   test: int.optional(),
   pseudo: z.boolean().optional(),

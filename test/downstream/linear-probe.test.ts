@@ -5,6 +5,8 @@ import test from 'ava';
 import { loadBackend } from '../../src/backend.ts';
 import { fitStandardiser } from '../../training/downstream/standardise.ts';
 import { landmarkHead } from '../../training/downstream/heads.ts';
+import { fitOnFeatures, probeLr } from '../../training/downstream/protocol.ts';
+import { landmarksTask } from '../../training/downstream/tasks/landmarks.ts';
 
 test('standardiser: a channel constant over the training rows maps to 0, not to (x − m) / 1e-6', (t) => {
   // channel 0 varies, channel 1 is 0 on every training row (a ReLU channel no training face lights up)
@@ -47,4 +49,28 @@ test('landmark head on a global vector starts exactly at the mean shape and move
   tf.dispose([x, p0, target, moved]);
   opt.dispose();
   head.dispose();
+});
+
+test('probe schedule: cosine decays the rate to ~0 by the last epoch; landmarks use it and settle where a constant rate does not', async (t) => {
+  t.is(probeLr(3e-3, 0, 60, 'cosine'), 3e-3);
+  t.true(Math.abs(probeLr(3e-3, 30, 60, 'cosine') - 1.5e-3) < 1e-12);
+  t.true(probeLr(3e-3, 59, 60, 'cosine') < 3e-3 * 0.001);
+  t.is(probeLr(3e-3, 59, 60), 3e-3, 'constant by default');
+  t.is(landmarksTask(68, 'inter-ocular').probeSchedule, 'cosine');
+  // The global-vector landmark head is one linear map from zero, a convex fit: at a constant rate Adam keeps
+  // jumping round the optimum, decayed to 0 it settles there, so the last epoch's loss is far lower.
+  const { tf } = await loadBackend('cpu', { quiet: true });
+  const n = 256, dim = 64, out = 10;
+  const x = tf.randomNormal([n, dim], 0, 1, 'float32', 1);
+  const w = tf.randomNormal([dim, out], 0, 0.05, 'float32', 2);
+  const y = Float32Array.from(tf.add(tf.matMul(x, w), tf.randomNormal([n, out], 0, 0.001, 'float32', 3)).dataSync());
+  const last = async (schedule: 'constant' | 'cosine') => {
+    const head = landmarkHead(tf, { dim }, new Float32Array(out), { seed: 0 });
+    const curve = await fitOnFeatures(tf, head, x.dataSync() as Float32Array, [dim], y, out, (p, q) => tf.losses.meanSquaredError(q, p), { epochs: 40, batch: 32, lr: 0.3, seed: 0, schedule });
+    head.dispose();
+    return curve.at(-1)!;
+  };
+  const [constant, cosine] = [await last('constant'), await last('cosine')];
+  t.log(`last-epoch training loss: constant ${constant.toExponential(2)}, cosine ${cosine.toExponential(2)}`);
+  t.true(cosine < constant / 2, `cosine ${cosine} vs constant ${constant}`);
 });

@@ -227,7 +227,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
       if (!y.length) throw new InputError(`${o.data}: the feature source found no face in any of the ${idx.length} training images`);
       const norm = fitStandardiser(x, shape[shape.length - 1]!, new Set(), usePatches ? shape[0]! : 1);
       const head = task.head(o.tf, { dim: frozen.train.dim, tokens: usePatches ? frozen.train.tokens : undefined }, yTrain, seed + 1);
-      const curve = await fitOnFeatures(o.tf, head, norm.apply(x), shape, y, yTrain[0]!.length, task.loss(o.tf), { epochs, batch, lr, seed, l2: o.l2 ?? cfg.l2 });
+      const curve = await fitOnFeatures(o.tf, head, norm.apply(x), shape, y, yTrain[0]!.length, task.loss(o.tf), { epochs, batch, lr, seed, l2: o.l2 ?? cfg.l2, schedule: task.probeSchedule });
       log(`seed ${seed}: ${use.length} training examples${use.length < idx.length ? ` (${idx.length - use.length} without a feature left out)` : ''}, ` +
         `${norm.constant} constant channels, loss ${curve[0]!.toPrecision(4)} → ${curve.at(-1)!.toPrecision(4)}`);
       pred = await predictFeatures(o.tf, head, norm.apply(pick(frozen.test, te.ok.map((_, i) => i)), new Set(frozen.test.absent ?? [])), shape);
@@ -256,7 +256,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   const model = ref?.kind === 'model' ? { dir: ref.dir, preset: ref.preset, ...modelSource(ref.dir) } : undefined;
   const leakage = await leakageOf(o, te.ok.map((x) => ({ image: x.sample.image, region: x.decoded.region })));
   if (leakage.checked) log(`pre-training overlap: ${describeLeakage(leakage)}`);
-  const common = { data: o.data, backend: o.backend, epochs, lr, train: tr.ok.length, test: te.ok.length, pseudo: !!data.pseudo, leakage, ...(model ? { model } : {}) };
+  // A linear probe's rate schedule is part of its protocol: rows record it (rows without it were constant).
+  const schedule = protocol === 'linear' ? (task.probeSchedule ?? 'constant') : undefined;
+  const common = { data: o.data, backend: o.backend, epochs, lr, ...(schedule ? { schedule } : {}), train: tr.ok.length, test: te.ok.length, pseudo: !!data.pseudo, leakage, ...(model ? { model } : {}) };
   const extra = JSON.stringify(common);
   // A random init is keyed by its init seed and architecture too (src/evals.ts): the random inits of runs with other
   // seeds or shapes stay beside it. The no-learning baselines stored with it do not depend on the init and carry none.

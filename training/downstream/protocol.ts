@@ -20,7 +20,19 @@ export interface FitOptions {
   backboneLr?: number;
   /** L2 penalty on the head's weights (matrices only, not biases). */
   l2?: number;
+  /**
+   * Linear probe only: the learning rate over the epochs. `cosine` decays it to 0 (DINO's linear evaluation), so the
+   * head settles; `constant` keeps it, and Adam then stops wherever its last steps left it.
+   */
+  schedule?: ProbeSchedule;
   seed: number;
+}
+
+export type ProbeSchedule = 'constant' | 'cosine';
+
+/** The probe's learning rate in epoch `e` of `epochs`. */
+export function probeLr(lr: number, e: number, epochs: number, schedule: ProbeSchedule = 'constant'): number {
+  return schedule === 'cosine' ? lr * 0.5 * (1 + Math.cos((Math.PI * e) / epochs)) : lr;
 }
 
 function batches(n: number, batch: number, rng: () => number): number[][] {
@@ -54,6 +66,8 @@ export async function fitOnFeatures(
   const curve: number[] = [];
   for (let e = 0; e < o.epochs; e++) {
     let sum = 0;
+    // tfjs's Adam reads its learningRate at every step; it has no scheduler of its own.
+    (opt as unknown as { learningRate: number }).learningRate = probeLr(o.lr, e, o.epochs, o.schedule);
     for (const idx of batches(n, o.batch, rng)) {
       const cost = tf.tidy(() => {
         const xb = tf.reshape(rows(tf, x, width, idx), [idx.length, ...shape]);
