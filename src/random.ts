@@ -40,6 +40,21 @@ export class Rng {
     }
   }
 
+  /**
+   * `count` distinct indices of 0 … n−1, in draw order: the first `count` steps of a Fisher–Yates shuffle, so only
+   * `count` draws (masks and patch samples draw a few of many).
+   */
+  pick(n: number, count: number): Int32Array {
+    const idx = Int32Array.from({ length: n }, (_, i) => i);
+    for (let j = 0; j < count; j++) {
+      const r = j + Math.floor(this.next() * (n - j));
+      const t = idx[j];
+      idx[j] = idx[r];
+      idx[r] = t;
+    }
+    return idx.subarray(0, count);
+  }
+
   shuffle<T>(a: T[]): T[] {
     for (let i = a.length - 1; i > 0; i--) {
       const j = this.int(i + 1);

@@ -56,12 +56,7 @@ export function densePairs(seed: number, step: number, rank: number, b: number, 
         to[n++] = k;
       }
       const take = Math.min(perCrop, n);
-      const rng = derive(seed, 'dense', step, c, rank * b + i);
-      // The first `take` of a partial Fisher–Yates shuffle of the matched patches.
-      for (let m = 0; m < take; m++) {
-        const r = m + Math.floor(rng.next() * (n - m));
-        [from[m], from[r]] = [from[r], from[m]];
-        [to[m], to[r]] = [to[r], to[m]];
+      for (const m of derive(seed, 'dense', step, c, rank * b + i).pick(n, take)) {
         student.push((c * b + i) * patches + from[m]);
         teacher.push(((1 - c) * b + i) * patches + to[m]);
         weight.push(1 / take);

@@ -16,21 +16,12 @@ import { derive } from '../rng.ts';
  */
 export function ibotMasks(seed: number, step: number, rank: number, b: number, patches: number, cfg: IbotConfig): Float32Array {
   const out = new Float32Array(2 * b * patches);
-  const idx = new Int32Array(patches);
   for (let c = 0; c < 2; c++) {
     for (let i = 0; i < b; i++) {
       const rng = derive(seed, 'ibot', step, c, rank * b + i);
       if (rng.next() >= cfg.maskP) continue;
       const count = Math.max(1, Math.round(rng.uniform(cfg.maskRatio[0], cfg.maskRatio[1]) * patches));
-      for (let j = 0; j < patches; j++) idx[j] = j;
-      // The first `count` of a partial Fisher–Yates shuffle.
-      for (let j = 0; j < count; j++) {
-        const r = j + Math.floor(rng.next() * (patches - j));
-        const t = idx[j];
-        idx[j] = idx[r];
-        idx[r] = t;
-        out[(c * b + i) * patches + idx[j]] = 1;
-      }
+      for (const j of rng.pick(patches, count)) out[(c * b + i) * patches + j] = 1;
     }
   }
   return out;
