@@ -61,7 +61,7 @@ export const defaults: ProsConfig = {
     hidden: 0,
     l2: 1e-3,
     seeds: { full: 1, fewShot: 3 },
-    linear: { epochs: 60, lr: 3e-3 },
+    linear: { epochs: 60, lr: 3e-3, schedule: 'cosine' },
     finetune: { epochs: 8, lr: 1e-3, backboneLrRatio: 0.1 },
   },
 };

@@ -2,7 +2,7 @@
 // report.ts) and the web's /api/evals, so both show the same numbers and the web needs no training code. The latest
 // value per (run, task, dataset, protocol, shots, seed, init seed, architecture, metric) counts: re-running an
 // evaluation replaces it. The report pools runs that differ only by their training seed into one row, and random
-// inits of one architecture over init seeds.
+// inits of one architecture over init seeds; it never pools linear probes trained at different rate schedules.
 import type { Workspace } from './workspace.ts';
 import type { EvalRow, RunRow } from './contracts/rows.ts';
 import { EvalExtra, jsonColumnOr, readJsonColumn, RunConfig, type Leakage } from './contracts/columns.ts';
@@ -42,6 +42,8 @@ export interface ReportEntry {
   initSeeds?: number[];
   /** `random`: the ViT initialised, where recorded (random inits of different architectures are separate rows). */
   architecture?: string;
+  /** A linear probe's learning-rate schedule (rows stored before it was recorded: constant); probes at different schedules are separate rows. */
+  schedule?: string;
   pseudo: boolean;
   /** The evaluated run's pre-training overlap check (baselines carry none). */
   leakage?: Leakage;
@@ -71,6 +73,8 @@ export interface EvalCell {
   seeds: number;
   /** `random`: the ViT initialised, where recorded. */
   architecture?: string;
+  /** A linear probe's learning-rate schedule (constant where not recorded). */
+  schedule?: string;
   at: string;
 }
 
@@ -105,6 +109,15 @@ export const initSeedOf = (extra: EvalExtra): number => extra.initSeed ?? 0;
 
 /** A random init's architecture, where its row recorded one ('' otherwise, and for every other row). */
 const architectureOf = (extra: EvalExtra): string => extra.architecture ?? '';
+
+/**
+ * A linear probe's rate schedule: what its row recorded, else constant (the only one before it was recorded). ''
+ * for fine-tuning and for the no-learning floors, which train no probe.
+ */
+export function scheduleOf(r: Pick<EvalRow, 'run' | 'protocol'>, extra: EvalExtra): string {
+  if (!r.protocol.startsWith('linear') || r.run === 'majority' || r.run === 'mean-shape') return '';
+  return extra.schedule ?? 'constant';
+}
 
 /**
  * The evals table with re-runs replaced: the latest row per (run, task, dataset, protocol, shots, seed, init seed,
@@ -213,7 +226,7 @@ export function reportGroups(ws: Workspace, skipped: SkippedRow[] = [], options:
     const baseline = own(BASELINES, r.run) !== undefined;
     const seedGroup = baseline ? undefined : pooled.get(r.run);
     const extra = extraOf(r);
-    const vk = JSON.stringify([gk, seedGroup?.key ?? r.run, architectureOf(extra)]);
+    const vk = JSON.stringify([gk, seedGroup?.key ?? r.run, architectureOf(extra), scheduleOf(r, extra)]);
     const v: Pool = values.get(vk) ?? { vals: [], pseudo: false, members: new Map(), initSeeds: new Set() };
     v.vals.push(r.value);
     v.members.set(r.run, seedGroup?.seed ?? 0);
@@ -224,7 +237,7 @@ export function reportGroups(ws: Workspace, skipped: SkippedRow[] = [], options:
     values.set(vk, v);
   }
   for (const [vk, v] of values) {
-    const [gk, , architecture] = JSON.parse(vk) as [string, string, string];
+    const [gk, , architecture, schedule] = JSON.parse(vk) as [string, string, string, string];
     const g = groups.get(gk)!;
     // Named after the lowest-seed run evaluated in this setting.
     const runs = [...v.members].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).map(([name]) => name);
@@ -235,14 +248,18 @@ export function reportGroups(ws: Workspace, skipped: SkippedRow[] = [], options:
     const { mean, std } = meanStd(v.vals);
     g.entries.push({
       run, about, mean, std, seeds: v.vals.length, pseudo: v.pseudo,
-      ...(runs.length > 1 ? { runs } : {}), ...(initSeeds.length > 1 ? { initSeeds } : {}), ...(architecture ? { architecture } : {}), ...(v.leakage ? { leakage: v.leakage } : {}),
+      ...(runs.length > 1 ? { runs } : {}), ...(initSeeds.length > 1 ? { initSeeds } : {}), ...(architecture ? { architecture } : {}), ...(schedule ? { schedule } : {}),
+      ...(v.leakage ? { leakage: v.leakage } : {}),
     });
   }
   const out = [...groups.values()];
-  // Random inits of several ViTs in one setting are told apart by the ViT.
+  // Random inits of several ViTs in one setting are told apart by the ViT, probes at different schedules by theirs.
   for (const g of out) {
-    const named = (run: string) => g.entries.filter((e) => e.run === run).length > 1;
-    for (const e of g.entries) if (named(e.run)) e.about = `${e.about}, ${e.architecture ?? 'ViT not recorded'}`;
+    const differ = (e: ReportEntry, key: 'architecture' | 'schedule') => new Set(g.entries.filter((o) => o.run === e.run).map((o) => o[key])).size > 1;
+    for (const e of g.entries) {
+      if (differ(e, 'architecture')) e.about = `${e.about}, ${e.architecture ?? 'ViT not recorded'}`;
+      if (differ(e, 'schedule')) e.about = `${e.about}, ${e.schedule}-rate probe`;
+    }
   }
   for (const g of out) g.entries.sort((a, b) => (g.lowerIsBetter ? a.mean - b.mean : b.mean - a.mean));
   return out.sort((a, b) => [a.task, a.dataset, a.protocol].join() < [b.task, b.dataset, b.protocol].join() ? -1 : 1);
@@ -252,10 +269,15 @@ export function reportGroups(ws: Workspace, skipped: SkippedRow[] = [], options:
 export function evalTable(ws: Workspace): EvalCell[] {
   const cells = new Map<string, { cell: Omit<EvalCell, 'mean' | 'std' | 'seeds'>; values: number[] }>();
   for (const r of latestEvals(ws)) {
-    const architecture = architectureOf(extraOf(r));
-    const key = JSON.stringify([r.task, r.dataset, r.protocol, r.shots ?? -1, r.metric, r.run, architecture]);
+    const extra = extraOf(r);
+    const architecture = architectureOf(extra);
+    const schedule = scheduleOf(r, extra);
+    const key = JSON.stringify([r.task, r.dataset, r.protocol, r.shots ?? -1, r.metric, r.run, architecture, schedule]);
     const c = cells.get(key) ?? {
-      cell: { run: r.run, task: r.task, dataset: r.dataset, protocol: r.protocol, shots: r.shots, metric: r.metric, ...(architecture ? { architecture } : {}), at: r.at },
+      cell: {
+        run: r.run, task: r.task, dataset: r.dataset, protocol: r.protocol, shots: r.shots, metric: r.metric,
+        ...(architecture ? { architecture } : {}), ...(schedule ? { schedule } : {}), at: r.at,
+      },
       values: [],
     };
     c.values.push(r.value);

@@ -45,6 +45,9 @@ test.serial('expression: a linear probe on the trained backbone beats chance by 
   t.true(r.mean > r.baseline.mean + 0.05, `accuracy ${r.mean} vs majority ${r.baseline.mean}`);
   const recalls = r.rows.filter((x) => x.run === 'mini' && x.metric.startsWith('recall:'));
   t.is(recalls.length, 5);
+  // The shipped default: the probe's rate decays to 0 (cosine), and the rows say so.
+  const extra = ws.db.prepare<[], string>("SELECT extra FROM evals WHERE run = 'mini' AND task = 'expression'").pluck().get()!;
+  t.is(JSON.parse(extra).schedule, 'cosine');
 });
 
 test.serial('landmarks: the patch-token head beats the mean-shape baseline', async (t) => {
@@ -73,6 +76,8 @@ test.serial('few-shot fine-tune over seeds, attributes with the random-init base
   const seeds = new Set(ft.rows.filter((r) => r.run === 'mini').map((r) => r.seed));
   t.deepEqual([...seeds], [0, 1]);
   t.true(Number.isFinite(ft.std));
+  const ftExtra = ws.db.prepare<[], string>("SELECT extra FROM evals WHERE run = 'mini' AND protocol = 'finetune'").pluck().get()!;
+  t.false('schedule' in JSON.parse(ftExtra), 'a fine-tune trains no linear probe');
   const attr = await evaluate({ ws, tf, backend, task: 'attributes', data, run: 'mini', backbone: 'random', maxTrain: 200, epochs: 20 });
   t.is(attr.run, 'random');
   t.true(attr.rows.some((r) => r.metric === 'accuracy:Eyeglasses'));

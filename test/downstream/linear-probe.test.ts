@@ -6,7 +6,7 @@ import { loadBackend } from '../../src/backend.ts';
 import { fitStandardiser } from '../../training/downstream/standardise.ts';
 import { landmarkHead } from '../../training/downstream/heads.ts';
 import { fitOnFeatures, probeLr } from '../../training/downstream/protocol.ts';
-import { landmarksTask } from '../../training/downstream/tasks/landmarks.ts';
+import { defaults } from '../../src/config.ts';
 
 test('standardiser: a channel constant over the training rows maps to 0, not to (x − m) / 1e-6', (t) => {
   // channel 0 varies, channel 1 is 0 on every training row (a ReLU channel no training face lights up)
@@ -51,12 +51,12 @@ test('landmark head on a global vector starts exactly at the mean shape and move
   head.dispose();
 });
 
-test('probe schedule: cosine decays the rate to ~0 by the last epoch; landmarks use it and settle where a constant rate does not', async (t) => {
+test('probe schedule: cosine (the default) decays the rate to ~0 by the last epoch, so a head settles where a constant rate does not', async (t) => {
   t.is(probeLr(3e-3, 0, 60, 'cosine'), 3e-3);
   t.true(Math.abs(probeLr(3e-3, 30, 60, 'cosine') - 1.5e-3) < 1e-12);
   t.true(probeLr(3e-3, 59, 60, 'cosine') < 3e-3 * 0.001);
   t.is(probeLr(3e-3, 59, 60), 3e-3, 'constant by default');
-  t.is(landmarksTask(68, 'inter-ocular').probeSchedule, 'cosine');
+  t.is(defaults.eval.linear.schedule, 'cosine', 'every linear probe decays its rate by default');
   // The global-vector landmark head is one linear map from zero, a convex fit: at a constant rate Adam keeps
   // jumping round the optimum, decayed to 0 it settles there, so the last epoch's loss is far lower.
   const { tf } = await loadBackend('cpu', { quiet: true });

@@ -78,6 +78,25 @@ test('random inits of different architectures are separate rows: neither replace
   ws.close();
 });
 
+test('linear probes at different rate schedules are never pooled; a re-run replaces; the no-learning floor is not split', (t) => {
+  const ws = tmpWorkspace();
+  const add = addEval(ws);
+  const at = (schedule?: string) => JSON.stringify({ pseudo: false, ...(schedule ? { schedule } : {}) });
+  // Stored before schedules were recorded (constant), then seed 0 re-run with the cosine decay, seed 1 not.
+  add.run('r1', 'raf', 0, 0.6, at());
+  add.run('r1', 'raf', 1, 0.7, at());
+  add.run('majority', 'raf', 0, 0.2, at());
+  add.run('r1', 'raf', 0, 0.8, at('cosine'));
+  add.run('majority', 'raf', 0, 0.2, at('cosine'));
+  const [g] = reportGroups(ws);
+  const r1 = g!.entries.filter((e) => e.run === 'r1').map((e) => [e.schedule, e.seeds, e.mean, e.about.split(', ').at(-1)]);
+  t.deepEqual(r1, [['cosine', 1, 0.8, 'cosine-rate probe'], ['constant', 1, 0.7, 'constant-rate probe']]);
+  const floor = g!.entries.filter((e) => e.run === 'majority');
+  t.deepEqual(floor.map((e) => [e.schedule, e.seeds, e.about]), [[undefined, 1, 'no learning: majority class']]);
+  t.deepEqual(evalTable(ws).filter((c) => c.run === 'r1').map((c) => [c.schedule, c.seeds]), [['cosine', 1], ['constant', 1]]);
+  ws.close();
+});
+
 test('runs that differ only by training seed are one report row over every training × probe seed; leakage noted once', (t) => {
   const ws = tmpWorkspace();
   const addRun = ws.db.prepare("INSERT INTO runs (name, data, config, backend, status, step) VALUES (?, ?, ?, 'wasm', 'done', ?)");

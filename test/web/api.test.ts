@@ -298,7 +298,8 @@ test.serial('runs: curves per logged key over steps; evals averaged over seeds w
   const human = ev.find((r) => r.run === 'human' && r.task === 'attributes' && r.metric === 'mean_accuracy')!;
   // The report groups (`pros report`'s table): best first, lower-is-better for NME.
   const attrs = body.groups.find((g) => g.task === 'attributes')!;
-  t.deepEqual(attrs.entries.map((e) => e.run), ['demo-run', 'human', 'random']);
+  // demo-run's cosine-rate probe and its constant-rate rows are two entries, never one pool.
+  t.deepEqual(attrs.entries.map((e) => [e.run, e.schedule]), [['demo-run', 'cosine'], ['demo-run', 'constant'], ['human', 'constant'], ['random', 'constant']]);
   const lm = body.groups.find((g) => g.task === 'landmarks')!;
   t.true(lm.lowerIsBetter);
   t.is(lm.entries[0].run, 'demo-run');

@@ -169,9 +169,12 @@ test.serial("a run's curves and the evaluation table", async (t) => {
   t.true((await page.locator('#evals tbody tr').count()) >= 2);
   // human, and two random inits: the depth-2 ViT's and the rows stored without an architecture, a column each.
   t.deepEqual(await page.locator('#evals th.baseline').allTextContents(), ['human', `random (${SHALLOW_VIT})`, 'random (ViT not recorded)']);
+  // demo-run's probes at two rate schedules: never pooled, a column each.
+  t.deepEqual(await page.locator('#evals th:not(.baseline)').allTextContents(), ['task', 'dataset', 'protocol', 'shots', 'metric', 'demo-run (constant-rate probe)', 'demo-run (cosine-rate probe)']);
   // NME is an error: the lowest is marked best; accuracy: the highest.
   t.is(await page.textContent('#evals tr:has-text("nme") td.best'), '12.50%');
-  t.regex((await page.textContent('#evals tr:has-text("mean_accuracy") td.best'))!, /^75\.5% ± 0\.7%/);
+  t.regex((await page.textContent('#evals tr:has-text("mean_accuracy") td.best'))!, /^80\.0%/);
+  t.regex((await page.textContent('#evals tr:has-text("mean_accuracy")'))!, /75\.5% ± 0\.7%/);
   t.is(await page.locator('#evals-all tbody tr').count(), 3);
   await shot(page, 'runs');
   await page.close();

@@ -157,6 +157,9 @@ export function addEvals(ws: Workspace): void {
   // The random init of another ViT (a depth-2 copy) on the same setting: a baseline of its own, not a re-run.
   ws.db.prepare("INSERT INTO evals (run, task, dataset, protocol, shots, seed, metric, value, extra) VALUES ('random', 'landmarks', 'synthetic', 'linear', 10, 0, 'nme', 0.3, ?)")
     .run(JSON.stringify({ initSeed: 0, architecture: SHALLOW_VIT }));
+  // A probe of demo-run at the cosine schedule beside its constant-rate rows (stored before schedules were recorded).
+  ws.db.prepare("INSERT INTO evals (run, task, dataset, protocol, shots, seed, metric, value, extra) VALUES ('demo-run', 'attributes', 'synthetic', 'linear', NULL, 2, 'mean_accuracy', 0.8, ?)")
+    .run(JSON.stringify({ schedule: 'cosine' }));
 }
 
 export const SHALLOW_VIT = 'ViT 64/8, width 192, depth 2, 3 heads, mlp ×4';

@@ -7,6 +7,7 @@ import { installKernels } from '../kernels-hook.ts';
 import { log } from '../../src/log.ts';
 import { progress } from '../../src/progress.ts';
 import { evaluate, type BackboneKind, type EvalSummary } from './evaluate.ts';
+import type { ProbeSchedule } from './protocol.ts';
 import { FORMATS, type Format, type TaskName } from './data.ts';
 import { synthesize } from './synth/write.ts';
 import { report } from './report.ts';
@@ -28,6 +29,7 @@ interface EvalFlags extends CommonOptions {
   seeds?: number;
   epochs?: number;
   lr?: number;
+  schedule?: ProbeSchedule;
   backboneLr?: number;
   batch?: number;
   hidden?: number;
@@ -71,6 +73,7 @@ export function register(program: Command): void {
       .option('--seeds <n>', 'repetitions with different draws and head inits (default: eval.seeds, 1 full, 3 few-shot)', intArg(1))
       .option('--epochs <n>', 'head training epochs (default: eval.linear.epochs 60, eval.finetune.epochs 8)', intArg(1))
       .option('--lr <x>', 'head learning rate (default: eval.linear.lr 3e-3, eval.finetune.lr 1e-3)', floatArg(0))
+      .addOption(new Option('--schedule <s>', 'linear probe: cosine decays the head\'s learning rate to 0 over the epochs, constant keeps it (default: eval.linear.schedule, cosine)').choices(['cosine', 'constant']))
       .option('--backbone-lr <x>', 'fine-tune: backbone learning rate (default: lr × eval.finetune.backboneLrRatio, 0.1)', floatArg(0))
       .option('--batch <n>', 'batch size (default: eval.batch, 32)', intArg(1))
       .option('--hidden <n>', 'attributes/expression: hidden width of an MLP head (0: linear head; default: eval.hidden, 0)', intArg(0))
@@ -92,7 +95,7 @@ export function register(program: Command): void {
           return await evaluate({
             ws, tf, backend: name, task, data: flags.data, format: flags.format, run: flags.run, backbone: flags.backbone,
             preset: flags.preset, protocol: flags.protocol, shots: flags.shots, seeds: flags.seeds, epochs: flags.epochs,
-            lr: flags.lr, backboneLr: flags.backboneLr, batch: flags.batch, hidden: flags.hidden, config: config.eval,
+            lr: flags.lr, schedule: flags.schedule, backboneLr: flags.backboneLr, batch: flags.batch, hidden: flags.hidden, config: config.eval,
             features: flags.features === 'tokens' ? 'patches' : 'cls', normaliser: flags.nme, maxTrain: flags.maxTrain, maxTest: flags.maxTest, log: (l) => log.info(l),
             onProgress: (done, total) => {
               bar.setTotal(total);

@@ -11,7 +11,7 @@ import type { ViTConfig } from '../config.ts';
 import { readDataset, type Format, type TaskName } from './data.ts';
 import { decodeAll, flipPixels, type Decoded } from './images.ts';
 import { backboneSource, FeatureCache, type FeatureSource, type Features } from './features.ts';
-import { fitOnFeatures, finetune, predictFeatures, predictImages, type Protocol } from './protocol.ts';
+import { fitOnFeatures, finetune, predictFeatures, predictImages, type ProbeSchedule, type Protocol } from './protocol.ts';
 import { attributesTask } from './tasks/attributes.ts';
 import { expressionTask } from './tasks/expression.ts';
 import { landmarksTask } from './tasks/landmarks.ts';
@@ -49,6 +49,8 @@ export interface EvalOptions {
   seeds?: number;
   epochs?: number;
   lr?: number;
+  /** Linear probe: the learning rate over the epochs (default eval.linear.schedule, cosine). */
+  schedule?: ProbeSchedule;
   backboneLr?: number;
   batch?: number;
   /** Hidden width of an MLP head (classification); 0: linear. */
@@ -178,6 +180,8 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   const epochs = o.epochs ?? cfg[protocol].epochs;
   const batch = o.batch ?? cfg.batch;
   const lr = o.lr ?? cfg[protocol].lr;
+  // A linear probe's rate schedule is part of its protocol: rows record it (rows without it were constant).
+  const schedule = protocol === 'linear' ? (o.schedule ?? cfg.linear.schedule) : undefined;
   // A classification head on the patch tokens instead of the CLS token is a different protocol in the table.
   const protocolLabel = task.name !== 'landmarks' && task.input === 'patches' && o.backbone !== 'human' ? `${protocol}:tokens` : protocol;
   const store = (dataset: string, run: string, seed: number, metrics: MetricRow[]) => {
@@ -227,7 +231,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
       if (!y.length) throw new InputError(`${o.data}: the feature source found no face in any of the ${idx.length} training images`);
       const norm = fitStandardiser(x, shape[shape.length - 1]!, new Set(), usePatches ? shape[0]! : 1);
       const head = task.head(o.tf, { dim: frozen.train.dim, tokens: usePatches ? frozen.train.tokens : undefined }, yTrain, seed + 1);
-      const curve = await fitOnFeatures(o.tf, head, norm.apply(x), shape, y, yTrain[0]!.length, task.loss(o.tf), { epochs, batch, lr, seed, l2: o.l2 ?? cfg.l2, schedule: task.probeSchedule });
+      const curve = await fitOnFeatures(o.tf, head, norm.apply(x), shape, y, yTrain[0]!.length, task.loss(o.tf), { epochs, batch, lr, seed, l2: o.l2 ?? cfg.l2, schedule });
       log(`seed ${seed}: ${use.length} training examples${use.length < idx.length ? ` (${idx.length - use.length} without a feature left out)` : ''}, ` +
         `${norm.constant} constant channels, loss ${curve[0]!.toPrecision(4)} → ${curve.at(-1)!.toPrecision(4)}`);
       pred = await predictFeatures(o.tf, head, norm.apply(pick(frozen.test, te.ok.map((_, i) => i)), new Set(frozen.test.absent ?? [])), shape);
@@ -256,8 +260,6 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   const model = ref?.kind === 'model' ? { dir: ref.dir, preset: ref.preset, ...modelSource(ref.dir) } : undefined;
   const leakage = await leakageOf(o, te.ok.map((x) => ({ image: x.sample.image, region: x.decoded.region })));
   if (leakage.checked) log(`pre-training overlap: ${describeLeakage(leakage)}`);
-  // A linear probe's rate schedule is part of its protocol: rows record it (rows without it were constant).
-  const schedule = protocol === 'linear' ? (task.probeSchedule ?? 'constant') : undefined;
   const common = { data: o.data, backend: o.backend, epochs, lr, ...(schedule ? { schedule } : {}), train: tr.ok.length, test: te.ok.length, pseudo: !!data.pseudo, leakage, ...(model ? { model } : {}) };
   const extra = JSON.stringify(common);
   // A random init is keyed by its init seed and architecture too (src/evals.ts): the random inits of runs with other

@@ -3,6 +3,7 @@
 // with horizontal-flip augmentation (targets flipped by the task, e.g. landmarks through the index permutation).
 import type { Scalar, Tensor, Tensor2D, Variable, NamedTensorMap } from '@tensorflow/tfjs';
 import type { Tf } from '../../src/backend.ts';
+import type { EvalConfig } from '../../src/config.ts';
 import type { Backbone } from '../backbone.ts';
 import type { Head } from './heads.ts';
 import { stackImages } from './features.ts';
@@ -28,7 +29,7 @@ export interface FitOptions {
   seed: number;
 }
 
-export type ProbeSchedule = 'constant' | 'cosine';
+export type ProbeSchedule = EvalConfig['linear']['schedule'];
 
 /** The probe's learning rate in epoch `e` of `epochs`. */
 export function probeLr(lr: number, e: number, epochs: number, schedule: ProbeSchedule = 'constant'): number {

@@ -83,12 +83,20 @@ const isBaseline = (name) => BASELINES.includes(name.replace(/ \(.*\)$/, ''));
 const baselinesFirst = (a, b) => (isBaseline(b) - isBaseline(a)) || a.localeCompare(b);
 /**
  * The column of an entry: its run, except that random inits of different ViTs (the architecture their rows recorded)
- * get a column each, named by the ViT, when the workspace holds more than one.
+ * get a column each, named by the ViT, when the workspace holds more than one; so do linear probes trained at
+ * different rate schedules (the report never pools them).
  */
 function columnOf(entries) {
-  const shapes = new Map();
-  for (const e of entries) shapes.set(e.run, (shapes.get(e.run) ?? new Set()).add(e.architecture ?? ''));
-  return (e) => (shapes.get(e.run).size > 1 ? `${e.run} (${e.architecture || 'ViT not recorded'})` : e.run);
+  const seen = (key) => {
+    const values = new Map();
+    for (const e of entries) values.set(e.run, (values.get(e.run) ?? new Set()).add(e[key] ?? ''));
+    return (e) => values.get(e.run).size > 1;
+  };
+  const shapes = seen('architecture'), schedules = seen('schedule');
+  return (e) => {
+    const parts = [shapes(e) ? e.architecture || 'ViT not recorded' : '', schedules(e) ? `${e.schedule}-rate probe` : ''].filter(Boolean);
+    return parts.length ? `${e.run} (${parts.join(', ')})` : e.run;
+  };
 }
 
 /**

@@ -43,9 +43,6 @@ export function landmarksTask(points: number, normaliser: Normaliser): TaskSpec<
     flipTarget: (t) => fromPoints(flipLandmarks(toPoints(t), 1, perm)),
     metrics: (pred, truth, samples, regions) => score(pred, truth, samples, regions),
     main: { metric: 'nme', lowerIsBetter: true },
-    // At a constant rate the two-map head stops wherever Adam's last steps leave it: the same frozen features gave NME
-    // 6.92, 6.53 and 6.26 % over three probe seeds; decayed to 0 it settles (4.75, 4.77, 4.76 %; training-recipe.md).
-    probeSchedule: 'cosine',
     fewShot: (samples, k, rng) => shuffled(rng, samples.map((_, i) => i)).slice(0, k).sort((a, b) => a - b),
     baseline(train, test, samples, regions) {
       const m = meanOf(train);

@@ -3,7 +3,6 @@
 import type { Scalar, Tensor2D } from '@tensorflow/tfjs';
 import type { Tf } from '../../../src/backend.ts';
 import type { Head } from '../heads.ts';
-import type { ProbeSchedule } from '../protocol.ts';
 import type { Region } from '../images.ts';
 import type { Rng } from '../synth/rng.ts';
 import type { TaskData } from '../readers/types.ts';
@@ -25,8 +24,6 @@ export interface TaskSpec<S> {
   metrics(pred: Float32Array[], truth: Float32Array[], samples: S[], regions: Region[]): MetricRow[];
   /** The headline metric (stored first, shown in the report) and whether lower is better. */
   main: { metric: string; lowerIsBetter: boolean };
-  /** The linear probe's learning-rate schedule (protocol.ts); constant where none is given. */
-  probeSchedule?: ProbeSchedule;
   /** Indices of a K-shot training subset. */
   fewShot(samples: S[], k: number, rng: Rng): number[];
   /** The no-learning baseline (majority class, mean shape), from training targets only. */
