@@ -7,15 +7,14 @@ import type { NamedTensor } from './checkpoint.ts';
 import { emaUpdate } from './ema.ts';
 import { LAST_LAYER, headForward, initHead, l2normalise } from './head.ts';
 import { distillLoss, meanEntropy, teacherProbs, updateCentre } from './loss/distill.ts';
-import { densePairs } from './loss/dense.ts';
-import { ibotLoss, ibotMasks, maskedRows, pixelLoss, selectRows } from './loss/ibot.ts';
 import { koleoLoss } from './loss/koleo.ts';
 import { protoLoss, protoProbs, sharpen, sinkhorn, single, type Collective } from './loss/prototypes.ts';
 import { AdamW, clipGradients } from './optimizer.ts';
 import { Params } from './params.ts';
+import { planPatchTerms, studentPatchLoss, teacherPatchTargets } from './patch-terms.ts';
 import { derive } from './rng.ts';
 import type { Schedules } from './schedule.ts';
-import { initViT, patchify, vitForward, type DropPathMask } from './vit.ts';
+import { initViT, vitForward, type DropPathMask } from './vit.ts';
 
 /** One batch of views, crop-major: globals [2, B, G, G, 3], locals [L, B, l, l, 3], normalised. */
 export interface Views {
@@ -216,15 +215,8 @@ export function trainStep(
 
   const { globals, locals } = viewTensors(tf, cfg, views);
   const b = views.batch;
-  // ── iBOT masks: which patches of the student's global crops are replaced by the mask token ──
-  const ibotOn = cfg.ibot.weight > 0 || cfg.ibot.pixelWeight > 0;
-  const patches = (cfg.views.globalSize / cfg.vit.patch) ** 2;
-  const masks = ibotOn ? ibotMasks(cfg.seed, step, coll.rank ?? 0, b, patches, cfg.ibot) : null;
-  const sel = masks ? maskedRows(masks, patches) : null;
-  const ibotRows = sel?.index.length ?? 0;
-  // ── dense pairs: patches of one global crop and the patches of the other that show the same place ──
-  const pairs = cfg.ibot.denseWeight > 0 ? densePairs(cfg.seed, step, coll.rank ?? 0, b, cfg.views.globalSize / cfg.vit.patch, views.boxes, cfg.ibot.densePerCrop) : null;
-  const denseRows = pairs?.student.length ?? 0;
+  // ── patch terms: iBOT's masked patches of the student's global crops; dense pairs of patches showing one place ──
+  const plan = planPatchTerms(cfg, step, coll.rank ?? 0, b, views.boxes);
 
   // ── teacher: global crops only, no gradient ──
   const t = tf.tidy(() => {
@@ -243,16 +235,8 @@ export function trainStep(
           })();
     const feats = l2normalise(tf, out.cls);
     const { variance } = tf.moments(feats, 0);
-    // The teacher's patch outputs at the masked positions of the unmasked crops: the iBOT targets.
-    const patch = sel && ibotRows > 0 && cfg.ibot.weight > 0 ? headForward(tf, model.teacher, cfg.head, selectRows(tf, out.patches, sel.index)).logits : null;
-    // The dense term's targets: the teacher's outputs for the other crop's corresponding patches, same head and centre.
-    const dense = pairs && denseRows > 0 ? headForward(tf, model.teacher, cfg.head, selectRows(tf, out.patches, pairs.teacher)).logits : null;
-    const patchCentre = tf.tensor1d(model.patchCentre) as Tensor1D;
-    const zeros = tf.zeros([k]);
     return {
-      patchProbs: patch ? teacherProbs(tf, patch, patchCentre, tempT) : undefined,
-      denseProbs: dense ? teacherProbs(tf, dense, patchCentre, tempT) : undefined,
-      patchSum: tf.add(patch ? tf.sum(patch, 0) : zeros, dense ? tf.sum(dense, 0) : zeros),
+      patch: teacherPatchTargets(tf, model.teacher, cfg, out.patches, plan, model.patchCentre, tempT),
       probs: pt,
       target,
       batchMean: tf.mean(out.logits, 0),
@@ -280,7 +264,7 @@ export function trainStep(
   const dropPath = dropPathMasks(cfg.seed, step, coll.rank ?? 0, coll.size, [2, cfg.views.locals]);
   const { value, grads } = tf.variableGrads(() => {
     const groups = locals ? [globals, locals] : [globals];
-    const s = forwardCrops(tf, model.student, cfg, groups, dropPath, masks ? { rows: masks, token: model.student.get(MASK_TOKEN) } : undefined);
+    const s = forwardCrops(tf, model.student, cfg, groups, dropPath, plan.masks ? { rows: plan.masks, token: model.student.get(MASK_TOKEN) } : undefined);
     let loss: Scalar = tf.scalar(0);
     if (cfg.distill.enabled) {
       const d = distillLoss(tf, s.logits, t.probs, cfg.distill.studentTemp, crops);
@@ -297,27 +281,10 @@ export function trainStep(
       protoValue = p.loss.dataSync()[0];
       loss = tf.add(loss, tf.mul(p.loss, cfg.proto.weight));
     }
-    if (sel && ibotRows > 0 && t.patchProbs) {
-      const logits = headForward(tf, model.student, cfg.head, selectRows(tf, s.patches, sel.index)).logits;
-      const l = ibotLoss(tf, logits, t.patchProbs, sel.weight, cfg.distill.studentTemp, 2 * b);
-      ibotValue = l.dataSync()[0];
-      loss = tf.add(loss, tf.mul(l, cfg.ibot.weight));
-    }
-    if (sel && ibotRows > 0 && cfg.ibot.pixelWeight > 0) {
-      const tokens = selectRows(tf, s.patches, sel.index);
-      const pred = tf.add(tf.matMul(tokens, model.student.get('ibot.pixel.w')), model.student.get('ibot.pixel.b')) as Tensor2D;
-      const pixels = patchify(tf, globals, cfg.vit.patch);
-      const [n, pp, c] = pixels.shape;
-      const target = selectRows(tf, pixels.reshape([n * pp, c]) as Tensor2D, sel.index);
-      const l = pixelLoss(tf, pred, target, sel.weight, 2 * b);
-      pixelValue = l.dataSync()[0];
-      loss = tf.add(loss, tf.mul(l, cfg.ibot.pixelWeight));
-    }
-    if (pairs && denseRows > 0 && t.denseProbs) {
-      const logits = headForward(tf, model.student, cfg.head, selectRows(tf, s.patches, pairs.student)).logits;
-      const l = ibotLoss(tf, logits, t.denseProbs, pairs.weight, cfg.distill.studentTemp, 2 * b);
-      denseValue = l.dataSync()[0];
-      loss = tf.add(loss, tf.mul(l, cfg.ibot.denseWeight));
+    if (plan.masked || plan.pairs) {
+      const p = studentPatchLoss(tf, model.student, cfg, s.patches, globals, plan, t.patch, b);
+      ({ ibot: ibotValue, pixel: pixelValue, dense: denseValue } = p);
+      loss = tf.add(loss, p.loss);
     }
     if (cfg.koleo.weight > 0) {
       // Per global crop, over this worker's images (DINOv2 does it per crop and per device).
@@ -343,8 +310,8 @@ export function trainStep(
   // The patch centre's update: the sum of the teacher's masked patch outputs and their count, so that workers with
   // different numbers of masked patches still give the full batch's mean.
   const patchSum = new Float32Array(k + 1);
-  patchSum.set(t.patchSum.dataSync() as Float32Array);
-  patchSum[k] = ibotRows + denseRows;
+  patchSum.set(t.patch.centreSum.dataSync() as Float32Array);
+  patchSum[k] = plan.centreRows;
   const vars = trainable;
   if (coll.size > 1) {
     const sizes = vars.map((v) => v.size);
@@ -378,7 +345,8 @@ export function trainStep(
   const disposeAll = () => {
     value.dispose();
     for (const g of gradMap.values()) g.dispose();
-    tf.dispose(Object.values(t).filter((x) => x !== undefined));
+    const { patch, ...image } = t;
+    tf.dispose([...Object.values(image), ...Object.values(patch)]);
   };
   // Every worker sees the same averaged loss, so all stop together.
   if (!Number.isFinite(loss)) {

@@ -1,0 +1,92 @@
+// The patch-level terms of a training step: iBOT's masked-patch distillation, its masked-pixel target, and the dense
+// cross-view term. Each step draws which patches they use (plan), the teacher turns its patch tokens into targets
+// (inside its no-gradient pass) and the student's patch tokens are scored against them (inside the gradient pass).
+// trainer.ts keeps the image-level terms and the order of the method; the patch terms' bookkeeping lives here.
+import type { Scalar, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
+import type { Tf } from '../src/backend.ts';
+import type { TrainConfig } from './config.ts';
+import { headForward } from './head.ts';
+import { teacherProbs } from './loss/distill.ts';
+import { densePairs, type DensePairs } from './loss/dense.ts';
+import { ibotLoss, ibotMasks, maskedRows, pixelLoss, selectRows } from './loss/ibot.ts';
+import type { Params } from './params.ts';
+import { patchify } from './vit.ts';
+
+/** What one worker's step uses of its images' patches. */
+export interface PatchPlan {
+  /** iBOT: per student global crop and patch, 1 where the mask token replaces the patch embedding (null: iBOT off). */
+  masks: Float32Array | null;
+  /** The masked patches as rows of the flattened patch tokens, with their loss weights. */
+  masked: { index: Int32Array; weight: Float32Array } | null;
+  /** The dense term's student and teacher patch rows (null: term off). */
+  pairs: DensePairs | null;
+  /** Teacher patch outputs the patch centre is updated with this step (masked rows plus dense rows). */
+  centreRows: number;
+}
+
+/** The draws of one step, on worker `rank` of its `b` images; `boxes` places each global crop in its image. */
+export function planPatchTerms(cfg: TrainConfig, step: number, rank: number, b: number, boxes: Float32Array): PatchPlan {
+  const grid = cfg.views.globalSize / cfg.vit.patch;
+  const ibotOn = cfg.ibot.weight > 0 || cfg.ibot.pixelWeight > 0;
+  const masks = ibotOn ? ibotMasks(cfg.seed, step, rank, b, grid * grid, cfg.ibot) : null;
+  const masked = masks ? maskedRows(masks, grid * grid) : null;
+  const pairs = cfg.ibot.denseWeight > 0 ? densePairs(cfg.seed, step, rank, b, grid, boxes, cfg.ibot.densePerCrop) : null;
+  const ibotRows = cfg.ibot.weight > 0 ? (masked?.index.length ?? 0) : 0;
+  return { masks, masked, pairs, centreRows: ibotRows + (pairs?.student.length ?? 0) };
+}
+
+// A type, not an interface, so that it can sit in the teacher's tf.tidy result (a TensorContainer).
+export type PatchTargets = {
+  /** The teacher's centred, sharpened outputs at the masked patches of the unmasked crops (iBOT's targets). */
+  masked?: Tensor2D;
+  /** Its outputs at each dense pair's patch of the other crop, through the same head and centre. */
+  dense?: Tensor2D;
+  /** The sum of the raw outputs behind both, for the patch centre (which they share). */
+  centreSum: Tensor1D;
+};
+
+/** The teacher's targets from its global crops' patch tokens [2·B·P, d]; call inside the teacher's tidy. */
+export function teacherPatchTargets(
+  tf: Tf, teacher: Params, cfg: TrainConfig, patches: Tensor2D, plan: PatchPlan, patchCentre: Float32Array, temp: number,
+): PatchTargets {
+  const { masked, pairs } = plan;
+  const outputs = (rows: Int32Array) => headForward(tf, teacher, cfg.head, selectRows(tf, patches, rows)).logits;
+  const maskedOut = masked && masked.index.length > 0 && cfg.ibot.weight > 0 ? outputs(masked.index) : null;
+  const denseOut = pairs && pairs.student.length > 0 ? outputs(pairs.teacher) : null;
+  const centre = tf.tensor1d(patchCentre) as Tensor1D;
+  const zeros = tf.zeros([cfg.head.outputs]);
+  return {
+    ...(maskedOut ? { masked: teacherProbs(tf, maskedOut, centre, temp) } : {}),
+    ...(denseOut ? { dense: teacherProbs(tf, denseOut, centre, temp) } : {}),
+    centreSum: tf.add(maskedOut ? tf.sum(maskedOut, 0) : zeros, denseOut ? tf.sum(denseOut, 0) : zeros) as Tensor1D,
+  };
+}
+
+/** The weighted patch terms and their values; `patches` are the student's global-crop patch tokens [2·B·P, d]. */
+export function studentPatchLoss(
+  tf: Tf, student: Params, cfg: TrainConfig, patches: Tensor2D, globals: Tensor4D, plan: PatchPlan, targets: PatchTargets, b: number,
+): { loss: Scalar; ibot: number; pixel: number; dense: number } {
+  const { masked, pairs } = plan;
+  let loss: Scalar = tf.scalar(0);
+  const out = { ibot: 0, pixel: 0, dense: 0 };
+  const add = (term: Scalar, weight: number, key: keyof typeof out) => {
+    out[key] = term.dataSync()[0]!;
+    loss = tf.add(loss, tf.mul(term, weight));
+  };
+  const logits = (rows: Int32Array) => headForward(tf, student, cfg.head, selectRows(tf, patches, rows)).logits;
+  if (masked && masked.index.length > 0 && targets.masked) {
+    add(ibotLoss(tf, logits(masked.index), targets.masked, masked.weight, cfg.distill.studentTemp, 2 * b), cfg.ibot.weight, 'ibot');
+  }
+  if (masked && masked.index.length > 0 && cfg.ibot.pixelWeight > 0) {
+    const tokens = selectRows(tf, patches, masked.index);
+    const pred = tf.add(tf.matMul(tokens, student.get('ibot.pixel.w')), student.get('ibot.pixel.b')) as Tensor2D;
+    const pixels = patchify(tf, globals, cfg.vit.patch);
+    const [n, pp, c] = pixels.shape;
+    const target = selectRows(tf, pixels.reshape([n * pp, c]) as Tensor2D, masked.index);
+    add(pixelLoss(tf, pred, target, masked.weight, 2 * b), cfg.ibot.pixelWeight, 'pixel');
+  }
+  if (pairs && pairs.student.length > 0 && targets.dense) {
+    add(ibotLoss(tf, logits(pairs.student), targets.dense, pairs.weight, cfg.distill.studentTemp, 2 * b), cfg.ibot.denseWeight, 'dense');
+  }
+  return { loss, ...out };
+}
