@@ -16,6 +16,7 @@ import { decodeFloat16, encodeFloat16 } from '../../src/model/float16.ts';
 import { loadGraphEmbedder } from '../../src/model/embedder.ts';
 import { train } from '../../training/launcher.ts';
 import { exportModel } from '../../training/export/export.ts';
+import { modelCard } from '../../training/export/card.ts';
 import { fromTimm } from '../../training/export/timm.ts';
 import { loadBackbone, resolveBackbone, teacherWeights } from '../../training/backbone.ts';
 import { evaluate } from '../../training/downstream/evaluate.ts';
@@ -144,6 +145,22 @@ test.serial('--run takes the folder: the backbone loads from safetensors and eva
   }
   t.throws(() => resolveBackbone(join(root, 'synth'), runs), { instanceOf: InputError, message: /is a folder but not an exported model/ });
   t.throws(() => resolveBackbone('nope', runs), { instanceOf: InputError, message: /no run "nope"/ });
+});
+
+test.serial('the card keeps probes at different rate schedules apart, each beside the baselines probed the same way', (t) => {
+  const w = openWorkspace(join(root, 'ws-card'));
+  try {
+    const add = w.db.prepare("INSERT INTO evals (run, task, dataset, protocol, shots, seed, metric, value, extra) VALUES (?, 'expression', 'raf', 'linear', NULL, ?, 'accuracy', ?, ?)");
+    add.run('exp', 0, 0.5, null); // stored before schedules were recorded: constant
+    add.run('exp', 1, 0.7, JSON.stringify({ schedule: 'cosine' }));
+    add.run('random', 1, 0.6, JSON.stringify({ schedule: 'cosine' }));
+    add.run('majority', 1, 0.2, JSON.stringify({ schedule: 'cosine' }));
+    const card = modelCard(w, readModelConfig(join(root, 'model')), []);
+    t.regex(card, /\| expression \| raf \| linear \(cosine-rate probe\), full \| accuracy \| 70\.0% \(1 seed\) \| random 60\.0% \(1 seed\); majority 20\.0% \(1 seed\) \|/);
+    t.regex(card, /\| expression \| raf \| linear \(constant-rate probe\), full \| accuracy \| 50\.0% \(1 seed\) \| majority 20\.0% \(1 seed\) \|/);
+  } finally {
+    w.close();
+  }
 });
 
 test.serial('float32 export matches vitForward to float32 precision', async (t) => {

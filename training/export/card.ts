@@ -69,12 +69,16 @@ export function modelCard(ws: Workspace | undefined, model: ModelConfig, sizes: 
   const evals: string[] = [];
   // This model's own numbers, not pooled with runs of other seeds.
   for (const g of ws ? reportGroups(ws, [], { poolSeeds: false }) : []) {
-    const mine = g.entries.find((e) => e.run === model.name);
-    if (!mine) continue;
     const pct = (v: number) => (g.task === 'landmarks' ? `${(v * 100).toFixed(2)}%` : `${(v * 100).toFixed(1)}%`);
     const cell = (e: (typeof g.entries)[number]) => `${pct(e.mean)}${e.seeds > 1 ? ` ± ${pct(e.std)}` : ''} (${e.seeds} seed${e.seeds > 1 ? 's' : ''})`;
-    const others = g.entries.filter((e) => e !== mine).map((e) => `${e.run} ${cell(e)}`).join('; ');
-    evals.push(`| ${g.task} | ${g.dataset}${mine.pseudo ? ' (pseudo-labels)' : ''} | ${g.protocol}, ${g.shots === null ? 'full' : `${g.shots}-shot`} | ${g.metric}${g.lowerIsBetter ? ' ↓' : ''} | ${cell(mine)} | ${others || '—'} |`);
+    // Probes at different rate schedules are never pooled (src/evals.ts): one line per schedule of this model's rows,
+    // beside the other backbones probed at that schedule (and the no-learning floors, which train no probe).
+    for (const mine of g.entries.filter((e) => e.run === model.name)) {
+      const peers = g.entries.filter((e) => e.run !== model.name && (!e.schedule || !mine.schedule || e.schedule === mine.schedule));
+      const others = peers.map((e) => `${e.run} ${cell(e)}`).join('; ');
+      const schedule = g.entries.some((e) => e.schedule && e.schedule !== mine.schedule) ? ` (${mine.schedule}-rate probe)` : '';
+      evals.push(`| ${g.task} | ${g.dataset}${mine.pseudo ? ' (pseudo-labels)' : ''} | ${g.protocol}${schedule}, ${g.shots === null ? 'full' : `${g.shots}-shot`} | ${g.metric}${g.lowerIsBetter ? ' ↓' : ''} | ${cell(mine)} | ${others || '—'} |`);
+    }
   }
   const v = model.vit;
   const recipe = (k: keyof RunConfig) => (cfg ? JSON.stringify(cfg[k]) : MISSING);
