@@ -30,7 +30,7 @@ export function planPatchTerms(cfg: TrainConfig, step: number, rank: number, b: 
   const ibotOn = cfg.ibot.weight > 0 || cfg.ibot.pixelWeight > 0;
   const masks = ibotOn ? ibotMasks(cfg.seed, step, rank, b, grid * grid, cfg.ibot) : null;
   const masked = masks ? maskedRows(masks, grid * grid) : null;
-  const pairs = cfg.ibot.denseWeight > 0 ? densePairs(cfg.seed, step, rank, b, grid, boxes, cfg.ibot.densePerCrop) : null;
+  const pairs = cfg.ibot.denseWeight > 0 ? densePairs(cfg.seed, step, rank, b, grid, boxes, cfg.ibot.densePerCrop, cfg.ibot.denseTarget) : null;
   const ibotRows = cfg.ibot.weight > 0 ? (masked?.index.length ?? 0) : 0;
   return { masks, masked, pairs, centreRows: ibotRows + (pairs?.student.length ?? 0) };
 }
@@ -50,9 +50,9 @@ export function teacherPatchTargets(
   tf: Tf, teacher: Params, cfg: TrainConfig, patches: Tensor2D, plan: PatchPlan, patchCentre: Float32Array, temp: number,
 ): PatchTargets {
   const { masked, pairs } = plan;
-  const outputs = (rows: Int32Array) => headForward(tf, teacher, cfg.head, selectRows(tf, patches, rows)).logits;
-  const maskedOut = masked && masked.index.length > 0 && cfg.ibot.weight > 0 ? outputs(masked.index) : null;
-  const denseOut = pairs && pairs.student.length > 0 ? outputs(pairs.teacher) : null;
+  const head = (tokens: Tensor2D) => headForward(tf, teacher, cfg.head, tokens).logits;
+  const maskedOut = masked && masked.index.length > 0 && cfg.ibot.weight > 0 ? head(selectRows(tf, patches, masked.index)) : null;
+  const denseOut = pairs && pairs.student.length > 0 ? head(pairs.corners ? interpolate(tf, patches, pairs.corners) : selectRows(tf, patches, pairs.teacher)) : null;
   const centre = tf.tensor1d(patchCentre) as Tensor1D;
   const zeros = tf.zeros([cfg.head.outputs]);
   return {
@@ -60,6 +60,13 @@ export function teacherPatchTargets(
     ...(denseOut ? { dense: teacherProbs(tf, denseOut, centre, temp) } : {}),
     centreSum: tf.add(maskedOut ? tf.sum(maskedOut, 0) : zeros, denseOut ? tf.sum(denseOut, 0) : zeros) as Tensor1D,
   };
+}
+
+/** Each point's token read between the four patch tokens round it: Σ wᵢ·tokenᵢ, [n, d] from 4n rows and weights. */
+function interpolate(tf: Tf, patches: Tensor2D, corners: { rows: Int32Array; weights: Float32Array }): Tensor2D {
+  const n = corners.rows.length / 4;
+  const tokens = selectRows(tf, patches, corners.rows).reshape([n, 4, patches.shape[1]]);
+  return tf.sum(tf.mul(tokens, tf.tensor3d(corners.weights, [n, 4, 1])), 1) as Tensor2D;
 }
 
 /** The weighted patch terms and their values; `patches` are the student's global-crop patch tokens [2·B·P, d]. */

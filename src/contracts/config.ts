@@ -267,6 +267,11 @@ export const IbotConfig = z.strictObject({
   denseWeight: num.min(0).default(0),
   /** Matched patches drawn per global crop for the dense term (fewer rows through the head: cheaper). */
   densePerCrop: int.min(1).default(16),
+  /**
+   * Where the dense term reads the teacher: `patch`, the token of the patch that holds the matched point; `bilinear`,
+   * the four tokens round it weighted by distance (RoIAlign's sampling), before the head. Runs stored before: patch.
+   */
+  denseTarget: z.enum(['patch', 'bilinear']).default('patch'),
 });
 export type IbotConfig = z.infer<typeof IbotConfig>;
 
@@ -312,7 +317,7 @@ export const TrainConfig = z.strictObject({
   /** Absent in runs stored before the term existed: off. */
   koleo: KoleoConfig.default({ weight: 0 }),
   /** Absent in runs stored before the term existed: off. */
-  ibot: IbotConfig.default({ weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0, denseWeight: 0, densePerCrop: 16 }),
+  ibot: IbotConfig.default({ weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0, denseWeight: 0, densePerCrop: 16, denseTarget: 'patch' }),
   optim: OptimConfig,
   teacher: TeacherConfig,
   collapse: CollapseConfig,

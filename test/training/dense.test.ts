@@ -4,7 +4,7 @@
 import test from 'ava';
 import { presets, resolveTrainConfig } from '../../training/config.ts';
 import { makeViews, shardViews } from '../../training/augment.ts';
-import { BOX_FIELDS, correspondingPatch, densePairs } from '../../training/loss/dense.ts';
+import { BOX_FIELDS, bilinearCorners, correspondingPatch, correspondingPoint, densePairs } from '../../training/loss/dense.ts';
 import { derive } from '../../training/rng.ts';
 import { loadBackend } from '../../src/backend.ts';
 import { buildModel, trainStep } from '../../training/trainer.ts';
@@ -69,6 +69,52 @@ test('matched patches of the two global crops show the same place of the image (
   for (const w of perCrop.values()) t.true(Math.abs(w - 1) < 1e-5);
 });
 
+test('bilinearCorners: weights sum to 1 and put the point where it lies between the four patch centres; clamped at the border', (t) => {
+  const grid = 8;
+  const centre = (k: number) => [((k % grid) + 0.5) / grid, (Math.floor(k / grid) + 0.5) / grid];
+  for (const [u, v] of [[0.3, 0.55], [0.0625, 0.9375], [0.5, 0.5], [0.71, 0.13]]) {
+    const { patches, weights } = bilinearCorners(u, v, grid);
+    t.true(Math.abs(weights.reduce((a, w) => a + w, 0) - 1) < 1e-12);
+    t.true(weights.every((w) => w >= 0));
+    const at = [0, 1].map((d) => patches.reduce((a, k, i) => a + weights[i]! * centre(k)[d]!, 0));
+    t.true(Math.abs(at[0]! - u) < 1e-12 && Math.abs(at[1]! - v) < 1e-12, `${at} vs ${[u, v]}`);
+  }
+  // Nearer the edge than the outer patch centre: the border patches alone, weights still summing to 1.
+  const edge = bilinearCorners(0.01, 0.99, grid);
+  t.deepEqual(edge.patches.filter((_, i) => edge.weights[i]! > 0), [7 * grid]);
+  t.deepEqual(correspondingPoint([0, 0, 1, 1, 0], [0.5, 0, 0.5, 1, 0], grid, 0, 6), [0.625, 0.0625]);
+  t.is(correspondingPoint([0, 0, 1, 1, 0], [0.5, 0, 0.5, 1, 0], grid, 0, 1), null);
+});
+
+test('bilinear targets read the other crop where the point lies: on a ramp image the gap of nearest-patch pairs shrinks', (t) => {
+  const cfg = {
+    ...presets.tiny.views, globalScale: [0.3, 0.9] as [number, number], flipP: 0.5, jitter: { ...presets.tiny.views.jitter, p: 0 },
+    grayscaleP: 0, solarizeP: 0, blur: { ...presets.tiny.views.blur, pGlobal1: 0, pGlobal2: 0, pLocal: 0 },
+  };
+  const b = 6;
+  const v = makeViews(Array(b).fill(ramp()), cfg, derive(4, 'views', 0));
+  const g = cfg.globalSize, p = 8, grid = g / p;
+  const mean = (row: number, ch: number) => {
+    const crop = Math.floor(row / (grid * grid)), j = row % (grid * grid);
+    const y0 = Math.floor(j / grid) * p, x0 = (j % grid) * p;
+    let s = 0;
+    for (let y = y0; y < y0 + p; y++) for (let x = x0; x < x0 + p; x++) s += v.globals[((crop * g + y) * g + x) * 3 + ch] * cfg.std[ch] + cfg.mean[ch];
+    return s / (p * p);
+  };
+  const nearest = densePairs(0, 0, 0, b, grid, v.boxes, 64);
+  const bilinear = densePairs(0, 0, 0, b, grid, v.boxes, 64, 'bilinear');
+  t.deepEqual(bilinear.student, nearest.student, 'the same pairs are drawn');
+  t.deepEqual(bilinear.teacher, nearest.teacher);
+  t.false('corners' in nearest);
+  const gap = (colour: (m: number, ch: number) => number) =>
+    [...nearest.student].reduce((a, s, m) => a + Math.hypot(mean(s, 0) - colour(m, 0), mean(s, 1) - colour(m, 1)), 0) / nearest.student.length;
+  const c = bilinear.corners!;
+  const read = (m: number, ch: number) => [0, 1, 2, 3].reduce((a, i) => a + c.weights[4 * m + i]! * mean(c.rows[4 * m + i]!, ch), 0);
+  const [gapNearest, gapBilinear] = [gap((m, ch) => mean(nearest.teacher[m]!, ch)), gap(read)];
+  t.log(`mean colour gap: nearest patch ${gapNearest.toFixed(4)}, bilinear ${gapBilinear.toFixed(4)}`);
+  t.true(gapBilinear < gapNearest / 2, `bilinear ${gapBilinear} vs nearest ${gapNearest}`);
+});
+
 test('dense pairs: two workers draw exactly the pairs of one full-batch draw, at most perCrop per crop', async (t) => {
   const cfg = { ...presets.tiny.views, globalScale: [0.4, 1] as [number, number] };
   const img = ramp();
@@ -96,8 +142,8 @@ test('dense pairs: two workers draw exactly the pairs of one full-batch draw, at
 test.serial('the dense term adds its value to the loss and changes the gradients; it is on in the tiny preset', async (t) => {
   t.is(presets.tiny.ibot.denseWeight, 1, 'the tiny defaults are run r14 (docs/training-recipe.md)');
   const { tf } = await loadBackend('wasm', { quiet: true });
-  const step = (denseWeight: number) => {
-    const cfg = resolveTrainConfig('tiny', { batchSize: 2, backend: 'wasm', views: { locals: 0 }, vit: { depth: 1 }, ibot: { weight: 0, denseWeight } });
+  const step = (denseWeight: number, denseTarget: 'patch' | 'bilinear' = 'patch') => {
+    const cfg = resolveTrainConfig('tiny', { batchSize: 2, backend: 'wasm', views: { locals: 0 }, vit: { depth: 1 }, ibot: { weight: 0, denseWeight, denseTarget } });
     const v = makeViews([ramp(), ramp()], cfg.views, derive(0, 'views', 0));
     const model = buildModel(tf, cfg);
     const grads = new Map<string, Float32Array>();
@@ -112,4 +158,8 @@ test.serial('the dense term adds its value to the loss and changes the gradients
   t.true(Math.abs(on.m.loss - (off.m.loss + 2 * on.m.dense)) < 1e-3 * Math.abs(on.m.loss), `${on.m.loss} vs ${off.m.loss} + 2 × ${on.m.dense}`);
   const gap = on.grads.get('vit.pos')!.reduce((a, x, i) => Math.max(a, Math.abs(x - off.grads.get('vit.pos')![i])), 0);
   t.true(gap > 0, 'the term reaches the patch tokens');
+  // Read between patches, the same pairs give another target (and the step still leaves no tensor behind).
+  const bilinear = step(2, 'bilinear');
+  t.true(bilinear.m.dense > 0 && bilinear.m.dense !== on.m.dense, `bilinear ${bilinear.m.dense} vs patch ${on.m.dense}`);
+  t.is(presets.tiny.ibot.denseTarget, 'patch');
 });

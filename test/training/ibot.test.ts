@@ -13,7 +13,7 @@ import { Rng } from '../../training/rng.ts';
 import { initViT, vitForward } from '../../training/vit.ts';
 
 const { tf } = await loadBackend('cpu', { quiet: true });
-const cfg = { weight: 1, maskP: 0.5, maskRatio: [0.1, 0.5] as [number, number], pixelWeight: 0, denseWeight: 0, densePerCrop: 16 };
+const cfg = { weight: 1, maskP: 0.5, maskRatio: [0.1, 0.5] as [number, number], pixelWeight: 0, denseWeight: 0, densePerCrop: 16, denseTarget: 'patch' as const };
 
 test('masks: two workers draw exactly the rows of one full-batch draw', (t) => {
   const p = 64;

@@ -15,6 +15,30 @@ export interface DensePairs {
   teacher: Int32Array;
   /** 1 / (pairs of the student row's crop), so each crop counts once however many of its patches are used. */
   weight: Float32Array;
+  /**
+   * `bilinear` targets only: for each pair, the four teacher rows round the exact point (4 per pair) and their
+   * bilinear weights, so that the target is read where the point lies, not at the centre of the patch that holds it.
+   */
+  corners?: { rows: Int32Array; weights: Float32Array };
+}
+
+/** How the dense term reads the teacher at a matched point: the patch that holds it, or the four round it. */
+export type DenseTarget = 'patch' | 'bilinear';
+
+/**
+ * Where the centre of patch (row, col) of crop `from` lies in crop `to`, as fractions [u, v] of `to` (u read in `to`'s
+ * own, possibly flipped, orientation), or null when it lies outside crop `to`.
+ */
+export function correspondingPoint(from: ArrayLike<number>, to: ArrayLike<number>, grid: number, row: number, col: number): [number, number] | null {
+  let u = (col + 0.5) / grid;
+  if (from[4]) u = 1 - u;
+  const x = from[0] + u * from[2];
+  const y = from[1] + ((row + 0.5) / grid) * from[3];
+  let u2 = (x - to[0]) / to[2];
+  const v2 = (y - to[1]) / to[3];
+  if (u2 < 0 || u2 >= 1 || v2 < 0 || v2 >= 1) return null;
+  if (to[4]) u2 = 1 - u2;
+  return [u2, v2];
 }
 
 /**
@@ -22,15 +46,23 @@ export interface DensePairs {
  * outside crop `to`. Boxes are [x0, y0, w, h] as fractions of the image, then 1 if the view was flipped.
  */
 export function correspondingPatch(from: ArrayLike<number>, to: ArrayLike<number>, grid: number, row: number, col: number): number {
-  let u = (col + 0.5) / grid;
-  if (from[4]) u = 1 - u;
-  const x = from[0] + u * from[2];
-  const y = from[1] + ((row + 0.5) / grid) * from[3];
-  let u2 = (x - to[0]) / to[2];
-  const v2 = (y - to[1]) / to[3];
-  if (u2 < 0 || u2 >= 1 || v2 < 0 || v2 >= 1) return -1;
-  if (to[4]) u2 = 1 - u2;
-  return Math.min(grid - 1, Math.floor(v2 * grid)) * grid + Math.min(grid - 1, Math.floor(u2 * grid));
+  const p = correspondingPoint(from, to, grid, row, col);
+  return p ? Math.min(grid - 1, Math.floor(p[1] * grid)) * grid + Math.min(grid - 1, Math.floor(p[0] * grid)) : -1;
+}
+
+/**
+ * The four patches round point [u, v] (fractions of the crop) and their bilinear weights, patch centres at
+ * (i + 0.5) / grid; beyond the outer centres the nearest border patches are used (weights still sum to 1).
+ */
+export function bilinearCorners(u: number, v: number, grid: number): { patches: [number, number, number, number]; weights: [number, number, number, number] } {
+  const clamp = (g: number) => Math.min(grid - 1, Math.max(0, g));
+  const gx = clamp(u * grid - 0.5), gy = clamp(v * grid - 0.5);
+  const x0 = Math.min(grid - 2, Math.floor(gx)), y0 = Math.min(grid - 2, Math.floor(gy));
+  const fx = gx - x0, fy = gy - y0;
+  return {
+    patches: [y0 * grid + x0, y0 * grid + x0 + 1, (y0 + 1) * grid + x0, (y0 + 1) * grid + x0 + 1],
+    weights: [(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy],
+  };
 }
 
 /**
@@ -38,11 +70,15 @@ export function correspondingPatch(from: ArrayLike<number>, to: ArrayLike<number
  * centre the other crop also shows. Each (step, crop, image of the global batch) draws from its own generator, so a
  * worker's pairs are exactly those of a one-thread draw over the full batch (as the iBOT masks).
  */
-export function densePairs(seed: number, step: number, rank: number, b: number, grid: number, boxes: Float32Array, perCrop: number): DensePairs {
+export function densePairs(
+  seed: number, step: number, rank: number, b: number, grid: number, boxes: Float32Array, perCrop: number, target: DenseTarget = 'patch',
+): DensePairs {
   const patches = grid * grid;
   const student: number[] = [];
   const teacher: number[] = [];
   const weight: number[] = [];
+  const cornerRows: number[] = [];
+  const cornerWeights: number[] = [];
   const box = (c: number, i: number) => boxes.subarray((c * b + i) * BOX_FIELDS, (c * b + i + 1) * BOX_FIELDS);
   const from = new Int32Array(patches);
   const to = new Int32Array(patches);
@@ -60,10 +96,19 @@ export function densePairs(seed: number, step: number, rank: number, b: number, 
         student.push((c * b + i) * patches + from[m]);
         teacher.push(((1 - c) * b + i) * patches + to[m]);
         weight.push(1 / take);
+        if (target === 'bilinear') {
+          const [u, v] = correspondingPoint(box(c, i), box(1 - c, i), grid, Math.floor(from[m] / grid), from[m] % grid)!;
+          const { patches: round, weights } = bilinearCorners(u, v, grid);
+          for (const k of round) cornerRows.push(((1 - c) * b + i) * patches + k);
+          cornerWeights.push(...weights);
+        }
       }
     }
   }
-  return { student: Int32Array.from(student), teacher: Int32Array.from(teacher), weight: Float32Array.from(weight) };
+  return {
+    student: Int32Array.from(student), teacher: Int32Array.from(teacher), weight: Float32Array.from(weight),
+    ...(target === 'bilinear' ? { corners: { rows: Int32Array.from(cornerRows), weights: Float32Array.from(cornerWeights) } } : {}),
+  };
 }
 
 /** Boxes for 2·b global crops that each show the whole image unflipped (views made without an image: benchmarks, tests). */
