@@ -90,7 +90,7 @@ test('config: the tiny preset has the term on; a pros config file\'s train secti
   const { ibot: _, koleo: __, ...older } = resolveTrainConfig('tiny');
   const stored = join(dir, 'config.json');
   writeFileSync(stored, JSON.stringify(older));
-  t.deepEqual(readStoredTrainConfig(stored).ibot, { weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0, denseWeight: 0, densePerCrop: 16 });
+  t.deepEqual(readStoredTrainConfig(stored).ibot, { weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0, denseWeight: 0, densePerCrop: 16, denseTarget: 'patch' });
   t.deepEqual(readStoredTrainConfig(stored).koleo, { weight: 0 });
   const { lrScaling: ___, ...optim } = older.optim;
   writeFileSync(stored, JSON.stringify({ ...older, optim }));
