@@ -6,6 +6,7 @@
 import type { Workspace } from './workspace.ts';
 import type { EvalRow, RunRow } from './contracts/rows.ts';
 import { EvalExtra, jsonColumnOr, readJsonColumn, RunConfig, type Leakage } from './contracts/columns.ts';
+import { defaults } from './config.ts';
 
 /** The headline metric per task, and whether lower is better. */
 export const MAIN: Record<string, { metric: string; lower: boolean }> = {
@@ -253,12 +254,14 @@ export function reportGroups(ws: Workspace, skipped: SkippedRow[] = [], options:
     });
   }
   const out = [...groups.values()];
-  // Random inits of several ViTs in one setting are told apart by the ViT, probes at different schedules by theirs.
+  // Random inits of several ViTs in one setting are told apart by the ViT. Where a setting mixes probe schedules, an
+  // entry says its schedule if it is not the default (an older probe) or if its run has entries at both.
   for (const g of out) {
     const differ = (e: ReportEntry, key: 'architecture' | 'schedule') => new Set(g.entries.filter((o) => o.run === e.run).map((o) => o[key])).size > 1;
+    const mixed = new Set(g.entries.map((e) => e.schedule).filter(Boolean)).size > 1;
     for (const e of g.entries) {
       if (differ(e, 'architecture')) e.about = `${e.about}, ${e.architecture ?? 'ViT not recorded'}`;
-      if (differ(e, 'schedule')) e.about = `${e.about}, ${e.schedule}-rate probe`;
+      if (differ(e, 'schedule') || (mixed && e.schedule && e.schedule !== defaults.eval.linear.schedule)) e.about = `${e.about}, ${e.schedule}-rate probe`;
     }
   }
   for (const g of out) g.entries.sort((a, b) => (g.lowerIsBetter ? a.mean - b.mean : b.mean - a.mean));

@@ -88,9 +88,12 @@ test('linear probes at different rate schedules are never pooled; a re-run repla
   add.run('majority', 'raf', 0, 0.2, at());
   add.run('r1', 'raf', 0, 0.8, at('cosine'));
   add.run('majority', 'raf', 0, 0.2, at('cosine'));
+  // A run probed only before schedules were recorded, beside them: it says it used the older probe.
+  add.run('r2', 'raf', 0, 0.65, at());
   const [g] = reportGroups(ws);
   const r1 = g!.entries.filter((e) => e.run === 'r1').map((e) => [e.schedule, e.seeds, e.mean, e.about.split(', ').at(-1)]);
   t.deepEqual(r1, [['cosine', 1, 0.8, 'cosine-rate probe'], ['constant', 1, 0.7, 'constant-rate probe']]);
+  t.is(g!.entries.find((e) => e.run === 'r2')!.about, 'run not in this workspace, constant-rate probe');
   const floor = g!.entries.filter((e) => e.run === 'majority');
   t.deepEqual(floor.map((e) => [e.schedule, e.seeds, e.about]), [[undefined, 1, 'no learning: majority class']]);
   t.deepEqual(evalTable(ws).filter((c) => c.run === 'r1').map((c) => [c.schedule, c.seeds]), [['cosine', 1], ['constant', 1]]);
