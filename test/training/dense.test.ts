@@ -28,16 +28,17 @@ function ramp() {
   return { width: w, height: w, data };
 }
 
-test('matched patches of the two global crops show the same place of the image (crops, aspect and flips)', (t) => {
-  // Only geometry: no colour change, no blur, so a patch's mean red and green are its image position.
+/**
+ * Six views of the ramp with only geometry (no colour change, no blur), so a patch's mean red and green are its image
+ * position; `mean(row, ch)` is that mean for a row of the flattened [2·b·P] global-crop patches.
+ */
+function rampViews() {
   const cfg = {
     ...presets.tiny.views, globalScale: [0.3, 0.9] as [number, number], flipP: 0.5, jitter: { ...presets.tiny.views.jitter, p: 0 },
     grayscaleP: 0, solarizeP: 0, blur: { ...presets.tiny.views.blur, pGlobal1: 0, pGlobal2: 0, pLocal: 0 },
   };
-  const img = ramp();
   const b = 6;
-  const v = makeViews(Array(b).fill(img), cfg, derive(4, 'views', 0));
-  t.true([...Array(2 * b).keys()].some((r) => v.boxes[r * BOX_FIELDS + 4] === 1), 'some crop is flipped');
+  const v = makeViews(Array(b).fill(ramp()), cfg, derive(4, 'views', 0));
   const g = cfg.globalSize, p = 8, grid = g / p;
   const mean = (row: number, ch: number) => {
     const crop = Math.floor(row / (grid * grid)), j = row % (grid * grid);
@@ -46,6 +47,12 @@ test('matched patches of the two global crops show the same place of the image (
     for (let y = y0; y < y0 + p; y++) for (let x = x0; x < x0 + p; x++) s += v.globals[((crop * g + y) * g + x) * 3 + ch] * cfg.std[ch] + cfg.mean[ch];
     return s / (p * p);
   };
+  return { v, b, grid, mean };
+}
+
+test('matched patches of the two global crops show the same place of the image (crops, aspect and flips)', (t) => {
+  const { v, b, grid, mean } = rampViews();
+  t.true([...Array(2 * b).keys()].some((r) => v.boxes[r * BOX_FIELDS + 4] === 1), 'some crop is flipped');
   const pairs = densePairs(0, 0, 0, b, grid, v.boxes, 64);
   t.true(pairs.student.length > 2 * b * 8, `${pairs.student.length} pairs`);
   let worst = 0, unrelated = 0;
@@ -87,20 +94,7 @@ test('bilinearCorners: weights sum to 1 and put the point where it lies between 
 });
 
 test('bilinear targets read the other crop where the point lies: on a ramp image the gap of nearest-patch pairs shrinks', (t) => {
-  const cfg = {
-    ...presets.tiny.views, globalScale: [0.3, 0.9] as [number, number], flipP: 0.5, jitter: { ...presets.tiny.views.jitter, p: 0 },
-    grayscaleP: 0, solarizeP: 0, blur: { ...presets.tiny.views.blur, pGlobal1: 0, pGlobal2: 0, pLocal: 0 },
-  };
-  const b = 6;
-  const v = makeViews(Array(b).fill(ramp()), cfg, derive(4, 'views', 0));
-  const g = cfg.globalSize, p = 8, grid = g / p;
-  const mean = (row: number, ch: number) => {
-    const crop = Math.floor(row / (grid * grid)), j = row % (grid * grid);
-    const y0 = Math.floor(j / grid) * p, x0 = (j % grid) * p;
-    let s = 0;
-    for (let y = y0; y < y0 + p; y++) for (let x = x0; x < x0 + p; x++) s += v.globals[((crop * g + y) * g + x) * 3 + ch] * cfg.std[ch] + cfg.mean[ch];
-    return s / (p * p);
-  };
+  const { v, b, grid, mean } = rampViews();
   const nearest = densePairs(0, 0, 0, b, grid, v.boxes, 64);
   const bilinear = densePairs(0, 0, 0, b, grid, v.boxes, 64, 'bilinear');
   t.deepEqual(bilinear.student, nearest.student, 'the same pairs are drawn');
