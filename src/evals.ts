@@ -15,12 +15,17 @@ export const MAIN: Record<string, { metric: string; lower: boolean }> = {
   landmarks: { metric: 'nme', lower: true },
 };
 
+/** The no-learning floors: rows that train nothing, so no probe schedule or architecture splits them. */
+export const FLOORS: Record<string, string> = {
+  majority: 'no learning: majority class',
+  'mean-shape': 'no learning: mean training shape',
+};
+
 /** What each baseline name in the evals table stands for. */
 export const BASELINES: Record<string, string> = {
   random: 'same ViT, random init',
   human: "human's 1024-d face descriptor (fixed)",
-  majority: 'no learning: majority class',
-  'mean-shape': 'no learning: mean training shape',
+  ...FLOORS,
 };
 
 /** One row of the evals table (its one type, from the row contracts). */
@@ -116,7 +121,7 @@ const architectureOf = (extra: EvalExtra): string => extra.architecture ?? '';
  * for fine-tuning and for the no-learning floors, which train no probe.
  */
 export function scheduleOf(r: Pick<EvalRow, 'run' | 'protocol'>, extra: EvalExtra): string {
-  if (!r.protocol.startsWith('linear') || r.run === 'majority' || r.run === 'mean-shape') return '';
+  if (!r.protocol.startsWith('linear') || own(FLOORS, r.run) !== undefined) return '';
   return extra.schedule ?? 'constant';
 }
 
