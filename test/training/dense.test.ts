@@ -134,7 +134,8 @@ test('dense pairs: two workers draw exactly the pairs of one full-batch draw, at
 });
 
 test.serial('the dense term adds its value to the loss and changes the gradients; it is on in the tiny preset', async (t) => {
-  t.is(presets.tiny.ibot.denseWeight, 1, 'the tiny defaults are run r14 (docs/training-recipe.md)');
+  t.is(presets.tiny.ibot.denseWeight, 1, 'the tiny defaults are run r18 (docs/training-recipe.md)');
+  t.is(presets.tiny.ibot.weight, 0, 'r18: the dense term without the masked one');
   const { tf } = await loadBackend('wasm', { quiet: true });
   const step = (denseWeight: number, denseTarget: 'patch' | 'bilinear' = 'patch') => {
     const cfg = resolveTrainConfig('tiny', { batchSize: 2, backend: 'wasm', views: { locals: 0 }, vit: { depth: 1 }, ibot: { weight: 0, denseWeight, denseTarget } });
