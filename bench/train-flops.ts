@@ -57,12 +57,15 @@ export function ibotForwardFlops(cfg: TrainConfig, batch: number, student: boole
 
 /**
  * The dense term's forward FLOPs on one side: the one-hot selection of the matched rows and the head on them, for
- * every global crop's `densePerCrop` pairs (an upper bound: a crop with fewer matched patches uses fewer).
+ * every global crop's `densePerCrop` pairs, and each local crop's with `denseLocals` (an upper bound: a crop with
+ * fewer matched patches uses fewer, and the student selects its local rows from the smaller local tokens).
  */
 export function denseForwardFlops(cfg: TrainConfig, batch: number): number {
   if (!(cfg.ibot.denseWeight > 0)) return 0;
   const patches = (cfg.views.globalSize / cfg.vit.patch) ** 2;
-  const rows = 2 * batch * Math.min(cfg.ibot.densePerCrop, patches);
+  const localPatches = (cfg.views.localSize / cfg.vit.patch) ** 2;
+  const localRows = cfg.ibot.denseLocals ? cfg.views.locals * batch * Math.min(cfg.ibot.densePerCrop, 2 * localPatches) : 0;
+  const rows = 2 * batch * Math.min(cfg.ibot.densePerCrop, patches) + localRows;
   const select = 2 * rows * 2 * batch * patches * cfg.vit.width;
   return select + headForwardFlops(cfg, rows) - (cfg.proto.enabled ? rows * 2 * cfg.head.bottleneck * cfg.proto.count : 0);
 }

@@ -259,7 +259,7 @@ export function makeViews(images: Decoded[], cfg: ViewsConfig, rng: Rng): Views 
   const l = cfg.localSize * cfg.localSize * 3;
   const globals = new Float32Array(2 * b * g);
   const locals = new Float32Array(cfg.locals * b * l);
-  const boxes = new Float32Array(2 * b * BOX_FIELDS);
+  const boxes = new Float32Array((2 + cfg.locals) * b * BOX_FIELDS);
   for (let i = 0; i < b; i++) {
     const put = (dst: Float32Array, x: Float32Array, slot: number) => {
       normalise(x, cfg.mean, cfg.std);
@@ -270,7 +270,11 @@ export function makeViews(images: Decoded[], cfg: ViewsConfig, rng: Rng): Views 
       put(globals, v.x, c * b + i);
       boxes.set(v.box, (c * b + i) * BOX_FIELDS);
     }
-    for (let c = 0; c < cfg.locals; c++) put(locals, view(images[i], 'local', cfg, rng), c * b + i);
+    for (let c = 0; c < cfg.locals; c++) {
+      const v = placedView(images[i], 'local', cfg, rng);
+      put(locals, v.x, c * b + i);
+      boxes.set(v.box, ((2 + c) * b + i) * BOX_FIELDS);
+    }
   }
   return { batch: b, globals, locals, boxes };
 }
@@ -284,7 +288,7 @@ export function shardViews(v: Views, rank: number, size: number, globalSize: num
   const loc = new Float32Array(locals * b * l);
   for (let c = 0; c < 2; c++) globals.set(v.globals.subarray((c * v.batch + rank * b) * g, (c * v.batch + rank * b + b) * g), c * b * g);
   for (let c = 0; c < locals; c++) loc.set(v.locals.subarray((c * v.batch + rank * b) * l, (c * v.batch + rank * b + b) * l), c * b * l);
-  const boxes = new Float32Array(2 * b * BOX_FIELDS);
-  for (let c = 0; c < 2; c++) boxes.set(v.boxes.subarray((c * v.batch + rank * b) * BOX_FIELDS, (c * v.batch + rank * b + b) * BOX_FIELDS), c * b * BOX_FIELDS);
+  const boxes = new Float32Array((2 + locals) * b * BOX_FIELDS);
+  for (let c = 0; c < 2 + locals; c++) boxes.set(v.boxes.subarray((c * v.batch + rank * b) * BOX_FIELDS, (c * v.batch + rank * b + b) * BOX_FIELDS), c * b * BOX_FIELDS);
   return { batch: b, globals, locals: loc, boxes };
 }

@@ -66,7 +66,7 @@ const common: Omit<TrainConfig, 'preset' | 'vit' | 'head' | 'views'> & { views: 
     eps: 1e-8,
   },
   koleo: { weight: 0 },
-  ibot: { weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0, denseWeight: 0, densePerCrop: 16, denseTarget: 'patch' },
+  ibot: { weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0, denseWeight: 0, densePerCrop: 16, denseTarget: 'patch', denseLocals: false },
   teacher: { momentum: 0.996, momentumEnd: 1 },
   collapse: { minEntropyRatio: 0.05, maxEntropyRatio: 0.995, minKl: 1e-4, minFeatureStd: 0.1, afterFraction: 0.3 },
 };

@@ -30,9 +30,10 @@ export function planPatchTerms(cfg: TrainConfig, step: number, rank: number, b: 
   const ibotOn = cfg.ibot.weight > 0 || cfg.ibot.pixelWeight > 0;
   const masks = ibotOn ? ibotMasks(cfg.seed, step, rank, b, grid * grid, cfg.ibot) : null;
   const masked = masks ? maskedRows(masks, grid * grid) : null;
-  const pairs = cfg.ibot.denseWeight > 0 ? densePairs(cfg.seed, step, rank, b, grid, boxes, cfg.ibot.densePerCrop, cfg.ibot.denseTarget) : null;
+  const locals = cfg.ibot.denseLocals && cfg.views.locals > 0 ? { count: cfg.views.locals, grid: cfg.views.localSize / cfg.vit.patch } : undefined;
+  const pairs = cfg.ibot.denseWeight > 0 ? densePairs(cfg.seed, step, rank, b, grid, boxes, cfg.ibot.densePerCrop, cfg.ibot.denseTarget, locals) : null;
   const ibotRows = cfg.ibot.weight > 0 ? (masked?.index.length ?? 0) : 0;
-  return { masks, masked, pairs, centreRows: ibotRows + (pairs?.student.length ?? 0) };
+  return { masks, masked, pairs, centreRows: ibotRows + (pairs?.teacher.length ?? 0) };
 }
 
 // A type, not an interface, so that it can sit in the teacher's tf.tidy result (a TensorContainer).
@@ -52,7 +53,7 @@ export function teacherPatchTargets(
   const { masked, pairs } = plan;
   const head = (tokens: Tensor2D) => headForward(tf, teacher, cfg.head, tokens).logits;
   const maskedOut = masked && masked.index.length > 0 && cfg.ibot.weight > 0 ? head(selectRows(tf, patches, masked.index)) : null;
-  const denseOut = pairs && pairs.student.length > 0 ? head(pairs.corners ? interpolate(tf, patches, pairs.corners) : selectRows(tf, patches, pairs.teacher)) : null;
+  const denseOut = pairs && pairs.teacher.length > 0 ? head(pairs.corners ? interpolate(tf, patches, pairs.corners) : selectRows(tf, patches, pairs.teacher)) : null;
   const centre = tf.tensor1d(patchCentre) as Tensor1D;
   const zeros = tf.zeros([cfg.head.outputs]);
   return {
@@ -69,9 +70,13 @@ function interpolate(tf: Tf, patches: Tensor2D, corners: { rows: Int32Array; wei
   return tf.sum(tf.mul(tokens, tf.tensor3d(corners.weights, [n, 4, 1])), 1) as Tensor2D;
 }
 
-/** The weighted patch terms and their values; `patches` are the student's global-crop patch tokens [2·B·P, d]. */
+/**
+ * The weighted patch terms and their values; `patches` are the student's global-crop patch tokens [2·B·P, d],
+ * `localPatches` its local crops' [L·B·p, d] (null without local crops).
+ */
 export function studentPatchLoss(
-  tf: Tf, student: Params, cfg: TrainConfig, patches: Tensor2D, globals: Tensor4D, plan: PatchPlan, targets: PatchTargets, b: number,
+  tf: Tf, student: Params, cfg: TrainConfig, patches: Tensor2D, localPatches: Tensor2D | null, globals: Tensor4D, plan: PatchPlan,
+  targets: PatchTargets, b: number,
 ): { loss: Scalar; ibot: number; pixel: number; dense: number } {
   const { masked, pairs } = plan;
   let loss: Scalar = tf.scalar(0);
@@ -80,7 +85,8 @@ export function studentPatchLoss(
     out[key] = term.dataSync()[0]!;
     loss = tf.add(loss, tf.mul(term, weight));
   };
-  const logits = (rows: Int32Array) => headForward(tf, student, cfg.head, selectRows(tf, patches, rows)).logits;
+  const head = (tokens: Tensor2D) => headForward(tf, student, cfg.head, tokens).logits;
+  const logits = (rows: Int32Array) => head(selectRows(tf, patches, rows));
   if (masked && masked.index.length > 0 && targets.masked) {
     add(ibotLoss(tf, logits(masked.index), targets.masked, masked.weight, cfg.distill.studentTemp, 2 * b), cfg.ibot.weight, 'ibot');
   }
@@ -92,8 +98,12 @@ export function studentPatchLoss(
     const target = selectRows(tf, pixels.reshape([n * pp, c]) as Tensor2D, masked.index);
     add(pixelLoss(tf, pred, target, masked.weight, 2 * b), cfg.ibot.pixelWeight, 'pixel');
   }
-  if (pairs && pairs.student.length > 0 && targets.dense) {
-    add(ibotLoss(tf, logits(pairs.student), targets.dense, pairs.weight, cfg.distill.studentTemp, 2 * b), cfg.ibot.denseWeight, 'dense');
+  if (pairs && pairs.teacher.length > 0 && targets.dense) {
+    // The local crops' rows follow the global crops' (one pass through the head); each crop counts once in the mean.
+    const local = pairs.local && localPatches ? pairs.local : null;
+    const tokens = local ? tf.concat([selectRows(tf, patches, pairs.student), selectRows(tf, localPatches!, local)], 0) as Tensor2D : selectRows(tf, patches, pairs.student);
+    const crops = (2 + (local ? cfg.views.locals : 0)) * b;
+    add(ibotLoss(tf, head(tokens), targets.dense, pairs.weight, cfg.distill.studentTemp, crops), cfg.ibot.denseWeight, 'dense');
   }
   return { loss, ...out };
 }

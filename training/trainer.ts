@@ -21,7 +21,7 @@ export interface Views {
   batch: number;
   globals: Float32Array;
   locals: Float32Array;
-  /** Each global crop's place in its image [2, B, BOX_FIELDS] (augment.ts): box fractions and flip. */
+  /** Each crop's place in its image [2 + L, B, BOX_FIELDS] (augment.ts), the global crops first: box fractions and flip. */
   boxes: Float32Array;
 }
 
@@ -149,15 +149,15 @@ function need(values: Map<string, Float32Array>, name: string): Float32Array {
 
 /**
  * Backbone then head, once per crop resolution (DINO's MultiCropWrapper), outputs concatenated crop-major; the patch
- * tokens of the first group (the global crops) too, flattened to [2·b·P, d], for the iBOT term. `mask` masks group 0.
+ * tokens of each group too, flattened ([2·b·P, d] for the global crops), for the patch terms. `mask` masks group 0.
  */
 function forwardCrops(
   tf: Tf, p: Params, cfg: TrainConfig, groups: Tensor4D[], dropPath?: (group: number) => DropPathMask, mask?: { rows: Float32Array; token: Tensor },
 ) {
   const outs = groups.map((x, g) => vitForward(tf, p, cfg.vit, x, { dropPath: dropPath?.(g), mask: g === 0 ? mask : undefined }));
   const cls = tf.concat(outs.map((o) => o.cls), 0) as Tensor2D;
-  const [n, t, d] = outs[0].patches.shape;
-  return { cls, patches: outs[0].patches.reshape([n * t, d]) as Tensor2D, ...headForward(tf, p, cfg.head, cls) };
+  const flat = (x: Tensor) => x.reshape([x.shape[0]! * x.shape[1]!, x.shape[2]!]) as Tensor2D;
+  return { cls, patches: flat(outs[0].patches), localPatches: outs[1] ? flat(outs[1].patches) : null, ...headForward(tf, p, cfg.head, cls) };
 }
 
 /**
@@ -282,7 +282,7 @@ export function trainStep(
       loss = tf.add(loss, tf.mul(p.loss, cfg.proto.weight));
     }
     if (plan.masked || plan.pairs) {
-      const p = studentPatchLoss(tf, model.student, cfg, s.patches, globals, plan, t.patch, b);
+      const p = studentPatchLoss(tf, model.student, cfg, s.patches, s.localPatches, globals, plan, t.patch, b);
       ({ ibot: ibotValue, pixel: pixelValue, dense: denseValue } = p);
       loss = tf.add(loss, p.loss);
     }

@@ -272,6 +272,11 @@ export const IbotConfig = z.strictObject({
    * the four tokens round it weighted by distance (RoIAlign's sampling), before the head. Runs stored before: patch.
    */
   denseTarget: z.enum(['patch', 'bilinear']).default('patch'),
+  /**
+   * The local crops join the dense term too: a patch of a small crop, which sees only part of the face, matches the
+   * teacher's output for the place it shows in a global crop (which sees all of it). Runs stored before: off. [trial]
+   */
+  denseLocals: z.boolean().default(false),
 });
 export type IbotConfig = z.infer<typeof IbotConfig>;
 
@@ -317,7 +322,7 @@ export const TrainConfig = z.strictObject({
   /** Absent in runs stored before the term existed: off. */
   koleo: KoleoConfig.default({ weight: 0 }),
   /** Absent in runs stored before the term existed: off. */
-  ibot: IbotConfig.default({ weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0, denseWeight: 0, densePerCrop: 16, denseTarget: 'patch' }),
+  ibot: IbotConfig.default({ weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0, denseWeight: 0, densePerCrop: 16, denseTarget: 'patch', denseLocals: false }),
   optim: OptimConfig,
   teacher: TeacherConfig,
   collapse: CollapseConfig,

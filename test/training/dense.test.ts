@@ -47,7 +47,16 @@ function rampViews() {
     for (let y = y0; y < y0 + p; y++) for (let x = x0; x < x0 + p; x++) s += v.globals[((crop * g + y) * g + x) * 3 + ch] * cfg.std[ch] + cfg.mean[ch];
     return s / (p * p);
   };
-  return { v, b, grid, mean };
+  // The same for a row of the flattened [L·b·p] local-crop patches.
+  const l = cfg.localSize, lgrid = l / p;
+  const localMean = (row: number, ch: number) => {
+    const crop = Math.floor(row / (lgrid * lgrid)), j = row % (lgrid * lgrid);
+    const y0 = Math.floor(j / lgrid) * p, x0 = (j % lgrid) * p;
+    let s = 0;
+    for (let y = y0; y < y0 + p; y++) for (let x = x0; x < x0 + p; x++) s += v.locals[((crop * l + y) * l + x) * 3 + ch] * cfg.std[ch] + cfg.mean[ch];
+    return s / (p * p);
+  };
+  return { v, b, grid, mean, locals: { count: cfg.locals, grid: lgrid }, localMean };
 }
 
 test('matched patches of the two global crops show the same place of the image (crops, aspect and flips)', (t) => {
@@ -73,6 +82,39 @@ test('matched patches of the two global crops show the same place of the image (
     perCrop.set(crop, (perCrop.get(crop) ?? 0) + pairs.weight[m]);
     t.is(Math.floor(pairs.teacher[m] / (grid * grid)), (crop + b) % (2 * b));
   }
+  for (const w of perCrop.values()) t.true(Math.abs(w - 1) < 1e-5);
+});
+
+test('with denseLocals, a local crop\'s patches match the place they show in either global crop; the global pairs stay as drawn', (t) => {
+  const { v, b, grid, mean, locals, localMean } = rampViews();
+  const without = densePairs(0, 0, 0, b, grid, v.boxes, 16);
+  const pairs = densePairs(0, 0, 0, b, grid, v.boxes, 16, 'patch', locals);
+  t.false('local' in without);
+  const n = without.student.length;
+  t.deepEqual(pairs.student, without.student, 'the global crops draw the same pairs');
+  t.deepEqual(pairs.teacher.subarray(0, n), without.teacher);
+  const local = pairs.local!;
+  t.is(pairs.teacher.length, n + local.length);
+  t.true(local.length > locals.count * b * 8, `${local.length} local pairs`);
+  const lp = locals.grid * locals.grid;
+  let worst = 0, unrelated = 0;
+  const perCrop = new Map<number, number>();
+  const targets = new Set<number>();
+  for (const [m, s] of local.entries()) {
+    const teacher = pairs.teacher[n + m]!;
+    worst = Math.max(worst, Math.abs(localMean(s, 0) - mean(teacher, 0)), Math.abs(localMean(s, 1) - mean(teacher, 1)));
+    const other = (teacher + 17) % (2 * b * grid * grid);
+    unrelated += Math.max(Math.abs(localMean(s, 0) - mean(other, 0)), Math.abs(localMean(s, 1) - mean(other, 1))) / local.length;
+    // The teacher row is a global crop of the same image as the local crop.
+    const image = Math.floor(s / lp) % b, tcrop = Math.floor(teacher / (grid * grid));
+    t.is(tcrop % b, image);
+    targets.add(Math.floor(tcrop / b));
+    perCrop.set(Math.floor(s / lp), (perCrop.get(Math.floor(s / lp)) ?? 0) + pairs.weight[n + m]!);
+  }
+  t.true(worst < 0.08, `worst mean-colour gap of a local pair ${worst.toFixed(3)}`);
+  t.true(unrelated > 2 * worst, `matched ${worst.toFixed(3)} vs unrelated ${unrelated.toFixed(3)}`);
+  t.deepEqual([...targets].sort(), [0, 1], 'both global crops serve as targets');
+  t.is(perCrop.size, locals.count * b);
   for (const w of perCrop.values()) t.true(Math.abs(w - 1) < 1e-5);
 });
 
@@ -113,21 +155,26 @@ test('dense pairs: two workers draw exactly the pairs of one full-batch draw, at
   const cfg = { ...presets.tiny.views, globalScale: [0.4, 1] as [number, number] };
   const img = ramp();
   const v = makeViews(Array(4).fill(img), cfg, derive(2, 'views', 5));
-  const full = densePairs(9, 5, 0, 4, 8, v.boxes, 10);
-  const rows = (s: number, b: number, rank: number, n: number) => {
+  const locals = { count: cfg.locals, grid: 4 };
+  const full = densePairs(9, 5, 0, 4, 8, v.boxes, 10, 'patch', locals);
+  const rows = (s: number, b: number, rank: number, n: number, p = 64) => {
     // A worker row (crop c, local image i, patch j) as the full batch's row.
-    const c = Math.floor(s / (b * 64)), i = Math.floor((s % (b * 64)) / 64), j = s % 64;
-    return (c * n * b + rank * b + i) * 64 + j;
+    const c = Math.floor(s / (b * p)), i = Math.floor((s % (b * p)) / p), j = s % p;
+    return (c * n * b + rank * b + i) * p + j;
   };
-  const got: [number, number][] = [];
+  const got: [number, number][] = [], gotLocal: [number, number][] = [];
   for (const rank of [0, 1]) {
     const shard = shardViews(v, rank, 2, 64, 32, cfg.locals);
-    const p = densePairs(9, 5, rank, 2, 8, shard.boxes, 10);
+    const p = densePairs(9, 5, rank, 2, 8, shard.boxes, 10, 'patch', locals);
     for (const [m, s] of p.student.entries()) got.push([rows(s, 2, rank, 2), rows(p.teacher[m], 2, rank, 2)]);
+    for (const [m, s] of p.local!.entries()) gotLocal.push([rows(s, 2, rank, 2, 16), rows(p.teacher[p.student.length + m], 2, rank, 2)]);
   }
   const want = [...full.student].map((s, m) => [s, full.teacher[m]] as [number, number]);
+  const wantLocal = [...full.local!].map((s, m) => [s, full.teacher[full.student.length + m]] as [number, number]);
   const order = (a: [number, number], b: [number, number]) => a[0] - b[0] || a[1] - b[1];
   t.deepEqual(got.sort(order), want.sort(order));
+  t.deepEqual(gotLocal.sort(order), wantLocal.sort(order), 'the local crops\' pairs too');
+  t.true(wantLocal.length > 0);
   const counts = new Map<number, number>();
   for (const s of full.student) counts.set(Math.floor(s / 64), (counts.get(Math.floor(s / 64)) ?? 0) + 1);
   t.true([...counts.values()].every((c) => c <= 10) && counts.size === 8);
@@ -137,8 +184,8 @@ test.serial('the dense term adds its value to the loss and changes the gradients
   t.is(presets.tiny.ibot.denseWeight, 1, 'the tiny defaults are run r18 (docs/training-recipe.md)');
   t.is(presets.tiny.ibot.weight, 0, 'r18: the dense term without the masked one');
   const { tf } = await loadBackend('wasm', { quiet: true });
-  const step = (denseWeight: number, denseTarget: 'patch' | 'bilinear' = 'patch') => {
-    const cfg = resolveTrainConfig('tiny', { batchSize: 2, backend: 'wasm', views: { locals: 0 }, vit: { depth: 1 }, ibot: { weight: 0, denseWeight, denseTarget } });
+  const step = (denseWeight: number, denseTarget: 'patch' | 'bilinear' = 'patch', locals = 0, denseLocals = false) => {
+    const cfg = resolveTrainConfig('tiny', { batchSize: 2, backend: 'wasm', views: { locals }, vit: { depth: 1 }, ibot: { weight: 0, denseWeight, denseTarget, denseLocals } });
     const v = makeViews([ramp(), ramp()], cfg.views, derive(0, 'views', 0));
     const model = buildModel(tf, cfg);
     const grads = new Map<string, Float32Array>();
@@ -156,5 +203,10 @@ test.serial('the dense term adds its value to the loss and changes the gradients
   // Read between patches, the same pairs give another target (and the step still leaves no tensor behind).
   const bilinear = step(2, 'bilinear');
   t.true(bilinear.m.dense > 0 && bilinear.m.dense !== on.m.dense, `bilinear ${bilinear.m.dense} vs patch ${on.m.dense}`);
+  // With local crops, denseLocals adds their pairs to the term (the global pairs and the image-level terms unchanged).
+  const [offLocals, onLocals, noDense] = [step(2, 'patch', 2), step(2, 'patch', 2, true), step(0, 'patch', 2, true)];
+  t.true(onLocals.m.dense > 0 && onLocals.m.dense !== offLocals.m.dense, `with locals ${onLocals.m.dense} vs without ${offLocals.m.dense}`);
+  t.true(Math.abs(onLocals.m.loss - (noDense.m.loss + 2 * onLocals.m.dense)) < 1e-3 * Math.abs(onLocals.m.loss));
+  t.is(onLocals.m.distill, offLocals.m.distill);
   t.is(presets.tiny.ibot.denseTarget, 'patch');
 });

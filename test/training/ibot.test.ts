@@ -13,7 +13,7 @@ import { Rng } from '../../training/rng.ts';
 import { initViT, vitForward } from '../../training/vit.ts';
 
 const { tf } = await loadBackend('cpu', { quiet: true });
-const cfg = { weight: 1, maskP: 0.5, maskRatio: [0.1, 0.5] as [number, number], pixelWeight: 0, denseWeight: 0, densePerCrop: 16, denseTarget: 'patch' as const };
+const cfg = { weight: 1, maskP: 0.5, maskRatio: [0.1, 0.5] as [number, number], pixelWeight: 0, denseWeight: 0, densePerCrop: 16, denseTarget: 'patch' as const, denseLocals: false };
 
 test('masks: two workers draw exactly the rows of one full-batch draw', (t) => {
   const p = 64;
@@ -90,7 +90,7 @@ test('config: the tiny preset has the dense term on (r18: the masked one off); a
   const { ibot: _, koleo: __, ...older } = resolveTrainConfig('tiny');
   const stored = join(dir, 'config.json');
   writeFileSync(stored, JSON.stringify(older));
-  t.deepEqual(readStoredTrainConfig(stored).ibot, { weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0, denseWeight: 0, densePerCrop: 16, denseTarget: 'patch' });
+  t.deepEqual(readStoredTrainConfig(stored).ibot, { weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0, denseWeight: 0, densePerCrop: 16, denseTarget: 'patch', denseLocals: false });
   t.deepEqual(readStoredTrainConfig(stored).koleo, { weight: 0 });
   const { lrScaling: ___, ...optim } = older.optim;
   writeFileSync(stored, JSON.stringify({ ...older, optim }));

@@ -135,9 +135,9 @@ test.serial('resume with two workers and drop-path on: every parameter, Adam mom
   t.deepEqual(differ.map(([k]) => k), [], 'tensors that differ after the resume');
 });
 
-const dataParallel = test.macro(async (t, denseTarget: 'patch' | 'bilinear') => {
+const dataParallel = test.macro(async (t, denseTarget: 'patch' | 'bilinear', denseLocals = false) => {
   // Drop-path, the iBOT masks and the dense pairs on: their decisions are drawn for the global batch, so they agree too.
-  const cfg = resolveTrainConfig('tiny', { ...testOverrides, workers: 2, vit: { ...testOverrides.vit, dropPath: 0.2 }, ibot: { weight: 1, pixelWeight: 1, denseWeight: 1, denseTarget } });
+  const cfg = resolveTrainConfig('tiny', { ...testOverrides, workers: 2, vit: { ...testOverrides.vit, dropPath: 0.2 }, ibot: { weight: 1, pixelWeight: 1, denseWeight: 1, denseTarget, denseLocals } });
   const sched = buildSchedules(cfg, 32);
   const files = readFileSync(join(data, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => join(data, JSON.parse(l).path));
   const images = await Promise.all(files.slice(0, 8).map(decode));
@@ -177,7 +177,7 @@ const dataParallel = test.macro(async (t, denseTarget: 'patch' | 'bilinear') => 
 });
 
 test.serial('data-parallel: averaged gradients equal the full batch, workers stay bitwise identical', dataParallel, 'patch');
-test.serial('data-parallel with the dense term read between patches (bilinear): the same equality', dataParallel, 'bilinear');
+test.serial('data-parallel with the dense term read between patches (bilinear) and the local crops in it: the same equality', dataParallel, 'bilinear', true);
 
 test.serial('a non-finite loss stops the run with a clear message and keeps the last good checkpoint', async (t) => {
   const ws = join(root, 'ws-nan');

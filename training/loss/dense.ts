@@ -5,12 +5,14 @@
 // crop is; this asks every sampled patch token to say what its part is, whatever the colour and the scale.
 import { derive } from '../rng.ts';
 
-/** A global crop's place in its image: the box [x0, y0, w, h] as fractions of the image, then 1 if it was flipped. */
+/** A crop's place in its image: the box [x0, y0, w, h] as fractions of the image, then 1 if it was flipped. */
 export const BOX_FIELDS = 5;
 
 export interface DensePairs {
-  /** Rows of the student's flattened [2·b·P] patch tokens. */
+  /** Rows of the student's flattened [2·b·P] global-crop patch tokens. */
   student: Int32Array;
+  /** With `denseLocals`: rows of its flattened [L·b·p] local-crop patch tokens, paired after the global rows. */
+  local?: Int32Array;
   /** For each, the row of the teacher's patch tokens (the other global crop) that shows the same place. */
   teacher: Int32Array;
   /** 1 / (pairs of the student row's crop), so each crop counts once however many of its patches are used. */
@@ -47,8 +49,11 @@ export function correspondingPoint(from: ArrayLike<number>, to: ArrayLike<number
  */
 export function correspondingPatch(from: ArrayLike<number>, to: ArrayLike<number>, grid: number, row: number, col: number): number {
   const p = correspondingPoint(from, to, grid, row, col);
-  return p ? Math.min(grid - 1, Math.floor(p[1] * grid)) * grid + Math.min(grid - 1, Math.floor(p[0] * grid)) : -1;
+  return p ? patchAt(p[0], p[1], grid) : -1;
 }
+
+/** The patch whose area holds point [u, v] (fractions of the crop). */
+const patchAt = (u: number, v: number, grid: number) => Math.min(grid - 1, Math.floor(v * grid)) * grid + Math.min(grid - 1, Math.floor(u * grid));
 
 /**
  * The four patches round point [u, v] (fractions of the crop) and their bilinear weights, patch centres at
@@ -65,55 +70,65 @@ export function bilinearCorners(u: number, v: number, grid: number): { patches: 
   };
 }
 
+/** The local crops' part in the dense term (`ibot.denseLocals`): how many per image and their patch grid. */
+export interface DenseLocals {
+  count: number;
+  grid: number;
+}
+
 /**
  * Up to `perCrop` matched patches for each of this worker's 2·b global crops, drawn at random among the patches whose
  * centre the other crop also shows. Each (step, crop, image of the global batch) draws from its own generator, so a
- * worker's pairs are exactly those of a one-thread draw over the full batch (as the iBOT masks).
+ * worker's pairs are exactly those of a one-thread draw over the full batch (as the iBOT masks). With `locals`, each
+ * local crop (boxes after the globals') draws up to `perCrop` of its patches matched in either global crop, after the
+ * global crops' pairs in `teacher`, `weight` and `corners`.
  */
 export function densePairs(
   seed: number, step: number, rank: number, b: number, grid: number, boxes: Float32Array, perCrop: number, target: DenseTarget = 'patch',
+  locals?: DenseLocals,
 ): DensePairs {
-  const patches = grid * grid;
   const student: number[] = [];
+  const local: number[] = [];
   const teacher: number[] = [];
   const weight: number[] = [];
   const cornerRows: number[] = [];
   const cornerWeights: number[] = [];
   const box = (c: number, i: number) => boxes.subarray((c * b + i) * BOX_FIELDS, (c * b + i + 1) * BOX_FIELDS);
-  const from = new Int32Array(patches);
-  const to = new Int32Array(patches);
-  for (let c = 0; c < 2; c++) {
-    for (let i = 0; i < b; i++) {
-      let n = 0;
-      for (let j = 0; j < patches; j++) {
-        const k = correspondingPatch(box(c, i), box(1 - c, i), grid, Math.floor(j / grid), j % grid);
-        if (k < 0) continue;
-        from[n] = j;
-        to[n++] = k;
-      }
-      const take = Math.min(perCrop, n);
-      for (const m of derive(seed, 'dense', step, c, rank * b + i).pick(n, take)) {
-        student.push((c * b + i) * patches + from[m]);
-        teacher.push(((1 - c) * b + i) * patches + to[m]);
-        weight.push(1 / take);
-        if (target === 'bilinear') {
-          const [u, v] = correspondingPoint(box(c, i), box(1 - c, i), grid, Math.floor(from[m] / grid), from[m] % grid)!;
-          const { patches: round, weights } = bilinearCorners(u, v, grid);
-          for (const k of round) cornerRows.push(((1 - c) * b + i) * patches + k);
-          cornerWeights.push(...weights);
-        }
+  // One crop's pairs: crop `c` (a patch grid of `g`) against the crops `to`; `rows` gets the student rows, `slot` the
+  // crop's place among its group's crops (its row offset), `key` names its generator.
+  const match = (c: number, i: number, g: number, to: number[], rows: number[], slot: number, key: string) => {
+    const found: [number, number, number, number][] = [];
+    for (let j = 0; j < g * g; j++) {
+      for (const d of to) {
+        const p = correspondingPoint(box(c, i), box(d, i), g, Math.floor(j / g), j % g);
+        if (p) found.push([j, d, p[0], p[1]]);
       }
     }
-  }
+    const take = Math.min(perCrop, found.length);
+    for (const m of derive(seed, key, step, slot, rank * b + i).pick(found.length, take)) {
+      const [j, d, u, v] = found[m]!;
+      rows.push((slot * b + i) * g * g + j);
+      teacher.push((d * b + i) * grid * grid + patchAt(u, v, grid));
+      weight.push(1 / take);
+      if (target === 'bilinear') {
+        const { patches: round, weights } = bilinearCorners(u, v, grid);
+        for (const k of round) cornerRows.push((d * b + i) * grid * grid + k);
+        cornerWeights.push(...weights);
+      }
+    }
+  };
+  for (let c = 0; c < 2; c++) for (let i = 0; i < b; i++) match(c, i, grid, [1 - c], student, c, 'dense');
+  for (let l = 0; l < (locals?.count ?? 0); l++) for (let i = 0; i < b; i++) match(2 + l, i, locals!.grid, [0, 1], local, l, 'dense-local');
   return {
     student: Int32Array.from(student), teacher: Int32Array.from(teacher), weight: Float32Array.from(weight),
+    ...(locals ? { local: Int32Array.from(local) } : {}),
     ...(target === 'bilinear' ? { corners: { rows: Int32Array.from(cornerRows), weights: Float32Array.from(cornerWeights) } } : {}),
   };
 }
 
-/** Boxes for 2·b global crops that each show the whole image unflipped (views made without an image: benchmarks, tests). */
-export function wholeImageBoxes(b: number): Float32Array {
-  const out = new Float32Array(2 * b * BOX_FIELDS);
-  for (let r = 0; r < 2 * b; r++) out.set([0, 0, 1, 1, 0], r * BOX_FIELDS);
+/** Boxes for the 2 global (and `locals` local) crops of b images, each the whole image unflipped (views made without an image: benchmarks, tests). */
+export function wholeImageBoxes(b: number, locals = 0): Float32Array {
+  const out = new Float32Array((2 + locals) * b * BOX_FIELDS);
+  for (let r = 0; r < (2 + locals) * b; r++) out.set([0, 0, 1, 1, 0], r * BOX_FIELDS);
   return out;
 }
