@@ -180,9 +180,10 @@ test('dense pairs: two workers draw exactly the pairs of one full-batch draw, at
   t.true([...counts.values()].every((c) => c <= 10) && counts.size === 8);
 });
 
-test.serial('the dense term adds its value to the loss and changes the gradients; it is on in the tiny preset', async (t) => {
-  t.is(presets.tiny.ibot.denseWeight, 1, 'the tiny defaults are run r18 (docs/training-recipe.md)');
+test.serial('the dense term adds its value to the loss and changes the gradients; it is on in the tiny preset, local crops too', async (t) => {
+  t.is(presets.tiny.ibot.denseWeight, 1, 'the tiny defaults are run r24 (docs/training-recipe.md)');
   t.is(presets.tiny.ibot.weight, 0, 'r18: the dense term without the masked one');
+  t.true(presets.tiny.ibot.denseLocals, 'r24: the local crops in the dense term');
   const { tf } = await loadBackend('wasm', { quiet: true });
   const step = (denseWeight: number, denseTarget: 'patch' | 'bilinear' = 'patch', locals = 0, denseLocals = false) => {
     const cfg = resolveTrainConfig('tiny', { batchSize: 2, backend: 'wasm', views: { locals }, vit: { depth: 1 }, ibot: { weight: 0, denseWeight, denseTarget, denseLocals } });

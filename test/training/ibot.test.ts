@@ -79,13 +79,13 @@ test('a fully masked crop does not see its pixels; an unmasked one is the plain 
   t.notDeepEqual(Array.from(a), Array.from(plain));
 });
 
-test('config: the tiny preset has the dense term on (r18: the masked one off); a pros config file\'s train section keeps it; a run stored before it (or KoLeo) existed reads them off', (t) => {
+test('config: the tiny preset has the dense term on, local crops too (r24; the masked one off); a pros config file\'s train section keeps it; a run stored before it (or KoLeo) existed reads them off', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pros-ibot-'));
-  t.like(resolveTrainConfig('tiny').ibot, { weight: 0, denseWeight: 1 });
+  t.like(resolveTrainConfig('tiny').ibot, { weight: 0, denseWeight: 1, denseLocals: true });
   const file = join(dir, 'pros.json');
   writeFileSync(file, JSON.stringify({ train: { steps: 3 } }));
   // The partial section must not fill in ibot's stored-run default (off) over the preset's value.
-  t.like(resolveTrainConfig(file).ibot, { weight: 0, denseWeight: 1 });
+  t.like(resolveTrainConfig(file).ibot, { weight: 0, denseWeight: 1, denseLocals: true });
   // Runs stored before KoLeo or iBOT existed (no koleo / ibot key) still resume, with the term off.
   const { ibot: _, koleo: __, ...older } = resolveTrainConfig('tiny');
   const stored = join(dir, 'config.json');
