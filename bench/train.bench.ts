@@ -63,7 +63,7 @@ function randomViews(c: TrainConfig, batch: number, seed: number): Views {
   };
   const g = c.views.globalSize;
   const l = c.views.localSize;
-  return { batch, globals: fill(2 * batch * g * g * 3), locals: fill(c.views.locals * batch * l * l * 3), boxes: wholeImageBoxes(batch) };
+  return { batch, globals: fill(2 * batch * g * g * 3), locals: fill(c.views.locals * batch * l * l * 3), boxes: wholeImageBoxes(batch, c.views.locals) };
 }
 
 interface PathResult {

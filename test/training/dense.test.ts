@@ -114,6 +114,8 @@ test('with denseLocals, a local crop\'s patches match the place they show in eit
   t.true(worst < 0.08, `worst mean-colour gap of a local pair ${worst.toFixed(3)}`);
   t.true(unrelated > 2 * worst, `matched ${worst.toFixed(3)} vs unrelated ${unrelated.toFixed(3)}`);
   t.deepEqual([...targets].sort(), [0, 1], 'both global crops serve as targets');
+  // Views that carry only the global crops' boxes cannot place the local crops: a clear error, not pairs read off the end.
+  t.throws(() => densePairs(0, 0, 0, b, grid, v.boxes.subarray(0, 2 * b * BOX_FIELDS), 16, 'patch', locals), { message: /a box for each of 6 crops of 6 images; the views carry 12/ });
   t.is(perCrop.size, locals.count * b);
   for (const w of perCrop.values()) t.true(Math.abs(w - 1) < 1e-5);
 });

@@ -25,7 +25,7 @@ test('two ProS steps on the fast paths equal the stock kernels', (t) => {
     batch,
     globals: Float32Array.from({ length: 2 * batch * g * g * 3 }, rnd),
     locals: Float32Array.from({ length: cfg.views.locals * batch * l * l * 3 }, rnd),
-    boxes: wholeImageBoxes(batch),
+    boxes: wholeImageBoxes(batch, cfg.views.locals),
   }));
   const run = (prefer: MatmulPreference) => {
     const installed = installMatmul(tf, { prefer, quiet: true });

@@ -93,6 +93,8 @@ export function densePairs(
   const weight: number[] = [];
   const cornerRows: number[] = [];
   const cornerWeights: number[] = [];
+  const crops = 2 + (locals?.count ?? 0);
+  if (boxes.length < crops * b * BOX_FIELDS) throw new Error(`the dense term needs a box for each of ${crops} crops of ${b} images; the views carry ${boxes.length / BOX_FIELDS}`);
   const box = (c: number, i: number) => boxes.subarray((c * b + i) * BOX_FIELDS, (c * b + i + 1) * BOX_FIELDS);
   // One crop's pairs: crop `c` (a patch grid of `g`) against the crops `to`; `rows` gets the student rows, `slot` the
   // crop's place among its group's crops (its row offset), `key` names its generator.
