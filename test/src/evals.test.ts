@@ -103,9 +103,9 @@ test('linear probes at different rate schedules are never pooled; a re-run repla
 test('runs that differ only by training seed are one report row over every training × probe seed; leakage noted once', (t) => {
   const ws = tmpWorkspace();
   const addRun = ws.db.prepare("INSERT INTO runs (name, data, config, backend, status, step) VALUES (?, ?, ?, 'wasm', 'done', ?)");
-  // A recipe with the iBOT and dense terms off, so that a config stored before they existed (no ibot key: both off)
+  // A recipe with the iBOT and dense terms off, so that a config stored before they existed (no ibot key: all off)
   // is the same.
-  const base = { ...presets.tiny!, ibot: { ...presets.tiny!.ibot, weight: 0, denseWeight: 0 } };
+  const base = { ...presets.tiny!, ibot: { ...presets.tiny!.ibot, weight: 0, denseWeight: 0, denseLocals: false } };
   const config = (over: object) => JSON.stringify({ ...base, ...over });
   addRun.run('r6', 'curated/people', config({ seed: 0 }), 12);
   addRun.run('r6s1b', 'curated/people', config({ seed: 1 }), 12);
