@@ -254,10 +254,12 @@ export function trainStep(
   let ibotValue = 0;
   let pixelValue = 0;
   let denseValue = 0;
-  // Only what the enabled terms reach is trained: the prototypes serve only L_proto, and the head's last layer only
-  // L_distill (an ablation with one term off leaves the other's parameters without a gradient).
+  // Only what the enabled terms reach is trained: the prototypes serve only L_proto, and the head's last layer L_distill
+  // and the patch terms that read the head's outputs (iBOT's masked term, the dense term). An ablation with a term off
+  // leaves the parameters only that term reaches without a gradient.
+  const lastLayerUsed = cfg.distill.enabled || cfg.ibot.weight > 0 || cfg.ibot.denseWeight > 0;
   const names = [
-    ...model.student.names().filter((n) => cfg.distill.enabled || n !== LAST_LAYER),
+    ...model.student.names().filter((n) => lastLayerUsed || n !== LAST_LAYER),
     ...(cfg.proto.enabled ? model.protos.names() : []),
   ];
   const trainable = names.map((n) => (n.startsWith('proto.') ? model.protos.get(n) : model.student.get(n)));

@@ -1,5 +1,5 @@
 // Ablations: each loss term can be switched off, and a run with one term trains without touching the parameters
-// only the other term reaches (the prototypes serve L_proto alone, the head's last layer L_distill alone).
+// only the other term reaches (the prototypes serve L_proto alone, the head's last layer L_distill and the patch terms).
 import test from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,9 +17,13 @@ const data = await makeSet(join(root, 'set'), 16);
 
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
 
-for (const [label, off, untouched] of [
-  ['distillation only (prototype term off)', { proto: { ...testOverrides.proto, enabled: false } }, 'proto.C'],
-  ['prototypes only (distillation term off)', { distill: { enabled: false } }, `student.${LAST_LAYER}`],
+const noPatchTerms = { ibot: { weight: 0, denseWeight: 0 } };
+const last = `student.${LAST_LAYER}`;
+for (const [label, off, untouched, trained] of [
+  ['distillation only (prototype term off)', { proto: { ...testOverrides.proto, enabled: false } }, 'proto.C', last],
+  ['prototypes only (distillation and patch terms off)', { distill: { enabled: false }, ...noPatchTerms }, last, 'proto.C'],
+  // The dense term reads the head's outputs too, so without L_distill it still trains the last layer (it was frozen).
+  ['prototypes and the dense term (distillation off)', { distill: { enabled: false } }, null, last],
 ] as const) {
   test.serial(label, async (t) => {
     const overrides = { ...testOverrides, steps: 3, ...off };
@@ -30,8 +34,10 @@ for (const [label, off, untouched] of [
     const { tf } = await loadBackend('wasm', { quiet: true });
     const initial = await modelTensors(buildModel(tf, resolveTrainConfig(undefined, overrides)));
     const after = loadCheckpoint(s.runDir).tensors;
-    t.is(maxDiff(initial.get(untouched)!.data, after.get(untouched)!.data), 0, `${untouched} unchanged`);
+    const moved = (k: string) => maxDiff(initial.get(k)!.data, after.get(k)!.data);
+    if (untouched) t.is(moved(untouched), 0, `${untouched} unchanged`);
+    t.true(moved(trained) > 0, `${trained} trained`);
     const learned = [...initial.keys()].filter((k) => k.startsWith('student.') && k !== untouched);
-    t.true(learned.some((k) => maxDiff(initial.get(k)!.data, after.get(k)!.data) > 0), 'the student learns');
+    t.true(learned.some((k) => moved(k) > 0), 'the student learns');
   });
 }
