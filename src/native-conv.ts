@@ -205,7 +205,7 @@ export function installFaceConv(tf: Tf, opts: FaceConvOptions = {}): FaceConvIns
   if (prefer === 'stock') return stockLine('asked for');
   const version = wasmBackendVersion();
   if (version !== PINNED_WASM_VERSION) return stockLine(`tfjs-backend-wasm ${version} is not the pinned ${PINNED_WASM_VERSION}`);
-  const loaded = loadAddon<ConvAddon>(opts.addonPath ?? (process.env.PROS_NATIVE_ADDON || defaultAddonPath), opts.blasLibrary ?? process.env.PROS_OPENBLAS);
+  const loaded = loadAddon<ConvAddon>(opts.addonPath ?? (process.env.PROS_NATIVE_ADDON || defaultAddonPath), opts.blasLibrary ?? (process.env.PROS_OPENBLAS || undefined));
   if (!loaded.addon) return stockLine(loaded.reason);
   const addon = opts.wrapAddon ? opts.wrapAddon(loaded.addon) : loaded.addon;
   if (typeof addon.conv2d !== 'function') return stockLine('this addon build has no conv2d: run npm run build:native');

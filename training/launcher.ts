@@ -154,6 +154,10 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
           `preset ${cfg.preset}, backend ${engine.backend}, ${workers > 1 ? `${workers} data-parallel workers` : 'one thread'}, matmul: ${engine.kernels}`,
       );
     }
+    // Said even when quiet: the fallback is several times slower, and a quiet run would not show the line above.
+    if (engine.kernels.startsWith('explicit-transpose') && !engine.kernels.includes('asked for')) {
+      log.warn(`train ${opts.run}: the native matmul is not in use, so training runs several times slower: ${engine.kernels}`);
+    }
     ws.db.prepare('UPDATE runs SET backend = ? WHERE name = ?').run(engine.backend, opts.run);
     const source = new ViewSource(set.items.map((i) => i.file), cfg);
     const bar = progress({ label: `train ${opts.run}`, total: sched.total, unit: 'steps', silent: opts.quiet });

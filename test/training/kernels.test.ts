@@ -3,12 +3,16 @@
 // The native path needs the addon built (npm install builds it) and OpenBLAS; PROS_SKIP_NATIVE=1 skips those checks.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Tensor } from '@tensorflow/tfjs';
 import { loadBackend, type Tf } from '../../src/backend.ts';
 import { installMatmul, relativeError, uninstallMatmul, type MatmulPreference } from '../../training/kernels/install.ts';
 import { fastPathAdvice } from '../../training/kernels/native-matmul.ts';
 import { testIf } from '../helpers/requires.ts';
+import { makeSet, testOverrides } from './_fixtures.ts';
 
 const { tf } = await loadBackend('wasm', { quiet: true });
 const skipNative = process.env.PROS_SKIP_NATIVE === '1';
@@ -382,6 +386,28 @@ nativeTest('a fresh process without OpenBLAS says so and trains on explicit tran
   const { r, y } = JSON.parse(out.stdout.trim().split('\n').pop()!);
   t.is(r.path, 'explicit-transpose');
   t.deepEqual(y, Array(8).fill(3));
+});
+
+test('pros train -q still warns when training falls back to the slow kernels (no OpenBLAS)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pros-slow-path-'));
+  const data = await makeSet(join(dir, 'set'), 8);
+  const { steps: _, ...cfg } = testOverrides;
+  writeFileSync(join(dir, 'cfg.json'), JSON.stringify(cfg));
+  const run = (openblas: string | undefined) =>
+    spawnSync(process.execPath, ['bin/pros.js', 'train', '--data', data, '--run', `r${openblas ? 1 : 0}`, '--steps', '1', '-c', join(dir, 'cfg.json'), '-w', join(dir, 'ws'), '-q'], {
+      cwd: root,
+      // An empty PROS_OPENBLAS reads as unset.
+      env: { ...process.env, PROS_OPENBLAS: openblas ?? '', PROS_MATMUL: '' },
+      encoding: 'utf8',
+    });
+  const slow = run('/nonexistent/libopenblas.so.0');
+  t.is(slow.status, 0, slow.stderr);
+  t.regex(slow.stderr, /native matmul is not in use.*explicit-transpose.*libopenblas not found/);
+  if (!skipNative) {
+    const fast = run(undefined);
+    t.is(fast.status, 0, fast.stderr);
+    t.notRegex(fast.stderr, /not in use/);
+  }
 });
 
 test.serial('PROS_MATMUL forces a path; auto takes native when it is there', (t) => {

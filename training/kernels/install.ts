@@ -76,7 +76,7 @@ export function installMatmul(tf: Tf, opts: InstallMatmulOptions = {}): MatmulIn
   // The native kernels read tfjs-backend-wasm internals (wasm-internals.ts); another version may lay them out otherwise.
   const version = wasmBackendVersion();
   if (version !== PINNED_WASM_VERSION) return useExplicit(`tfjs-backend-wasm ${version} is not the pinned ${PINNED_WASM_VERSION} the native kernels were written against`);
-  const loaded = loadNativeAddon(opts.addonPath ?? process.env.PROS_NATIVE_ADDON, opts.blasLibrary ?? process.env.PROS_OPENBLAS);
+  const loaded = loadNativeAddon(opts.addonPath ?? (process.env.PROS_NATIVE_ADDON || undefined), opts.blasLibrary ?? (process.env.PROS_OPENBLAS || undefined));
   if (!loaded.addon) return useExplicit(loaded.reason, loaded.ops);
   const threads = loaded.addon.setThreads(wantThreads);
   const backend = tf.backend() as unknown as WasmBackendLike;
