@@ -67,6 +67,7 @@ const common: Omit<TrainConfig, 'preset' | 'vit' | 'head' | 'views'> & { views: 
   },
   koleo: { weight: 0 },
   ibot: { weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0, denseWeight: 0, densePerCrop: 16, denseTarget: 'patch', denseLocals: false },
+  position: { weight: 0, grid: 8, globals: false },
   teacher: { momentum: 0.996, momentumEnd: 1 },
   collapse: { minEntropyRatio: 0.05, maxEntropyRatio: 0.995, minKl: 1e-4, minFeatureStd: 0.1, afterFraction: 0.3 },
 };
@@ -219,6 +220,7 @@ function validate(c: TrainConfig): void {
   if (!['sharpen', 'sinkhorn'].includes(c.proto.target)) fail(`proto.target must be sharpen or sinkhorn`);
   if (!['linear', 'sqrt', 'none'].includes(c.optim.lrScaling)) fail(`optim.lrScaling must be linear, sqrt or none`);
   if (!(c.koleo.weight >= 0)) fail('koleo.weight must be ≥ 0');
+  if (c.position.weight > 0 && c.views.locals === 0 && !c.position.globals) fail('position.weight needs local crops (views.locals > 0) or position.globals');
   if (!['per-parameter', 'global'].includes(c.optim.clipMode)) fail(`optim.clipMode must be per-parameter or global`);
   if (c.ibot.maskRatio[0] > c.ibot.maskRatio[1]) fail('ibot.maskRatio must be [low, high] with low ≤ high');
   if (c.head.layers < 1) fail('head.layers must be ≥ 1');

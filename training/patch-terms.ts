@@ -9,6 +9,7 @@ import { headForward } from './head.ts';
 import { teacherProbs } from './loss/distill.ts';
 import { densePairs, type DensePairs } from './loss/dense.ts';
 import { ibotLoss, ibotMasks, maskedRows, pixelLoss, selectRows } from './loss/ibot.ts';
+import { POSITION_B, POSITION_W, positionCells, positionLoss } from './loss/position.ts';
 import type { Params } from './params.ts';
 import { patchify } from './vit.ts';
 
@@ -22,6 +23,8 @@ export interface PatchPlan {
   pairs: DensePairs | null;
   /** Teacher patch outputs the patch centre is updated with this step (masked rows plus dense rows). */
   centreRows: number;
+  /** The position term's target cell for every local-crop patch and, with `position.globals`, every global-crop patch (null: off). */
+  position: { local: Int32Array | null; global: Int32Array | null } | null;
 }
 
 /** The draws of one step, on worker `rank` of its `b` images; `boxes` places each global crop in its image. */
@@ -33,7 +36,14 @@ export function planPatchTerms(cfg: TrainConfig, step: number, rank: number, b: 
   const locals = cfg.ibot.denseLocals && cfg.views.locals > 0 ? { count: cfg.views.locals, grid: cfg.views.localSize / cfg.vit.patch } : undefined;
   const pairs = cfg.ibot.denseWeight > 0 ? densePairs(cfg.seed, step, rank, b, grid, boxes, cfg.ibot.densePerCrop, cfg.ibot.denseTarget, locals) : null;
   const ibotRows = cfg.ibot.weight > 0 ? (masked?.index.length ?? 0) : 0;
-  return { masks, masked, pairs, centreRows: ibotRows + (pairs?.teacher.length ?? 0) };
+  const pos = cfg.position;
+  const position = pos.weight > 0
+    ? {
+      local: cfg.views.locals > 0 ? positionCells(boxes, b, { first: 2, count: cfg.views.locals, grid: cfg.views.localSize / cfg.vit.patch }, pos.grid) : null,
+      global: pos.globals ? positionCells(boxes, b, { first: 0, count: 2, grid }, pos.grid) : null,
+    }
+    : null;
+  return { masks, masked, pairs, centreRows: ibotRows + (pairs?.teacher.length ?? 0), position };
 }
 
 // A type, not an interface, so that it can sit in the teacher's tf.tidy result (a TensorContainer).
@@ -77,10 +87,10 @@ function interpolate(tf: Tf, patches: Tensor2D, corners: { rows: Int32Array; wei
 export function studentPatchLoss(
   tf: Tf, student: Params, cfg: TrainConfig, patches: Tensor2D, localPatches: Tensor2D | null, globals: Tensor4D, plan: PatchPlan,
   targets: PatchTargets, b: number,
-): { loss: Scalar; ibot: number; pixel: number; dense: number } {
+): { loss: Scalar; ibot: number; pixel: number; dense: number; position: number } {
   const { masked, pairs } = plan;
   let loss: Scalar = tf.scalar(0);
-  const out = { ibot: 0, pixel: 0, dense: 0 };
+  const out = { ibot: 0, pixel: 0, dense: 0, position: 0 };
   const add = (term: Scalar, weight: number, key: keyof typeof out) => {
     out[key] = term.dataSync()[0]!;
     loss = tf.add(loss, tf.mul(term, weight));
@@ -104,6 +114,24 @@ export function studentPatchLoss(
     const tokens = local ? tf.concat([selectRows(tf, patches, pairs.student), selectRows(tf, localPatches!, local)], 0) as Tensor2D : selectRows(tf, patches, pairs.student);
     const crops = (2 + (local ? cfg.views.locals : 0)) * b;
     add(ibotLoss(tf, head(tokens), targets.dense, pairs.weight, cfg.distill.studentTemp, crops), cfg.ibot.denseWeight, 'dense');
+  }
+  if (plan.position) {
+    // Each crop counts once: the sum of the crops' mean cross-entropies over the crops asked.
+    const { local, global } = plan.position;
+    const classes = cfg.position.grid ** 2;
+    const w = student.get(POSITION_W), bias = student.get(POSITION_B);
+    let sum: Scalar = tf.scalar(0);
+    let crops = 0;
+    if (local && localPatches) {
+      const p = (cfg.views.localSize / cfg.vit.patch) ** 2;
+      sum = tf.add(sum, positionLoss(tf, localPatches, w, bias, local, classes, p));
+      crops += cfg.views.locals * b;
+    }
+    if (global) {
+      sum = tf.add(sum, positionLoss(tf, patches, w, bias, global, classes, (cfg.views.globalSize / cfg.vit.patch) ** 2));
+      crops += 2 * b;
+    }
+    add(tf.div(sum, crops), cfg.position.weight, 'position');
   }
   return { loss, ...out };
 }

@@ -12,6 +12,7 @@ import { protoLoss, protoProbs, sharpen, sinkhorn, single, type Collective } fro
 import { AdamW, clipGradients } from './optimizer.ts';
 import { Params } from './params.ts';
 import { planPatchTerms, studentPatchLoss, teacherPatchTargets } from './patch-terms.ts';
+import { POSITION_B, POSITION_W } from './loss/position.ts';
 import { derive } from './rng.ts';
 import type { Schedules } from './schedule.ts';
 import { initViT, vitForward, type DropPathMask } from './vit.ts';
@@ -54,6 +55,8 @@ export interface StepMetrics {
   pixel: number;
   /** Dense cross-view patch term (0 when off). */
   dense: number;
+  /** Patch position term (0 when off). */
+  position: number;
   lr: number;
   weightDecay: number;
   momentum: number;
@@ -83,6 +86,10 @@ export function buildModel(tf: Tf, cfg: TrainConfig): Model {
     const px = cfg.vit.patch * cfg.vit.patch * 3;
     student.add('ibot.pixel.w', [cfg.vit.width, px], { truncNormal: 0.02 }, rng);
     student.add('ibot.pixel.b', [px], 'zeros');
+  }
+  if (cfg.position.weight > 0) {
+    student.add(POSITION_W, [cfg.vit.width, cfg.position.grid ** 2], { truncNormal: 0.02 }, rng);
+    student.add(POSITION_B, [cfg.position.grid ** 2], 'zeros');
   }
   // The teacher starts as a copy of the student (DINO), and gets no gradient.
   const teacher = new Params(tf);
@@ -189,7 +196,7 @@ export function viewTensors(tf: Tf, cfg: TrainConfig, v: Views): { globals: Tens
 }
 
 /** Scalars averaged between workers each step (loss terms, entropy, feature std). */
-const STATS = 10;
+const STATS = 11;
 
 /**
  * The length of the vector a data-parallel step averages: every trainable gradient, the teacher's batch mean, the
@@ -254,6 +261,7 @@ export function trainStep(
   let ibotValue = 0;
   let pixelValue = 0;
   let denseValue = 0;
+  let positionValue = 0;
   // Only what the enabled terms reach is trained: the prototypes serve only L_proto, and the head's last layer L_distill
   // and the patch terms that read the head's outputs (iBOT's masked term, the dense term). An ablation with a term off
   // leaves the parameters only that term reaches without a gradient.
@@ -283,9 +291,9 @@ export function trainStep(
       protoValue = p.loss.dataSync()[0];
       loss = tf.add(loss, tf.mul(p.loss, cfg.proto.weight));
     }
-    if (plan.masked || plan.pairs) {
+    if (plan.masked || plan.pairs || plan.position) {
       const p = studentPatchLoss(tf, model.student, cfg, s.patches, s.localPatches, globals, plan, t.patch, b);
-      ({ ibot: ibotValue, pixel: pixelValue, dense: denseValue } = p);
+      ({ ibot: ibotValue, pixel: pixelValue, dense: denseValue, position: positionValue } = p);
       loss = tf.add(loss, p.loss);
     }
     if (cfg.koleo.weight > 0) {
@@ -306,7 +314,7 @@ export function trainStep(
   for (const [i, v] of trainable.entries()) if (!grads[v.name]) throw new Error(`no gradient for ${names[i]}`);
   const usageLocal = new Float32Array(cfg.proto.count);
   for (const i of t.usage.dataSync()) usageLocal[i] += 1;
-  const stats = new Float32Array([value.dataSync()[0], distill, protoValue, protoParts.ce, t.entropy.dataSync()[0], t.featureStd.dataSync()[0], koleoValue, ibotValue, pixelValue, denseValue]);
+  const stats = new Float32Array([value.dataSync()[0], distill, protoValue, protoParts.ce, t.entropy.dataSync()[0], t.featureStd.dataSync()[0], koleoValue, ibotValue, pixelValue, denseValue, positionValue]);
   if (stats.length !== STATS) throw new Error(`${stats.length} averaged scalars, expected ${STATS}`);
   const batchMean = t.batchMean.dataSync() as Float32Array;
   // The patch centre's update: the sum of the teacher's masked patch outputs and their count, so that workers with
@@ -343,7 +351,7 @@ export function trainStep(
   } else {
     for (const [i, v] of vars.entries()) gradMap.set(names[i], grads[v.name]);
   }
-  const [loss, distillAvg, protoAvg, protoCe, entropy, featureStd, koleoAvg, ibotAvg, pixelAvg, denseAvg] = stats;
+  const [loss, distillAvg, protoAvg, protoCe, entropy, featureStd, koleoAvg, ibotAvg, pixelAvg, denseAvg, positionAvg] = stats;
   const disposeAll = () => {
     value.dispose();
     for (const g of gradMap.values()) g.dispose();
@@ -388,6 +396,7 @@ export function trainStep(
     ibot: ibotAvg,
     pixel: pixelAvg,
     dense: denseAvg,
+    position: positionAvg,
     lr,
     weightDecay: wd,
     momentum,

@@ -280,6 +280,22 @@ export const IbotConfig = z.strictObject({
 });
 export type IbotConfig = z.infer<typeof IbotConfig>;
 
+/**
+ * Patch position prediction (MP3, Zhai et al. 2022; DropPos, Wang et al. 2023): a linear classifier on each local
+ * crop's patch tokens says which cell of a `grid`×`grid` partition of its (possibly flipped) image the patch shows. A
+ * crop that sees a third of the face knows where each patch lies in the crop (its position embedding), not where the
+ * crop lies in the face: to answer, the token must say which part of the face it shows, which is what the landmark
+ * probe reads. Only the crops' known geometry is used, no label. 0: off. [trial]
+ */
+export const PositionConfig = z.strictObject({
+  weight: num.min(0),
+  /** Cells per side of the image partition the classifier chooses among (grid² classes). */
+  grid: int.min(1),
+  /** The global crops' patches are asked too (they see nearly the whole image, so their answer is mostly the position embedding's). */
+  globals: z.boolean(),
+});
+export type PositionConfig = z.infer<typeof PositionConfig>;
+
 export const TeacherConfig = z.strictObject({
   /** EMA momentum, cosine from `momentum` to `momentumEnd`. [recon: 0.996 → 1] */
   momentum: unit,
@@ -323,6 +339,8 @@ export const TrainConfig = z.strictObject({
   koleo: KoleoConfig.default({ weight: 0 }),
   /** Absent in runs stored before the term existed: off. */
   ibot: IbotConfig.default({ weight: 0, maskP: 0.5, maskRatio: [0.1, 0.5], pixelWeight: 0, denseWeight: 0, densePerCrop: 16, denseTarget: 'patch', denseLocals: false }),
+  /** Absent in runs stored before the term existed: off. */
+  position: PositionConfig.default({ weight: 0, grid: 8, globals: false }),
   optim: OptimConfig,
   teacher: TeacherConfig,
   collapse: CollapseConfig,

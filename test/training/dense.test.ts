@@ -9,6 +9,7 @@ import { derive } from '../../training/rng.ts';
 import { loadBackend } from '../../src/backend.ts';
 import { buildModel, trainStep } from '../../training/trainer.ts';
 import { buildSchedules } from '../../training/schedule.ts';
+import { ramp, rampViews } from './_fixtures.ts';
 
 test('correspondingPatch: the same box maps a patch to itself, a flip mirrors it, a shift moves it, outside is −1', (t) => {
   const whole = [0, 0, 1, 1, 0];
@@ -19,45 +20,6 @@ test('correspondingPatch: the same box maps a patch to itself, a flip mirrors it
   t.is(correspondingPatch(whole, [0.5, 0, 0.5, 1, 0], 8, 0, 6), 5);
   t.is(correspondingPatch(whole, [0.5, 0, 0.5, 1, 0], 8, 0, 1), -1, 'the left half is not in the right half');
 });
-
-/** A 96 × 96 image whose red channel is x and green is y, so a patch's mean colour tells where it lies. */
-function ramp() {
-  const w = 96;
-  const data = new Uint8Array(w * w * 3);
-  for (let y = 0; y < w; y++) for (let x = 0; x < w; x++) data.set([Math.round((x * 255) / (w - 1)), Math.round((y * 255) / (w - 1)), 128], (y * w + x) * 3);
-  return { width: w, height: w, data };
-}
-
-/**
- * Six views of the ramp with only geometry (no colour change, no blur), so a patch's mean red and green are its image
- * position; `mean(row, ch)` is that mean for a row of the flattened [2·b·P] global-crop patches.
- */
-function rampViews() {
-  const cfg = {
-    ...presets.tiny.views, globalScale: [0.3, 0.9] as [number, number], flipP: 0.5, jitter: { ...presets.tiny.views.jitter, p: 0 },
-    grayscaleP: 0, solarizeP: 0, blur: { ...presets.tiny.views.blur, pGlobal1: 0, pGlobal2: 0, pLocal: 0 },
-  };
-  const b = 6;
-  const v = makeViews(Array(b).fill(ramp()), cfg, derive(4, 'views', 0));
-  const g = cfg.globalSize, p = 8, grid = g / p;
-  const mean = (row: number, ch: number) => {
-    const crop = Math.floor(row / (grid * grid)), j = row % (grid * grid);
-    const y0 = Math.floor(j / grid) * p, x0 = (j % grid) * p;
-    let s = 0;
-    for (let y = y0; y < y0 + p; y++) for (let x = x0; x < x0 + p; x++) s += v.globals[((crop * g + y) * g + x) * 3 + ch] * cfg.std[ch] + cfg.mean[ch];
-    return s / (p * p);
-  };
-  // The same for a row of the flattened [L·b·p] local-crop patches.
-  const l = cfg.localSize, lgrid = l / p;
-  const localMean = (row: number, ch: number) => {
-    const crop = Math.floor(row / (lgrid * lgrid)), j = row % (lgrid * lgrid);
-    const y0 = Math.floor(j / lgrid) * p, x0 = (j % lgrid) * p;
-    let s = 0;
-    for (let y = y0; y < y0 + p; y++) for (let x = x0; x < x0 + p; x++) s += v.locals[((crop * l + y) * l + x) * 3 + ch] * cfg.std[ch] + cfg.mean[ch];
-    return s / (p * p);
-  };
-  return { v, b, grid, mean, locals: { count: cfg.locals, grid: lgrid }, localMean };
-}
 
 test('matched patches of the two global crops show the same place of the image (crops, aspect and flips)', (t) => {
   const { v, b, grid, mean } = rampViews();

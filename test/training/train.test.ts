@@ -135,9 +135,12 @@ test.serial('resume with two workers and drop-path on: every parameter, Adam mom
   t.deepEqual(differ.map(([k]) => k), [], 'tensors that differ after the resume');
 });
 
-const dataParallel = test.macro(async (t, denseTarget: 'patch' | 'bilinear', denseLocals = false) => {
+const dataParallel = test.macro(async (t, denseTarget: 'patch' | 'bilinear', denseLocals = false, position = false) => {
   // Drop-path, the iBOT masks and the dense pairs on: their decisions are drawn for the global batch, so they agree too.
-  const cfg = resolveTrainConfig('tiny', { ...testOverrides, workers: 2, vit: { ...testOverrides.vit, dropPath: 0.2 }, ibot: { weight: 1, pixelWeight: 1, denseWeight: 1, denseTarget, denseLocals } });
+  const cfg = resolveTrainConfig('tiny', {
+    ...testOverrides, workers: 2, vit: { ...testOverrides.vit, dropPath: 0.2 }, ibot: { weight: 1, pixelWeight: 1, denseWeight: 1, denseTarget, denseLocals },
+    position: { weight: position ? 1 : 0, grid: 4, globals: true },
+  });
   const sched = buildSchedules(cfg, 32);
   const files = readFileSync(join(data, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => join(data, JSON.parse(l).path));
   const images = await Promise.all(files.slice(0, 8).map(decode));
@@ -164,6 +167,7 @@ const dataParallel = test.macro(async (t, denseTarget: 'patch' | 'bilinear', den
       t.true(m.ibot > 0 && grads.get('ibot.mask')!.some((x) => x !== 0), 'the iBOT term trains the mask token');
       t.true(m.pixel > 0 && grads.get('ibot.pixel.w')!.some((x) => x !== 0), 'the masked-pixel target trains its decoder');
       t.true(m.dense > 0, 'the dense term is on');
+      if (position) t.true(m.position > 0 && grads.get('position.w')!.some((x) => x !== 0), 'the position term trains its classifier');
     }
     t.is(live[1], live[0], 'a step leaves no tensors behind');
     const [a, b] = await Promise.all([dp.tensors(0), dp.tensors(1)]);
@@ -178,6 +182,7 @@ const dataParallel = test.macro(async (t, denseTarget: 'patch' | 'bilinear', den
 
 test.serial('data-parallel: averaged gradients equal the full batch, workers stay bitwise identical', dataParallel, 'patch');
 test.serial('data-parallel with the dense term read between patches (bilinear) and the local crops in it: the same equality', dataParallel, 'bilinear', true);
+test.serial('data-parallel with the patch position term over the local and the global crops: the same equality', dataParallel, 'patch', true, true);
 
 test.serial('a non-finite loss stops the run with a clear message and keeps the last good checkpoint', async (t) => {
   const ws = join(root, 'ws-nan');
