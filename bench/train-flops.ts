@@ -70,6 +70,13 @@ export function denseForwardFlops(cfg: TrainConfig, batch: number): number {
   return select + headForwardFlops(cfg, rows) - (cfg.proto.enabled ? rows * 2 * cfg.head.bottleneck * cfg.proto.count : 0);
 }
 
+/** The position term's forward FLOPs (student only): its linear classifier on every patch of the crops it asks. */
+export function positionForwardFlops(cfg: TrainConfig, batch: number): number {
+  if (!(cfg.position.weight > 0)) return 0;
+  const rows = cfg.views.locals * batch * (cfg.views.localSize / cfg.vit.patch) ** 2 + (cfg.position.globals ? 2 * batch * (cfg.views.globalSize / cfg.vit.patch) ** 2 : 0);
+  return 2 * rows * cfg.vit.width * cfg.position.grid ** 2;
+}
+
 /** One step on `batch` images: teacher forward on the 2 globals; student forward + backward on all crops. */
 export function prosStepFlops(cfg: TrainConfig, batch: number): StepFlops {
   const globals = 2 * batch;
@@ -78,6 +85,6 @@ export function prosStepFlops(cfg: TrainConfig, batch: number): StepFlops {
     crops.reduce((s, [side, count]) => s + (count ? vitForwardFlops(cfg, side, count) + headForwardFlops(cfg, count) : 0), 0);
   const patchTerms = (student: boolean) => ibotForwardFlops(cfg, batch, student) + denseForwardFlops(cfg, batch);
   const teacher = fwd([[cfg.views.globalSize, globals]]) + patchTerms(false);
-  const student = 3 * (fwd([[cfg.views.globalSize, globals], [cfg.views.localSize, locals]]) + patchTerms(true));
+  const student = 3 * (fwd([[cfg.views.globalSize, globals], [cfg.views.localSize, locals]]) + patchTerms(true) + positionForwardFlops(cfg, batch));
   return { teacher, student, total: teacher + student, perImage: (teacher + student) / batch };
 }
