@@ -201,7 +201,7 @@ export function describeRun(ws: Workspace, run: string): string {
   }
   const c = jsonColumnOr(RunConfig, r.config, null, `runs.config of run ${run}`);
   // An unreadable config still gets a row, without the ablation.
-  const terms = c && `${c.distill.enabled && c.proto.enabled ? 'distill + proto' : c.distill.enabled ? 'distillation only' : 'prototypes only'}${c.ibot.weight > 0 ? ' + iBOT' : ''}${c.ibot.denseWeight > 0 ? (c.ibot.denseLocals ? ' + dense with locals' : ' + dense') : ''}`;
+  const terms = c && `${c.distill.enabled && c.proto.enabled ? 'distill + proto' : c.distill.enabled ? 'distillation only' : 'prototypes only'}${c.ibot.weight > 0 ? ' + iBOT' : ''}${c.ibot.denseWeight > 0 ? (c.ibot.denseLocals ? ' + dense with locals' : ' + dense') : ''}${c.position.weight > 0 && (c.views.locals > 0 || c.position.globals) ? ' + position' : ''}`;
   const ablation = c ? `${terms}, ${c.preset} ViT, ` : '';
   const data = r.data ? r.data.split('/').filter(Boolean).slice(-1)[0] : '?';
   return `${ablation}${r.step} steps on ${data} (${r.backend ?? '?'}, ${r.status})`;

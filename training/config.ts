@@ -76,12 +76,13 @@ const vitDefaults = { mlpRatio: 4, dropPath: 0.1, layerNormEps: 1e-6 };
 
 export const presets: Record<string, TrainConfig> = {
   // CPU: 64-px globals and 32-px locals (224/96 scaled down), patch 8, width 192, depth 4, batch 16. DINO's values
-  // give a peak lr of 3.1e-5 here and a teacher that does not move; these are the measured CPU-scale recipe (r24 in
-  // docs/training-recipe.md, bench/recipe/r24.json): a fixed peak lr of 5e-4 (0.008 × 16/256), teacher momentum 0.99,
+  // give a peak lr of 3.1e-5 here and a teacher that does not move; these are the measured CPU-scale recipe (r31 in
+  // docs/training-recipe.md, bench/recipe/r31.json): a fixed peak lr of 5e-4 (0.008 × 16/256), teacher momentum 0.99,
   // τ_t 0.04 flat, 1,024 outputs, 256 Sinkhorn prototypes, 4 milder local crops and milder global crops, no last-layer
   // freeze, no drop-path, and the dense cross-view patch term over the global and the local crops, without iBOT's
   // masked term (r14 had it: it cost landmarks on every seed and 15 % of the speed, for 0.2 points of attributes; the
-  // local crops in the dense term, r24, took landmark NME below random init's by 5 % at every seed). [measured]
+  // local crops in the dense term, r24, took landmark NME below random init's by 5 % at every seed), and the patch
+  // position term on the local crops (r31: each local patch token says which cell of the image it shows). [measured]
   tiny: {
     ...common,
     preset: 'tiny',
@@ -106,6 +107,7 @@ export const presets: Record<string, TrainConfig> = {
     optim: { ...common.optim, baseLr: 0.008, weightDecayEnd: 0.04, freezeLastLayerEpochs: 0 },
     teacher: { momentum: 0.99, momentumEnd: 1 },
     ibot: { ...common.ibot, weight: 0, denseWeight: 1, denseLocals: true },
+    position: { weight: 1, grid: 8, globals: false },
   },
   // ViT-S/16 at 224 px (DINO's ViT-S/16 recipe).
   small: {
@@ -220,7 +222,6 @@ function validate(c: TrainConfig): void {
   if (!['sharpen', 'sinkhorn'].includes(c.proto.target)) fail(`proto.target must be sharpen or sinkhorn`);
   if (!['linear', 'sqrt', 'none'].includes(c.optim.lrScaling)) fail(`optim.lrScaling must be linear, sqrt or none`);
   if (!(c.koleo.weight >= 0)) fail('koleo.weight must be ≥ 0');
-  if (c.position.weight > 0 && c.views.locals === 0 && !c.position.globals) fail('position.weight needs local crops (views.locals > 0) or position.globals');
   if (!['per-parameter', 'global'].includes(c.optim.clipMode)) fail(`optim.clipMode must be per-parameter or global`);
   if (c.ibot.maskRatio[0] > c.ibot.maskRatio[1]) fail('ibot.maskRatio must be [low, high] with low ≤ high');
   if (c.head.layers < 1) fail('head.layers must be ≥ 1');

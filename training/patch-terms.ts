@@ -27,6 +27,9 @@ export interface PatchPlan {
   position: { local: Int32Array | null; global: Int32Array | null } | null;
 }
 
+/** Whether the position term asks any crop: its weight is set and there are local crops, or it asks the global ones. */
+export const positionOn = (cfg: TrainConfig) => cfg.position.weight > 0 && (cfg.views.locals > 0 || cfg.position.globals);
+
 /** The draws of one step, on worker `rank` of its `b` images; `boxes` places each global crop in its image. */
 export function planPatchTerms(cfg: TrainConfig, step: number, rank: number, b: number, boxes: Float32Array): PatchPlan {
   const grid = cfg.views.globalSize / cfg.vit.patch;
@@ -37,7 +40,7 @@ export function planPatchTerms(cfg: TrainConfig, step: number, rank: number, b: 
   const pairs = cfg.ibot.denseWeight > 0 ? densePairs(cfg.seed, step, rank, b, grid, boxes, cfg.ibot.densePerCrop, cfg.ibot.denseTarget, locals) : null;
   const ibotRows = cfg.ibot.weight > 0 ? (masked?.index.length ?? 0) : 0;
   const pos = cfg.position;
-  const position = pos.weight > 0
+  const position = positionOn(cfg)
     ? {
       local: cfg.views.locals > 0 ? positionCells(boxes, b, { first: 2, count: cfg.views.locals, grid: cfg.views.localSize / cfg.vit.patch }, pos.grid) : null,
       global: pos.globals ? positionCells(boxes, b, { first: 0, count: 2, grid }, pos.grid) : null,

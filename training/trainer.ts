@@ -11,7 +11,7 @@ import { koleoLoss } from './loss/koleo.ts';
 import { protoLoss, protoProbs, sharpen, sinkhorn, single, type Collective } from './loss/prototypes.ts';
 import { AdamW, clipGradients } from './optimizer.ts';
 import { Params } from './params.ts';
-import { planPatchTerms, studentPatchLoss, teacherPatchTargets } from './patch-terms.ts';
+import { planPatchTerms, positionOn, studentPatchLoss, teacherPatchTargets } from './patch-terms.ts';
 import { POSITION_B, POSITION_W } from './loss/position.ts';
 import { derive } from './rng.ts';
 import type { Schedules } from './schedule.ts';
@@ -87,7 +87,7 @@ export function buildModel(tf: Tf, cfg: TrainConfig): Model {
     student.add('ibot.pixel.w', [cfg.vit.width, px], { truncNormal: 0.02 }, rng);
     student.add('ibot.pixel.b', [px], 'zeros');
   }
-  if (cfg.position.weight > 0) {
+  if (positionOn(cfg)) {
     student.add(POSITION_W, [cfg.vit.width, cfg.position.grid ** 2], { truncNormal: 0.02 }, rng);
     student.add(POSITION_B, [cfg.position.grid ** 2], 'zeros');
   }

@@ -285,7 +285,8 @@ export type IbotConfig = z.infer<typeof IbotConfig>;
  * crop's patch tokens says which cell of a `grid`×`grid` partition of its (possibly flipped) image the patch shows. A
  * crop that sees a third of the face knows where each patch lies in the crop (its position embedding), not where the
  * crop lies in the face: to answer, the token must say which part of the face it shows, which is what the landmark
- * probe reads. Only the crops' known geometry is used, no label. 0: off. [trial]
+ * probe reads. Only the crops' known geometry is used, no label. 0: off; without local crops and without `globals` it
+ * asks no crop and is idle. [measured: r31]
  */
 export const PositionConfig = z.strictObject({
   weight: num.min(0),

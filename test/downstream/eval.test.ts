@@ -85,7 +85,7 @@ test.serial('few-shot fine-tune over seeds, attributes with the random-init base
   t.is(stored.n, ft.rows.filter((r) => r.run === 'mini').length);
   const md = report(ws);
   t.regex(md, /### expression · synthetic-rafdb:synth · finetune · 3-shot/);
-  t.regex(md, /\| mini \| distill \+ proto \+ dense with locals, tiny ViT, 12 steps on synth/);
+  t.regex(md, /\| mini \| distill \+ proto \+ dense with locals \+ position, tiny ViT, 12 steps on synth/);
   t.regex(md, /\| random \| same ViT, random init/);
   t.regex(md, /\| majority \|/);
   t.regex(md, /\| mean-shape \|/);
@@ -126,7 +126,7 @@ test.serial('two runs that differ only by seed: their random inits both stay, an
   const pooled = g.entries.find((e) => e.run === 'mini')!;
   t.deepEqual([pooled.seeds, pooled.runs], [4, ['mini', 'mini-s1']]);
   const md = report(ws);
-  t.regex(md, /\| mini \(2 seeds: mini, mini-s1\) \| distill \+ proto \+ dense with locals, tiny ViT, 12 steps on synth .*\| 4 \|/);
+  t.regex(md, /\| mini \(2 seeds: mini, mini-s1\) \| distill \+ proto \+ dense with locals \+ position, tiny ViT, 12 steps on synth .*\| 4 \|/);
   t.regex(md, /\| random \| same ViT, random init \(init seeds 0, 1\) \| [\d.]+% ± [\d.]+% \| 4 \|/);
   t.is(md.split('\n').filter((l) => l.startsWith("Test split vs mini (2 seeds: mini, mini-s1)'s pre-training set")).length, 1);
 });

@@ -68,12 +68,12 @@ test('runs.config is a training config: a real one describes the run, a damaged 
   const add = ws.db.prepare("INSERT INTO runs (name, data, config, backend, status, step) VALUES (?, 'curated/people', ?, 'wasm', 'done', 12)");
   add.run('good', JSON.stringify({ ...presets.tiny, distill: { ...presets.tiny!.distill, enabled: false } }));
   add.run('damaged', JSON.stringify({ ...presets.tiny, distill: 'on' }));
-  // The shipped tiny preset has the dense term on, local crops too (and iBOT's masked term off); a run stored before
-  // them has no ibot key: all off.
-  t.is(describeRun(ws, 'good'), 'prototypes only + dense with locals, tiny ViT, 12 steps on people (wasm, done)');
+  // The shipped tiny preset has the dense term on, local crops too, and the position term (iBOT's masked term off); a
+  // run stored before them has no ibot or position key: all off.
+  t.is(describeRun(ws, 'good'), 'prototypes only + dense with locals + position, tiny ViT, 12 steps on people (wasm, done)');
   add.run('globals', JSON.stringify({ ...presets.tiny, ibot: { ...presets.tiny!.ibot, weight: 1, denseLocals: false } }));
-  t.is(describeRun(ws, 'globals'), 'distill + proto + iBOT + dense, tiny ViT, 12 steps on people (wasm, done)');
-  const { ibot: _, ...older } = presets.tiny!;
+  t.is(describeRun(ws, 'globals'), 'distill + proto + iBOT + dense + position, tiny ViT, 12 steps on people (wasm, done)');
+  const { ibot: _, position: __, ...older } = presets.tiny!;
   add.run('older', JSON.stringify(older));
   t.is(describeRun(ws, 'older'), 'distill + proto, tiny ViT, 12 steps on people (wasm, done)');
   const { value, logged } = stderrOf(() => describeRun(ws, 'damaged'));

@@ -62,11 +62,12 @@ test('on a ramp image (red is x, green is y) each local patch\'s target cell hol
   t.true(worst < 0.5 / cells + 0.02, `worst gap between a patch's mean position and its cell's centre: ${worst}`);
 });
 
-test.serial('the position term adds its weighted value to the loss, trains its classifier and reaches the patch tokens; off by default', async (t) => {
-  t.is(resolveTrainConfig('tiny').position.weight, 0);
+test.serial('the position term adds its weighted value to the loss, trains its classifier and reaches the patch tokens; on in the tiny preset (r31)', async (t) => {
+  t.deepEqual(resolveTrainConfig('tiny').position, { weight: 1, grid: 8, globals: false }, 'the tiny defaults are run r31 (docs/training-recipe.md)');
+  t.is(resolveTrainConfig('small').position.weight, 0, 'not measured at the larger presets');
   const { tf } = await loadBackend('wasm', { quiet: true });
-  const step = (weight: number, globals = false) => {
-    const cfg = resolveTrainConfig('tiny', { batchSize: 2, backend: 'wasm', views: { locals: 2 }, vit: { depth: 1 }, position: { weight, grid: 8, globals } });
+  const step = (weight: number, globals = false, locals = 2) => {
+    const cfg = resolveTrainConfig('tiny', { batchSize: 2, backend: 'wasm', views: { locals }, vit: { depth: 1 }, position: { weight, grid: 8, globals } });
     const v = makeViews([ramp(), ramp()], cfg.views, derive(0, 'views', 0));
     const model = buildModel(tf, cfg);
     const grads = new Map<string, Float32Array>();
@@ -85,5 +86,8 @@ test.serial('the position term adds its weighted value to the loss, trains its c
   const gap = on.grads.get('vit.patch.w')!.reduce((a, x, i) => Math.max(a, Math.abs(x - off.grads.get('vit.patch.w')![i]!)), 0);
   t.true(gap > 0, 'the term reaches the backbone');
   t.not(both.m.position, on.m.position, 'with globals the global crops\' patches are asked too');
-  t.throws(() => resolveTrainConfig('tiny', { views: { locals: 0 }, position: { weight: 1, grid: 8, globals: false } }), { message: /position.weight needs local crops/ });
+  // Without local crops and without `globals` the term asks no crop: no classifier, no value (as denseLocals without locals).
+  const idle = step(2, false, 0);
+  t.is(idle.m.position, 0);
+  t.false(idle.model.student.vars.has('position.w'));
 });
