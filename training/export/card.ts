@@ -105,7 +105,7 @@ export function modelCard(ws: Workspace | undefined, model: ModelConfig, sizes: 
     `- Run: \`${run}\`, ${model.source.step} of ${model.source.totalSteps} steps${row ? ` (status ${row.status})` : ''}.`,
     `- Data: ${row?.data ?? model.source.data ?? MISSING}; ${licences(row?.data ?? model.source.data)}.`,
     `- Recipe: batch ${recipe('batchSize')}, seed ${recipe('seed')}; optimiser ${recipe('optim')}; teacher ${recipe('teacher')}; ` +
-      `distillation ${recipe('distill')}; prototypes ${recipe('proto')}; masked patch term ${recipe('ibot')}; head ${recipe('head')}; views ${recipe('views')}.`,
+      `distillation ${recipe('distill')}; prototypes ${recipe('proto')}; masked and dense patch terms ${recipe('ibot')}; position term ${recipe('position')}; head ${recipe('head')}; views ${recipe('views')}.`,
     `- Wall time: ${wall}${compute}.`,
     `- Machine: ${machine}; tensor backend ${row?.backend ?? MISSING}.`,
     last ? `- At the last step: loss ${last.loss?.toFixed(4)}, teacher entropy ${last.teacherEntropy?.toFixed(3)}, prototypes in use ${last.protosUsed}, feature std ${last.featureStd?.toExponential(2)}.` : '- Last step metrics: ' + MISSING,
