@@ -103,14 +103,14 @@ test('linear probes at different rate schedules are never pooled; a re-run repla
 test('runs that differ only by training seed are one report row over every training × probe seed; leakage noted once', (t) => {
   const ws = tmpWorkspace();
   const addRun = ws.db.prepare("INSERT INTO runs (name, data, config, backend, status, step) VALUES (?, ?, ?, 'wasm', 'done', ?)");
-  // A recipe with the iBOT and dense terms off, so that a config stored before they existed (no ibot key: all off)
-  // is the same.
-  const base = { ...presets.tiny!, ibot: { ...presets.tiny!.ibot, weight: 0, denseWeight: 0, denseLocals: false } };
+  // A recipe with the iBOT, dense and position terms off, so that a config stored before they existed (no ibot or
+  // position key: all off) is the same.
+  const base = { ...presets.tiny!, ibot: { ...presets.tiny!.ibot, weight: 0, denseWeight: 0, denseLocals: false }, position: { ...presets.tiny!.position, weight: 0 } };
   const config = (over: object) => JSON.stringify({ ...base, ...over });
   addRun.run('r6', 'curated/people', config({ seed: 0 }), 12);
   addRun.run('r6s1b', 'curated/people', config({ seed: 1 }), 12);
-  // Stored before the iBOT term existed: its default makes it the same recipe.
-  const { ibot: _, ...old } = { ...base, seed: 2 };
+  // Stored before the iBOT and position terms existed: their defaults make it the same recipe.
+  const { ibot: _, position: __, ...old } = { ...base, seed: 2 };
   addRun.run('r6s2', 'curated/people', JSON.stringify(old), 12);
   addRun.run('r6long', 'curated/people', config({ seed: 3 }), 24); // longer
   addRun.run('r6other', 'curated/others', config({ seed: 4 }), 12); // other data
