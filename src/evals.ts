@@ -7,6 +7,7 @@ import type { Workspace } from './workspace.ts';
 import type { EvalRow, RunRow } from './contracts/rows.ts';
 import { EvalExtra, jsonColumnOr, readJsonColumn, RunConfig, type Leakage } from './contracts/columns.ts';
 import { defaults } from './config.ts';
+import { positionOn } from './contracts/config.ts';
 
 /** The headline metric per task, and whether lower is better. */
 export const MAIN: Record<string, { metric: string; lower: boolean }> = {
@@ -201,7 +202,7 @@ export function describeRun(ws: Workspace, run: string): string {
   }
   const c = jsonColumnOr(RunConfig, r.config, null, `runs.config of run ${run}`);
   // An unreadable config still gets a row, without the ablation.
-  const terms = c && `${c.distill.enabled && c.proto.enabled ? 'distill + proto' : c.distill.enabled ? 'distillation only' : 'prototypes only'}${c.ibot.weight > 0 ? ' + iBOT' : ''}${c.ibot.denseWeight > 0 ? (c.ibot.denseLocals ? ' + dense with locals' : ' + dense') : ''}${c.position.weight > 0 && (c.views.locals > 0 || c.position.globals) ? ' + position' : ''}`;
+  const terms = c && `${c.distill.enabled && c.proto.enabled ? 'distill + proto' : c.distill.enabled ? 'distillation only' : 'prototypes only'}${c.ibot.weight > 0 ? ' + iBOT' : ''}${c.ibot.denseWeight > 0 ? (c.ibot.denseLocals ? ' + dense with locals' : ' + dense') : ''}${positionOn(c) ? ' + position' : ''}`;
   const ablation = c ? `${terms}, ${c.preset} ViT, ` : '';
   const data = r.data ? r.data.split('/').filter(Boolean).slice(-1)[0] : '?';
   return `${ablation}${r.step} steps on ${data} (${r.backend ?? '?'}, ${r.status})`;

@@ -5,6 +5,7 @@
 import type { Scalar, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import type { Tf } from '../src/backend.ts';
 import type { TrainConfig } from './config.ts';
+import { positionOn } from '../src/contracts/config.ts';
 import { headForward } from './head.ts';
 import { teacherProbs } from './loss/distill.ts';
 import { densePairs, type DensePairs } from './loss/dense.ts';
@@ -26,9 +27,6 @@ export interface PatchPlan {
   /** The position term's target cell for every local-crop patch and, with `position.globals`, every global-crop patch (null: off). */
   position: { local: Int32Array | null; global: Int32Array | null } | null;
 }
-
-/** Whether the position term asks any crop: its weight is set and there are local crops, or it asks the global ones. */
-export const positionOn = (cfg: TrainConfig) => cfg.position.weight > 0 && (cfg.views.locals > 0 || cfg.position.globals);
 
 /** The draws of one step, on worker `rank` of its `b` images; `boxes` places each global crop in its image. */
 export function planPatchTerms(cfg: TrainConfig, step: number, rank: number, b: number, boxes: Float32Array): PatchPlan {

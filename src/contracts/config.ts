@@ -297,6 +297,9 @@ export const PositionConfig = z.strictObject({
 });
 export type PositionConfig = z.infer<typeof PositionConfig>;
 
+/** Whether a run's position term asks any crop: its weight is set and there are local crops, or it asks the global ones. */
+export const positionOn = (c: { position: PositionConfig; views: { locals: number } }) => c.position.weight > 0 && (c.views.locals > 0 || c.position.globals);
+
 export const TeacherConfig = z.strictObject({
   /** EMA momentum, cosine from `momentum` to `momentumEnd`. [recon: 0.996 → 1] */
   momentum: unit,
